@@ -1,0 +1,475 @@
+"""`make_issue_router`: the issue routes, wired to whatever store and auth the host gives."""
+
+# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal, Protocol, get_args
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+
+from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
+from fastapi_issues.storage.base import (
+    IssueNotFound,
+    IssueQuery,
+    IssueSortField,
+    IssueStore,
+    SortDirection,
+    StorageError,
+    VersionConflict,
+)
+
+__all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "make_issue_router"]
+
+IssueOperation = Literal["list", "create", "get", "update", "patch", "delete"]
+"""The routes of the issue router, as named in `exclude` and `dependencies`."""
+
+IssueAction = Literal["create", "read", "update", "delete"]
+"""What a policy is asked about. Listing asks `read` with no issue."""
+
+
+class IssuePolicy(Protocol):
+    """Decides whether `user` may do `action` to `issue` (None for create and list).
+
+    Return True to allow. It may be sync or async, and may raise its own `HTTPException`.
+    """
+
+    def __call__(
+        self, user: Any, action: IssueAction, issue: IssueOut | None
+    ) -> bool | Awaitable[bool]: ...
+
+
+class ErrorMessage(BaseModel):
+    """The body of every error the issue routes raise themselves."""
+
+    detail: str
+
+
+_log = logging.getLogger("fastapi_issues")
+
+NOT_FOUND = "Issue not found"
+MAX_ID_LENGTH = 100
+
+
+def _username(user: Any) -> str | None:
+    """The reporter name for a resolved user: its `username`, or the user itself if a str."""
+    if user is None or isinstance(user, str):
+        return user
+    if isinstance(user, Mapping):
+        name = user.get("username")
+    else:
+        name = getattr(user, "username", None)
+    return name if isinstance(name, str) else None
+
+
+def _etag(issue: IssueOut) -> str:
+    return f'"v{issue.version}"'
+
+
+def _etag_versions(header: str) -> set[int] | None:
+    """Versions named by an If-Match header; None means `*` (any version)."""
+    versions: set[int] = set()
+    for raw in header.split(","):
+        tag = raw.strip()
+        if tag == "*":
+            return None
+        # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
+        if tag.startswith('"v') and tag.endswith('"') and tag[2:-1].isdigit():
+            versions.add(int(tag[2:-1]))
+    return versions
+
+
+def _matches_weakly(header: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _link_header(request: Request, page: int, last: int) -> str:
+    def link(number: int, rel: str) -> str:
+        return f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
+
+    links = [link(1, "first")]
+    if page > 1:
+        links.append(link(min(page - 1, last), "prev"))
+    if page < last:
+        links.append(link(page + 1, "next"))
+    links.append(link(last, "last"))
+    return ", ".join(links)
+
+
+async def _anonymous() -> None:
+    return None
+
+
+def make_issue_router(
+    storage: IssueStore | Callable[..., Any],
+    auth_dependency: Callable[..., Any] | None = None,
+    prefix: str = "/api/v1/issues",
+    *,
+    name: str = "issues",
+    tags: Sequence[str | Enum] | None = ("Issues",),
+    exclude: Collection[IssueOperation] = (),
+    dependencies: Mapping[IssueOperation, Sequence[params.Depends]] | None = None,
+    policy: IssuePolicy | None = None,
+) -> APIRouter:
+    """Build the issue routes as an `APIRouter` to pass to `app.include_router`.
+
+    Args:
+        storage: an issue store, or a FastAPI dependency that returns or yields one (for a
+            store per request, or to swap it with `app.dependency_overrides` in tests).
+        auth_dependency: any FastAPI dependency that resolves the current user or raises
+            (its 401 passes through). Every issue route depends on it; the user becomes the
+            `reporter` of the issues it creates (its `username` attribute or key, or the
+            value itself when it is a string) and is what `policy` is asked about.
+        prefix: where the routes live.
+        name: namespaces route names and operation ids (`issues:list`, ...). Give each
+            router its own when one app mounts several.
+        tags: OpenAPI tags for the routes.
+        exclude: operations not to serve at all, e.g. `{"delete"}`.
+        dependencies: extra dependencies per operation, e.g.
+            `{"delete": [Depends(require_admin)]}`.
+        policy: decides per user, action and issue what is allowed. Denied gets 403, or 404
+            when the user may not even read the issue, so its existence does not leak.
+    """
+    if isinstance(storage, IssueStore):
+        store_instance: IssueStore = storage
+
+        async def provide_store() -> IssueStore:
+            return store_instance
+
+        store_dependency: Callable[..., Any] = provide_store
+    else:
+        store_dependency = storage
+
+    Store = Annotated[IssueStore, Depends(store_dependency)]
+    User = Annotated[Any, Depends(auth_dependency or _anonymous)]
+    extra_dependencies = dict(dependencies or {})
+    unknown = (set(extra_dependencies) | set(exclude)) - set(get_args(IssueOperation))
+    if unknown:
+        raise ValueError(f"unknown issue operations: {sorted(unknown)}")
+
+    router = APIRouter(prefix=prefix, tags=list(tags) if tags else None)
+
+    common_errors: dict[int | str, dict[str, Any]] = {
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ErrorMessage,
+            "description": "The issue store cannot be reached or read.",
+        }
+    }
+    if auth_dependency is not None:
+        common_errors[status.HTTP_401_UNAUTHORIZED] = {
+            "model": ErrorMessage,
+            "description": "Missing or invalid credentials.",
+        }
+    if policy is not None:
+        common_errors[status.HTTP_403_FORBIDDEN] = {
+            "model": ErrorMessage,
+            "description": "The authorization policy does not allow this.",
+        }
+    not_found: dict[int | str, dict[str, Any]] = {
+        status.HTTP_404_NOT_FOUND: {"model": ErrorMessage, "description": "No such issue."}
+    }
+    precondition: dict[int | str, dict[str, Any]] = {
+        status.HTTP_412_PRECONDITION_FAILED: {
+            "model": ErrorMessage,
+            "description": "`If-Match` names a version the issue is no longer at.",
+        }
+    }
+
+    def route(operation: IssueOperation, method: str, path: str, **kwargs: Any) -> Any:
+        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            if operation in exclude:
+                return endpoint
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                name=f"{name}:{operation}",
+                operation_id=f"{name}:{operation}",
+                dependencies=list(extra_dependencies.get(operation, ())),
+                responses={**common_errors, **kwargs.pop("responses", {})},
+                **kwargs,
+            )
+            return endpoint
+
+        return register
+
+    async def allowed(user: Any, action: IssueAction, issue: IssueOut | None) -> bool:
+        if policy is None:
+            return True
+        verdict = policy(user, action, issue)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return bool(verdict)
+
+    async def authorize(user: Any, action: IssueAction, issue: IssueOut | None) -> None:
+        if await allowed(user, action, issue):
+            return
+        if issue is not None and action != "read" and not await allowed(user, "read", issue):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        if action == "read" and issue is not None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this issue")
+
+    async def fetch(store: IssueStore, issue_id: str) -> IssueOut:
+        try:
+            return await store.get(issue_id)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+
+    IssueId = Annotated[
+        str,
+        PathParam(
+            max_length=MAX_ID_LENGTH,
+            description="The issue's id, as returned when it was created.",
+        ),
+    ]
+
+    @route(
+        "list",
+        "GET",
+        "",
+        response_model=list[IssueOut],
+        summary="List issues",
+        description=(
+            "One page of issues, filtered and sorted as asked. The total number of matching "
+            "issues is in the `X-Total-Count` header and links to the first, previous, next "
+            "and last pages are in the `Link` header (RFC 8288)."
+        ),
+    )
+    async def list_issues(
+        request: Request,
+        response: Response,
+        store: Store,
+        user: User,
+        page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+        limit: Annotated[int, Query(ge=1, le=100, description="Issues per page.")] = 20,
+        status_: Annotated[
+            list[IssueStatus] | None,
+            Query(alias="status", description="Only these statuses (repeat to allow several)."),
+        ] = None,
+        priority: Annotated[
+            list[IssuePriority] | None,
+            Query(description="Only these priorities (repeat to allow several)."),
+        ] = None,
+        reporter: Annotated[
+            str | None, Query(max_length=100, description="Only issues this user reported.")
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=200,
+                description="Text to find in the title or description, ignoring case.",
+            ),
+        ] = None,
+        created_since: Annotated[
+            datetime | None, Query(description="Only issues created at or after this time.")
+        ] = None,
+        updated_since: Annotated[
+            datetime | None, Query(description="Only issues updated at or after this time.")
+        ] = None,
+        sort: Annotated[IssueSortField, Query(description="What to order by.")] = "created_at",
+        direction: Annotated[SortDirection, Query(description="Ascending or descending.")] = "asc",
+    ) -> Any:
+        await authorize(user, "read", None)
+        query = IssueQuery(
+            offset=(page - 1) * limit,
+            limit=limit,
+            status=tuple(status_ or ()),
+            priority=tuple(priority or ()),
+            reporter=reporter,
+            text=q,
+            created_since=_aware(created_since),
+            updated_since=_aware(updated_since),
+            sort=sort,
+            direction=direction,
+        )
+        try:
+            result = await store.list(query)
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        last = max(1, -(-result.total // limit))
+        response.headers["X-Total-Count"] = str(result.total)
+        response.headers["Link"] = _link_header(request, page, last)
+        return result.items
+
+    @route(
+        "create",
+        "POST",
+        "",
+        response_model=IssueOut,
+        status_code=status.HTTP_201_CREATED,
+        summary="Create an issue",
+        description=(
+            "Creates an `open` issue. Fields not in the schema are ignored. The new issue's "
+            "URL is in the `Location` header and its version in `ETag`."
+        ),
+    )
+    async def create_issue(
+        request: Request, response: Response, payload: IssueCreate, store: Store, user: User
+    ) -> Any:
+        await authorize(user, "create", None)
+        try:
+            issue = await store.create(payload, reporter=_username(user))
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        response.headers["Location"] = str(request.url_for(f"{name}:get", issue_id=issue.id))
+        response.headers["ETag"] = _etag(issue)
+        return issue
+
+    @route(
+        "get",
+        "GET",
+        "/{issue_id}",
+        response_model=IssueOut,
+        summary="Get an issue",
+        description=(
+            "One issue by id. Send the `ETag` you have in `If-None-Match` to get "
+            "`304 Not Modified` when it has not changed."
+        ),
+        responses={
+            **not_found,
+            status.HTTP_304_NOT_MODIFIED: {"description": "The issue still matches your ETag."},
+        },
+    )
+    async def get_issue(issue_id: IssueId, request: Request, store: Store, user: User) -> Any:
+        issue = await fetch(store, issue_id)
+        await authorize(user, "read", issue)
+        etag = _etag(issue)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and _matches_weakly(if_none_match, etag):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return _with_etag(issue)
+
+    def needs_current(request: Request) -> bool:
+        return policy is not None or "if-match" in request.headers
+
+    async def update(
+        issue_id: str, payload: IssueUpdate, request: Request, store: IssueStore, user: Any
+    ) -> Any:
+        expected = None
+        if needs_current(request):
+            issue = await fetch(store, issue_id)
+            await authorize(user, "update", issue)
+            expected = _expected_version(request, issue)
+        try:
+            updated = await store.update(issue_id, payload, expected_version=expected)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except VersionConflict:
+            raise _precondition_failed() from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return _with_etag(updated)
+
+    update_doc = (
+        "Changes only the fields sent; `null` is refused. Send the issue's `ETag` in "
+        "`If-Match` to have the update refused with 412 if someone changed it since you "
+        "read it; without `If-Match` the last write wins."
+    )
+
+    @route(
+        "update",
+        "PUT",
+        "/{issue_id}",
+        response_model=IssueOut,
+        summary="Update an issue",
+        description=update_doc + " Same as PATCH, kept for crash-course clients.",
+        responses={**not_found, **precondition},
+    )
+    async def put_issue(
+        issue_id: IssueId, payload: IssueUpdate, request: Request, store: Store, user: User
+    ) -> Any:
+        return await update(issue_id, payload, request, store, user)
+
+    @route(
+        "patch",
+        "PATCH",
+        "/{issue_id}",
+        response_model=IssueOut,
+        summary="Partially update an issue",
+        description=update_doc,
+        responses={**not_found, **precondition},
+    )
+    async def patch_issue(
+        issue_id: IssueId, payload: IssueUpdate, request: Request, store: Store, user: User
+    ) -> Any:
+        return await update(issue_id, payload, request, store, user)
+
+    @route(
+        "delete",
+        "DELETE",
+        "/{issue_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        response_model=None,
+        summary="Delete an issue",
+        description="Deletes an issue for good. Honours `If-Match` as updates do.",
+        responses={**not_found, **precondition},
+    )
+    async def delete_issue(issue_id: IssueId, request: Request, store: Store, user: User) -> Any:
+        expected = None
+        if needs_current(request):
+            issue = await fetch(store, issue_id)
+            await authorize(user, "delete", issue)
+            expected = _expected_version(request, issue)
+        try:
+            await store.delete(issue_id, expected_version=expected)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except VersionConflict:
+            raise _precondition_failed() from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return router
+
+
+def _with_etag(issue: IssueOut) -> Response:
+    return Response(
+        content=issue.model_dump_json(),
+        media_type="application/json",
+        headers={"ETag": _etag(issue)},
+    )
+
+
+def _expected_version(request: Request, issue: IssueOut) -> int | None:
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    versions = _etag_versions(header)
+    if versions is None:
+        return None
+    if issue.version not in versions:
+        raise _precondition_failed()
+    # The store re-checks this version atomically with the write.
+    return issue.version
+
+
+def _precondition_failed() -> HTTPException:
+    return HTTPException(
+        status.HTTP_412_PRECONDITION_FAILED,
+        "The issue has changed since the version in If-Match; fetch it again and retry",
+    )
+
+
+def _unavailable(exc: StorageError) -> HTTPException:
+    # The cause (a path, a driver message) goes to the log, not to the client.
+    _log.error("issue store failed: %s", exc)
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Issue store unavailable")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Naive query times are taken as UTC, like every time the API returns."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment

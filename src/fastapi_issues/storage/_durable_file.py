@@ -1,0 +1,294 @@
+"""A JSON array file mirrored in memory, safe for many writers and for crashes.
+
+The file stays a plain JSON array of objects, so people can read it and older tools keep
+working. Around it:
+
+- Every write replaces the whole file atomically: a temporary file in the same folder is
+  written and fsynced, renamed over the old one with `os.replace`, and the folder is fsynced.
+  A crash at any moment leaves either the old or the new file, never half of one.
+- Writers across processes take an exclusive `flock` on a sidecar `<name>.lock` file (the data
+  file itself cannot carry the lock, since every write replaces it). The lock file also holds a
+  generation counter that each write bumps, which lets readers notice another process's write
+  with one small read instead of reloading the file.
+- Writers in one process queue their changes; one flusher applies everything queued so far
+  and commits it with a single durable rewrite (group commit). No change is acknowledged
+  before the write holding it is on disk.
+- Reads come from memory and reload the file only when its generation or stat changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from fastapi_issues.storage.base import CorruptStoreError
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# A change gets the records to edit in place and returns its result. It must raise, if it
+# raises at all, before it edits anything: the others in its batch are still committed.
+Change = Callable[[dict[str, T]], R]
+_Signature = tuple[int, int, int, int]  # generation, inode, size, mtime_ns
+_GENERATION_BYTES = 8
+
+
+@dataclass(frozen=True)
+class _Snapshot(Generic[T]):
+    records: dict[str, T]
+    signature: _Signature | None
+    # Encoded records by key, filled as records are written; unchanged ones are reused.
+    lines: dict[str, str] = field(default_factory=dict)
+
+
+class DurableJSONArray(Generic[T]):
+    """The records of one JSON array file, keyed by `key(record)`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        key: Callable[[T], str],
+        decode: Callable[[Any, float], T],
+        encode: Callable[[T], str],
+        what: str = "records",
+    ) -> None:
+        self.path = Path(path)
+        self._key = key
+        self._decode = decode
+        self._encode = encode
+        self._what = what
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_fd: int | None = None
+        self._swept = False
+        self._pending: list[tuple[Change[T, Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._reload: asyncio.Future[None] | None = None
+        # Loading at construction makes an app refuse to start on a corrupt file.
+        self._snapshot: _Snapshot[T] = self._load()
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def records(self) -> Mapping[str, T]:
+        """The records as last seen, without checking the disk. Never mutate them."""
+        return self._snapshot.records
+
+    async def fresh_records(self) -> Mapping[str, T]:
+        """The records, reloaded first if another process wrote the file since."""
+        snapshot = self._snapshot
+        if self._flusher is not None and not self._flusher.done():
+            # Our own flush reloads under the lock and publishes what is newest.
+            return snapshot.records
+        if self._signature() == snapshot.signature:
+            return snapshot.records
+        if self._reload is None or self._reload.done():
+            self._reload = asyncio.ensure_future(self._reload_in_thread())
+        await asyncio.shield(self._reload)
+        return self._snapshot.records
+
+    async def _reload_in_thread(self) -> None:
+        snapshot = await asyncio.to_thread(self._load)
+        if _newer(snapshot.signature, self._snapshot.signature):
+            self._snapshot = snapshot
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def write(self, change: Change[T, R]) -> R:
+        """Apply `change` to the records and return its result once it is on disk."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((change, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_pending())
+        return await future
+
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                snapshot, outcomes = await asyncio.to_thread(
+                    self._commit, [change for change, _ in batch]
+                )
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self._snapshot = snapshot
+            for (_, future), (ok, value) in zip(batch, outcomes):
+                if future.done():  # the caller went away; its change is applied all the same
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _commit(self, changes: list[Change[T, Any]]) -> tuple[_Snapshot[T], list[tuple[bool, Any]]]:
+        with self._exclusive():
+            base = self._snapshot
+            if self._signature() != base.signature:
+                base = self._load()
+            records = dict(base.records)
+            outcomes: list[tuple[bool, Any]] = []
+            for change in changes:
+                try:
+                    outcomes.append((True, change(records)))
+                except Exception as exc:
+                    outcomes.append((False, exc))
+            lines: dict[str, str] = {}
+            dirty = len(records) != len(base.records)
+            for key, record in records.items():
+                line = base.lines.get(key)
+                if line is None or base.records.get(key) is not record:
+                    dirty = dirty or base.records.get(key) is not record
+                    line = self._encode(record)
+                lines[key] = line
+            if not dirty:
+                return base, outcomes
+            self._replace_file(lines.values())
+            generation = (base.signature[0] if base.signature else 0) + 1
+            self._write_generation(generation)
+            return _Snapshot(records, self._signature(), lines), outcomes
+
+    def _replace_file(self, lines: Any) -> None:
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                f.write("[\n" + ",\n".join(lines) + "\n]\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_folder(folder)
+
+    # -- the file, the lock and the generation ------------------------------------------
+
+    def _load(self) -> _Snapshot[T]:
+        signature = self._signature()
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return _Snapshot({}, signature)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptStoreError(f"cannot read {self.path}: {exc}") from exc
+        if not text.strip():
+            return _Snapshot({}, signature)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise self._corrupt(f"not valid JSON ({exc})") from exc
+        if not isinstance(data, list):
+            raise self._corrupt(f"expected a JSON array of {self._what}")
+        records: dict[str, T] = {}
+        for position, item in enumerate(data):
+            try:
+                record = self._decode(item, mtime)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise self._corrupt(f"item {position} is not a valid record: {exc}") from exc
+            records[self._key(record)] = record
+        return _Snapshot(records, signature)
+
+    def _corrupt(self, detail: str) -> CorruptStoreError:
+        return CorruptStoreError(
+            f"{self.path}: {detail}. The file was left as it is; "
+            "repair it or move it away, then start again."
+        )
+
+    def _signature(self) -> _Signature | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (self._read_generation(), st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _lock_file(self) -> int:
+        if self._lock_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._lock_fd
+
+    def _read_generation(self) -> int:
+        if self._lock_fd is None and not self._lock_path.exists():
+            return 0
+        raw = os.pread(self._lock_file(), _GENERATION_BYTES, 0)
+        return int.from_bytes(raw, "big") if len(raw) == _GENERATION_BYTES else 0
+
+    def _write_generation(self, generation: int) -> None:
+        os.pwrite(self._lock_file(), generation.to_bytes(_GENERATION_BYTES, "big"), 0)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        fd = self._lock_file()
+        _lock(fd)
+        try:
+            self._remove_stale_temp_files()
+            yield
+        finally:
+            _unlock(fd)
+
+    def _remove_stale_temp_files(self) -> None:
+        # Under the exclusive lock no other writer is mid-write: any temp file is debris
+        # left by a crash. Once per store is enough.
+        if self._swept:
+            return
+        self._swept = True
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def close(self) -> None:
+        """Release the lock file's descriptor."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _newer(candidate: _Signature | None, current: _Signature | None) -> bool:
+    if candidate is None or current is None:
+        return candidate != current
+    return candidate[0] >= current[0] and candidate != current
+
+
+def _fsync_folder(folder: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,303 @@
+"""The storage contract suite: the behaviour every issue store must have.
+
+Subclass `IssueStoreContract` in your own tests and give it a `store` fixture that yields a
+fresh, empty store; pytest then runs every contract test against it::
+
+    import pytest
+    from fastapi_issues.testing import IssueStoreContract
+
+    class TestMyStore(IssueStoreContract):
+        @pytest.fixture
+        async def store(self):
+            store = MyStore(...)
+            yield store
+            await store.aclose()
+
+The tests are async and run on anyio's pytest plugin, which comes with FastAPI; nothing else is
+needed. Our own stores all pass this suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
+from fastapi_issues.storage.base import (
+    IssueNotFound,
+    IssueQuery,
+    IssueStore,
+    VersionConflict,
+)
+
+__all__ = ["IssueStoreContract"]
+
+
+def _new(title: str = "An issue", priority: str = "medium", text: str = "Something broke") -> IssueCreate:
+    return IssueCreate(title=title, description=text, priority=IssuePriority(priority))
+
+
+def _ids(items: Sequence[IssueOut]) -> list[str]:
+    return [issue.id for issue in items]
+
+
+@pytest.mark.anyio
+class IssueStoreContract:
+    """Contract tests for an `IssueStore`. Override the `store` fixture."""
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    @pytest.fixture
+    def store(self) -> Any:
+        raise NotImplementedError("override the `store` fixture with a fresh, empty store")
+
+    # -- create and get ------------------------------------------------------------------
+
+    async def test_store_satisfies_the_protocol(self, store: IssueStore) -> None:
+        assert isinstance(store, IssueStore)
+
+    async def test_create_returns_an_open_issue_at_version_one(self, store: IssueStore) -> None:
+        issue = await store.create(_new("Crash on save", "high"), reporter="ada")
+        assert issue.title == "Crash on save"
+        assert issue.priority is IssuePriority.high
+        assert issue.status is IssueStatus.open
+        assert issue.reporter == "ada"
+        assert issue.version == 1
+        assert issue.created_at == issue.updated_at
+        assert issue.created_at.utcoffset() == timedelta(0)
+        assert len(issue.id) == 36
+
+    async def test_get_returns_what_create_returned(self, store: IssueStore) -> None:
+        created = await store.create(_new())
+        assert await store.get(created.id) == created
+
+    async def test_get_unknown_id_raises_not_found(self, store: IssueStore) -> None:
+        with pytest.raises(IssueNotFound):
+            await store.get("00000000-0000-0000-0000-000000000000")
+
+    async def test_reporter_is_optional(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        assert issue.reporter is None
+        assert (await store.get(issue.id)).reporter is None
+
+    # -- update --------------------------------------------------------------------------
+
+    async def test_update_changes_only_the_fields_sent(self, store: IssueStore) -> None:
+        issue = await store.create(_new("Original", "low"))
+        updated = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed))
+        assert updated.status is IssueStatus.closed
+        assert updated.title == "Original"
+        assert updated.priority is IssuePriority.low
+        assert updated.version == 2
+        assert updated.updated_at >= issue.updated_at
+        assert updated.created_at == issue.created_at
+        assert await store.get(issue.id) == updated
+
+    async def test_update_that_changes_nothing_keeps_the_version(self, store: IssueStore) -> None:
+        issue = await store.create(_new("Same", "low"))
+        same = await store.update(issue.id, IssueUpdate(title="Same", priority=IssuePriority.low))
+        assert same.version == 1
+        assert same == issue
+        empty = await store.update(issue.id, IssueUpdate())
+        assert empty.version == 1
+
+    async def test_update_unknown_id_raises_not_found(self, store: IssueStore) -> None:
+        with pytest.raises(IssueNotFound):
+            await store.update("missing", IssueUpdate(title="Nope"))
+
+    async def test_update_with_the_current_version_succeeds(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        updated = await store.update(issue.id, IssueUpdate(title="Renamed"), expected_version=1)
+        assert updated.version == 2
+
+    async def test_update_with_a_stale_version_conflicts(self, store: IssueStore) -> None:
+        issue = await store.create(_new("First"))
+        await store.update(issue.id, IssueUpdate(title="Second"))
+        with pytest.raises(VersionConflict):
+            await store.update(issue.id, IssueUpdate(title="Third"), expected_version=1)
+        assert (await store.get(issue.id)).title == "Second"
+
+    async def test_concurrent_conditional_updates_let_exactly_one_win(
+        self, store: IssueStore
+    ) -> None:
+        issue = await store.create(_new())
+        results = await asyncio.gather(
+            *(
+                store.update(issue.id, IssueUpdate(title=f"Edit {n}"), expected_version=1)
+                for n in range(10)
+            ),
+            return_exceptions=True,
+        )
+        winners = [r for r in results if isinstance(r, IssueOut)]
+        losers = [r for r in results if isinstance(r, VersionConflict)]
+        assert len(winners) == 1
+        assert len(losers) == 9
+        stored = await store.get(issue.id)
+        assert stored.version == 2
+        assert stored.title == winners[0].title
+
+    # -- delete --------------------------------------------------------------------------
+
+    async def test_delete_removes_the_issue(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        await store.delete(issue.id)
+        with pytest.raises(IssueNotFound):
+            await store.get(issue.id)
+        assert (await store.list(IssueQuery())).total == 0
+
+    async def test_delete_unknown_id_raises_not_found(self, store: IssueStore) -> None:
+        with pytest.raises(IssueNotFound):
+            await store.delete("missing")
+
+    async def test_delete_with_a_stale_version_conflicts(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        await store.update(issue.id, IssueUpdate(title="Changed"))
+        with pytest.raises(VersionConflict):
+            await store.delete(issue.id, expected_version=1)
+        assert (await store.get(issue.id)).title == "Changed"
+        await store.delete(issue.id, expected_version=2)
+        with pytest.raises(IssueNotFound):
+            await store.get(issue.id)
+
+    # -- list ----------------------------------------------------------------------------
+
+    async def test_list_of_an_empty_store(self, store: IssueStore) -> None:
+        page = await store.list(IssueQuery())
+        assert list(page.items) == []
+        assert page.total == 0
+
+    async def test_list_pages_in_creation_order(self, store: IssueStore) -> None:
+        created = [await store.create(_new(f"Issue {n:02}")) for n in range(7)]
+        first = await store.list(IssueQuery(offset=0, limit=3))
+        second = await store.list(IssueQuery(offset=3, limit=3))
+        last = await store.list(IssueQuery(offset=6, limit=3))
+        beyond = await store.list(IssueQuery(offset=9, limit=3))
+        assert _ids(first.items) == _ids(created[0:3])
+        assert _ids(second.items) == _ids(created[3:6])
+        assert _ids(last.items) == _ids(created[6:])
+        assert list(beyond.items) == []
+        assert {first.total, second.total, last.total, beyond.total} == {7}
+
+    async def test_list_returns_current_state(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        updated = await store.update(issue.id, IssueUpdate(status=IssueStatus.in_progress))
+        assert list((await store.list(IssueQuery())).items) == [updated]
+
+    async def test_filters_by_status_and_priority(self, store: IssueStore) -> None:
+        low = await store.create(_new("Low one", "low"))
+        high = await store.create(_new("High one", "high"))
+        medium = await store.create(_new("Medium one", "medium"))
+        await store.update(high.id, IssueUpdate(status=IssueStatus.closed))
+        by_status = await store.list(IssueQuery(status=[IssueStatus.open]))
+        assert _ids(by_status.items) == [low.id, medium.id]
+        assert by_status.total == 2
+        by_priority = await store.list(
+            IssueQuery(priority=[IssuePriority.low, IssuePriority.high])
+        )
+        assert _ids(by_priority.items) == [low.id, high.id]
+        both = await store.list(
+            IssueQuery(status=[IssueStatus.closed], priority=[IssuePriority.high])
+        )
+        assert _ids(both.items) == [high.id]
+
+    async def test_filters_by_reporter(self, store: IssueStore) -> None:
+        mine = await store.create(_new(), reporter="ada")
+        await store.create(_new(), reporter="bob")
+        await store.create(_new())
+        page = await store.list(IssueQuery(reporter="ada"))
+        assert _ids(page.items) == [mine.id]
+        assert page.total == 1
+
+    async def test_text_search_ignores_case_in_title_and_description(
+        self, store: IssueStore
+    ) -> None:
+        in_title = await store.create(_new("Login FAILS", text="on every browser"))
+        in_text = await store.create(_new("Other", text="the login page fails too"))
+        await store.create(_new("Unrelated", text="nothing to see"))
+        page = await store.list(IssueQuery(text="login"))
+        assert _ids(page.items) == [in_title.id, in_text.id]
+        assert page.total == 2
+        assert (await store.list(IssueQuery(text="FAILS"))).total == 2
+
+    async def test_text_search_treats_wildcards_literally(self, store: IssueStore) -> None:
+        percent = await store.create(_new("100% broken"))
+        await store.create(_new("Fully broken"))
+        underscore = await store.create(_new("snake_case name"))
+        await store.create(_new("snakeXcase name"))
+        assert _ids((await store.list(IssueQuery(text="0%"))).items) == [percent.id]
+        assert _ids((await store.list(IssueQuery(text="e_c"))).items) == [underscore.id]
+
+    async def test_filters_by_time(self, store: IssueStore) -> None:
+        old = await store.create(_new("Old"))
+        await asyncio.sleep(0.01)  # clocks on some systems tick coarsely
+        new = await store.create(_new("New"))
+        await asyncio.sleep(0.01)
+        touched = await store.update(old.id, IssueUpdate(title="Old but touched"))
+        created_since = await store.list(IssueQuery(created_since=new.created_at))
+        assert new.id in _ids(created_since.items)
+        assert old.id not in _ids(created_since.items)
+        updated_since = await store.list(IssueQuery(updated_since=touched.updated_at))
+        assert _ids(updated_since.items) == [old.id]
+
+    async def test_sorts_by_priority_with_creation_order_breaking_ties(
+        self, store: IssueStore
+    ) -> None:
+        a = await store.create(_new("Issue a", "medium"))
+        b = await store.create(_new("Issue b", "high"))
+        c = await store.create(_new("Issue c", "low"))
+        d = await store.create(_new("Issue d", "medium"))
+        asc = await store.list(IssueQuery(sort="priority", direction="asc"))
+        desc = await store.list(IssueQuery(sort="priority", direction="desc"))
+        assert _ids(asc.items) == [c.id, a.id, d.id, b.id]
+        assert _ids(desc.items) == [b.id, a.id, d.id, c.id]
+
+    async def test_sorts_by_title_and_by_update_time(self, store: IssueStore) -> None:
+        b = await store.create(_new("Banana"))
+        a = await store.create(_new("Apple"))
+        c = await store.create(_new("Cherry"))
+        assert _ids((await store.list(IssueQuery(sort="title"))).items) == [a.id, b.id, c.id]
+        assert _ids((await store.list(IssueQuery(sort="title", direction="desc"))).items) == [
+            c.id,
+            b.id,
+            a.id,
+        ]
+        await asyncio.sleep(0.01)
+        await store.update(b.id, IssueUpdate(priority=IssuePriority.high))
+        newest_first = await store.list(IssueQuery(sort="updated_at", direction="desc"))
+        assert _ids(newest_first.items)[0] == b.id
+        oldest_first = await store.list(IssueQuery(sort="created_at", direction="desc"))
+        assert _ids(oldest_first.items) == [c.id, a.id, b.id]
+
+    async def test_filtered_pages_count_only_matches(self, store: IssueStore) -> None:
+        highs = []
+        for n in range(9):
+            issue = await store.create(_new(f"Issue {n}", "high" if n % 3 == 0 else "low"))
+            if n % 3 == 0:
+                highs.append(issue)
+        page = await store.list(IssueQuery(priority=[IssuePriority.high], offset=1, limit=1))
+        assert page.total == 3
+        assert _ids(page.items) == [highs[1].id]
+
+    # -- concurrency ---------------------------------------------------------------------
+
+    async def test_concurrent_creates_are_all_kept(self, store: IssueStore) -> None:
+        created = await asyncio.gather(*(store.create(_new(f"Issue {n}")) for n in range(50)))
+        page = await store.list(IssueQuery(limit=100))
+        assert page.total == 50
+        assert set(_ids(page.items)) == set(_ids(created))
+
+    async def test_concurrent_updates_of_different_issues_are_all_kept(
+        self, store: IssueStore
+    ) -> None:
+        issues = [await store.create(_new(f"Issue {n}")) for n in range(20)]
+        await asyncio.gather(
+            *(store.update(i.id, IssueUpdate(status=IssueStatus.closed)) for i in issues)
+        )
+        closed = await store.list(IssueQuery(status=[IssueStatus.closed], limit=100))
+        assert closed.total == 20
