@@ -2,22 +2,88 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
+    "MAX_ASSIGNEES",
+    "MAX_LABELS_PER_ISSUE",
+    "CommentCreate",
+    "CommentOut",
+    "CommentUpdate",
     "IssueCreate",
+    "IssueLabels",
     "IssueOut",
     "IssuePriority",
     "IssueStatus",
     "IssueUpdate",
+    "LabelCreate",
+    "LabelOut",
+    "LabelUpdate",
+    "StateReason",
 ]
+
+MAX_ASSIGNEES = 10
+MAX_LABELS_PER_ISSUE = 20
 
 Title = Annotated[str, StringConstraints(min_length=3, max_length=100)]
 Description = Annotated[str, StringConstraints(min_length=5, max_length=2000)]
+Username = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^\S+$")]
+
+
+def _unique_sorted(names: list[str]) -> list[str]:
+    if len(set(names)) != len(names):
+        raise ValueError("names must not repeat")
+    return sorted(names)
+
+
+Assignees = Annotated[
+    list[Username], Field(max_length=MAX_ASSIGNEES), AfterValidator(_unique_sorted)
+]
+
+
+def _plain_label_name(name: str) -> str:
+    # Commas separate names in the `labels=a,b` list filter, so a name cannot hold one.
+    if "," in name:
+        raise ValueError("a label name cannot contain a comma")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise ValueError("a label name cannot contain control characters")
+    return name
+
+
+LabelName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(_plain_label_name),
+]
+Color = Annotated[
+    str,
+    StringConstraints(pattern=r"^#?[0-9A-Fa-f]{6}$"),
+    AfterValidator(lambda color: color.removeprefix("#").lower()),
+]
+LabelDescription = Annotated[str, StringConstraints(max_length=200)]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+CommentBody = Annotated[
+    str, StringConstraints(min_length=1, max_length=10_000), AfterValidator(_not_blank)
+]
 
 
 class IssuePriority(str, Enum):
@@ -36,6 +102,14 @@ class IssueStatus(str, Enum):
     closed = "closed"
 
 
+class StateReason(str, Enum):
+    """Why a closed issue was closed."""
+
+    completed = "completed"
+    not_planned = "not_planned"
+    duplicate = "duplicate"
+
+
 class IssueCreate(BaseModel):
     """The body of a create request. Every new issue starts `open`."""
 
@@ -45,6 +119,11 @@ class IssueCreate(BaseModel):
     title: Title = Field(examples=["Login button does nothing"])
     description: Description = Field(examples=["Clicking it on the sign-in page has no effect."])
     priority: IssuePriority = IssuePriority.medium
+    assignees: Assignees = Field(
+        default_factory=list,
+        description=f"Usernames, at most {MAX_ASSIGNEES}, none twice.",
+        examples=[["ada"]],
+    )
 
 
 class IssueUpdate(BaseModel):
@@ -60,6 +139,24 @@ class IssueUpdate(BaseModel):
     description: Description = Field(default=None)  # type: ignore[assignment]
     priority: IssuePriority = Field(default=None)  # type: ignore[assignment]
     status: IssueStatus = Field(default=None)  # type: ignore[assignment]
+    assignees: Assignees = Field(
+        default=None,  # type: ignore[arg-type]
+        description="The new assignees, replacing the old ones; `[]` for none.",
+    )
+    state_reason: StateReason = Field(  # type: ignore[assignment]
+        default=None,
+        description=(
+            "Why the issue is closed; only with `status: closed` or on a closed issue. "
+            "Closing without one means `completed`."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _reason_only_when_closing(self) -> IssueUpdate:
+        fields = self.model_fields_set
+        if "state_reason" in fields and "status" in fields and self.status != IssueStatus.closed:
+            raise ValueError("state_reason can only be given with status closed")
+        return self
 
     def changes(self) -> dict[str, object]:
         """The fields the client sent, by name."""
@@ -82,3 +179,97 @@ class IssueOut(BaseModel):
         default=None, description="Username of whoever created it; null when auth is off."
     )
     version: int = Field(default=1, description="Starts at 1 and grows by one on every change.")
+    # Everything below came later: the defaults let files written before load unchanged.
+    labels: list[str] = Field(
+        default_factory=list, description="Names of the issue's labels, sorted ignoring case."
+    )
+    assignees: list[str] = Field(default_factory=list, description="Usernames, sorted.")
+    state_reason: StateReason | None = Field(
+        default=None, description="Why it was closed; null unless the issue is closed."
+    )
+    closed_at: datetime | None = Field(
+        default=None, description="When it was last closed; null unless the issue is closed."
+    )
+    closed_by: str | None = Field(
+        default=None, description="Who closed it; null unless closed by a known user."
+    )
+    comment_count: int = Field(default=0, description="How many comments the issue has.")
+
+
+class LabelCreate(BaseModel):
+    """The body of a label create request."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: LabelName = Field(
+        description="Unique ignoring case; keeps the case given. No commas.", examples=["bug"]
+    )
+    color: Color = Field(
+        default="ededed", description="Six hex digits, `#` optional.", examples=["d73a4a"]
+    )
+    description: LabelDescription = ""
+
+
+class LabelUpdate(BaseModel):
+    """A partial label update; renaming keeps the label on every issue that carries it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: LabelName = Field(default=None)  # type: ignore[assignment]
+    color: Color = Field(default=None)  # type: ignore[assignment]
+    description: LabelDescription = Field(default=None)  # type: ignore[assignment]
+
+    def changes(self) -> dict[str, object]:
+        """The fields the client sent, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class LabelOut(BaseModel):
+    """A label as stored and returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="A UUID string, assigned on create.")
+    name: str
+    color: str = Field(description="Six lowercase hex digits, no `#`.")
+    description: str = ""
+
+
+class IssueLabels(BaseModel):
+    """Label names to set on, add to or remove from an issue, matched ignoring case."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    labels: list[LabelName] = Field(max_length=MAX_LABELS_PER_ISSUE, examples=[["bug"]])
+
+
+class CommentCreate(BaseModel):
+    """The body of a comment create request."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    body: CommentBody = Field(examples=["Reproduced on Firefox too."])
+
+
+class CommentUpdate(BaseModel):
+    """A comment edit: the new text."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    body: CommentBody
+
+
+class CommentOut(BaseModel):
+    """A comment as stored and returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="A UUID string, assigned on create.")
+    issue_id: str
+    body: str
+    author: str | None = Field(
+        default=None, description="Username of whoever wrote it; null when auth is off."
+    )
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(default=1, description="Starts at 1 and grows by one on every edit.")

@@ -13,6 +13,9 @@ fresh, empty store; pytest then runs every contract test against it::
             yield store
             await store.aclose()
 
+A store with labels or comments adds `LabelStoreContract` or `CommentStoreContract` to the
+bases (`TrackerStoreContract` is all three).
+
 The tests are async and run on anyio's pytest plugin, which comes with FastAPI; nothing else is
 needed. Our own stores all pass this suite.
 """
@@ -26,21 +29,58 @@ from typing import Any
 
 import pytest
 
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    IssueUpdate,
+    LabelCreate,
+    LabelUpdate,
+    StateReason,
+)
 from fastapi_issues.storage.base import (
+    ASSIGNEE_ANY,
+    ASSIGNEE_NONE,
+    InvalidIssueChange,
     IssueNotFound,
     IssueQuery,
     IssueStore,
     VersionConflict,
 )
+from fastapi_issues.storage.collaboration import (
+    CommentNotFound,
+    CommentStore,
+    CommentVersionConflict,
+    DuplicateLabel,
+    LabelNotFound,
+    LabelStore,
+    TooManyLabels,
+)
 
-__all__ = ["IssueStoreContract"]
+__all__ = [
+    "CommentStoreContract",
+    "IssueStoreContract",
+    "LabelStoreContract",
+    "TrackerStoreContract",
+]
 
 
 def _new(
-    title: str = "An issue", priority: str = "medium", text: str = "Something broke"
+    title: str = "An issue",
+    priority: str = "medium",
+    text: str = "Something broke",
+    assignees: Sequence[str] = (),
 ) -> IssueCreate:
-    return IssueCreate(title=title, description=text, priority=IssuePriority(priority))
+    return IssueCreate(
+        title=title,
+        description=text,
+        priority=IssuePriority(priority),
+        assignees=list(assignees),
+    )
 
 
 def _ids(items: Sequence[IssueOut]) -> list[str]:
@@ -87,6 +127,129 @@ class IssueStoreContract:
         issue = await store.create(_new())
         assert issue.reporter is None
         assert (await store.get(issue.id)).reporter is None
+
+    async def test_new_issue_has_no_labels_assignees_comments_or_closing(
+        self, store: IssueStore
+    ) -> None:
+        issue = await store.get((await store.create(_new())).id)
+        assert issue.labels == []
+        assert issue.assignees == []
+        assert issue.comment_count == 0
+        assert issue.closed_at is None
+        assert issue.closed_by is None
+        assert issue.state_reason is None
+
+    # -- assignees -----------------------------------------------------------------------
+
+    async def test_assignees_are_kept_sorted(self, store: IssueStore) -> None:
+        issue = await store.create(_new(assignees=["zoe", "ada"]))
+        assert issue.assignees == ["ada", "zoe"]
+        assert (await store.get(issue.id)).assignees == ["ada", "zoe"]
+
+    async def test_update_replaces_the_assignees(self, store: IssueStore) -> None:
+        issue = await store.create(_new(assignees=["ada"]))
+        updated = await store.update(issue.id, IssueUpdate(assignees=["bob", "cy"]))
+        assert updated.assignees == ["bob", "cy"]
+        assert updated.version == 2
+        same = await store.update(issue.id, IssueUpdate(assignees=["cy", "bob"]))
+        assert same.version == 2
+        cleared = await store.update(issue.id, IssueUpdate(assignees=[]))
+        assert cleared.assignees == []
+        assert (await store.get(issue.id)).assignees == []
+
+    async def test_filters_by_assignee(self, store: IssueStore) -> None:
+        ada = await store.create(_new(assignees=["ada"]))
+        both = await store.create(_new(assignees=["ada", "bob"]))
+        nobody = await store.create(_new())
+        bob = await store.create(_new(assignees=["bob"]))
+
+        async def ids(assignee: str) -> list[str]:
+            page = await store.list(IssueQuery(assignee=assignee))
+            assert page.total == len(page.items)
+            return _ids(page.items)
+
+        assert await ids("ada") == [ada.id, both.id]
+        assert await ids("bob") == [both.id, bob.id]
+        assert await ids("eve") == []
+        assert await ids(ASSIGNEE_NONE) == [nobody.id]
+        assert await ids(ASSIGNEE_ANY) == [ada.id, both.id, bob.id]
+        combined = await store.list(IssueQuery(assignee="bob", priority=[IssuePriority.low]))
+        assert combined.total == 0
+
+    async def test_label_filter_with_unknown_names_matches_nothing(self, store: IssueStore) -> None:
+        await store.create(_new())
+        page = await store.list(IssueQuery(labels=["no-such-label"]))
+        assert list(page.items) == []
+        assert page.total == 0
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def test_closing_records_when_and_by_whom(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        closed = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="ada")
+        assert closed.status is IssueStatus.closed
+        assert closed.closed_by == "ada"
+        assert closed.closed_at == closed.updated_at
+        assert closed.closed_at is not None
+        assert closed.closed_at.utcoffset() == timedelta(0)
+        assert closed.state_reason is StateReason.completed
+        assert await store.get(issue.id) == closed
+
+    async def test_closing_with_a_reason(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        closed = await store.update(
+            issue.id,
+            IssueUpdate(status=IssueStatus.closed, state_reason=StateReason.not_planned),
+        )
+        assert closed.state_reason is StateReason.not_planned
+        assert closed.closed_by is None
+        assert closed.version == 2
+
+    async def test_reopening_clears_the_closing_fields(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="ada")
+        reopened = await store.update(
+            issue.id, IssueUpdate(status=IssueStatus.in_progress), actor="bob"
+        )
+        assert reopened.status is IssueStatus.in_progress
+        assert reopened.closed_at is None
+        assert reopened.closed_by is None
+        assert reopened.state_reason is None
+        assert await store.get(issue.id) == reopened
+        await asyncio.sleep(0.01)
+        again = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="cy")
+        assert again.closed_by == "cy"
+        assert again.closed_at is not None
+        assert again.closed_at > reopened.updated_at
+
+    async def test_closing_a_closed_issue_changes_nothing(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        closed = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="a")
+        same = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="b")
+        assert same == closed
+        assert same.closed_by == "a"
+
+    async def test_the_reason_of_a_closed_issue_can_change(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        closed = await store.update(issue.id, IssueUpdate(status=IssueStatus.closed), actor="a")
+        dup = await store.update(
+            issue.id, IssueUpdate(state_reason=StateReason.duplicate), actor="b"
+        )
+        assert dup.state_reason is StateReason.duplicate
+        assert dup.version == closed.version + 1
+        assert dup.closed_by == "a"
+        assert dup.closed_at == closed.closed_at
+        same = await store.update(issue.id, IssueUpdate(state_reason=StateReason.duplicate))
+        assert same.version == dup.version
+
+    async def test_a_reason_for_an_open_issue_is_refused(self, store: IssueStore) -> None:
+        issue = await store.create(_new("Still open"))
+        with pytest.raises(InvalidIssueChange) as info:
+            await store.update(
+                issue.id, IssueUpdate(title="Changed", state_reason=StateReason.duplicate)
+            )
+        assert info.value.field == "state_reason"
+        assert await store.get(issue.id) == issue
 
     # -- update --------------------------------------------------------------------------
 
@@ -301,3 +464,389 @@ class IssueStoreContract:
         )
         closed = await store.list(IssueQuery(status=[IssueStatus.closed], limit=100))
         assert closed.total == 20
+
+
+def _label(name: str, color: str = "ededed", description: str = "") -> LabelCreate:
+    return LabelCreate(name=name, color=color, description=description)
+
+
+@pytest.mark.anyio
+class LabelStoreContract:
+    """Contract tests for a `LabelStore`. Override the `store` fixture."""
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    @pytest.fixture
+    def store(self) -> Any:
+        raise NotImplementedError("override the `store` fixture with a fresh, empty store")
+
+    async def test_store_satisfies_the_label_protocol(self, store: LabelStore) -> None:
+        assert isinstance(store, LabelStore)
+
+    # -- label definitions ---------------------------------------------------------------
+
+    async def test_create_and_get_a_label_ignoring_case(self, store: LabelStore) -> None:
+        label = await store.create_label(_label("Needs Triage", "#D73A4A", "Look at it"))
+        assert label.name == "Needs Triage"
+        assert label.color == "d73a4a"
+        assert label.description == "Look at it"
+        assert len(label.id) == 36
+        assert await store.get_label("needs triage") == label
+        assert await store.get_label("NEEDS TRIAGE") == label
+
+    async def test_unknown_label_raises_not_found(self, store: LabelStore) -> None:
+        with pytest.raises(LabelNotFound):
+            await store.get_label("nope")
+        with pytest.raises(LabelNotFound):
+            await store.update_label("nope", LabelUpdate(color="000000"))
+        with pytest.raises(LabelNotFound):
+            await store.delete_label("nope")
+
+    async def test_label_names_are_unique_ignoring_case(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        with pytest.raises(DuplicateLabel):
+            await store.create_label(_label("BUG", "ff0000"))
+        page = await store.list_labels()
+        assert [label.name for label in page.items] == ["bug"]
+        assert page.items[0].color == "ededed"
+
+    async def test_concurrent_creates_of_one_name_let_exactly_one_win(
+        self, store: LabelStore
+    ) -> None:
+        results = await asyncio.gather(
+            *(store.create_label(_label(name)) for name in ["dup", "Dup", "DUP", "dUp"]),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, DuplicateLabel) for r in results) == 3
+        assert (await store.list_labels()).total == 1
+
+    async def test_labels_list_by_name_ignoring_case_in_pages(self, store: LabelStore) -> None:
+        for name in ["beta", "Alpha", "gamma", "Delta"]:
+            await store.create_label(_label(name))
+        everything = await store.list_labels()
+        assert [label.name for label in everything.items] == ["Alpha", "beta", "Delta", "gamma"]
+        page = await store.list_labels(offset=1, limit=2)
+        assert [label.name for label in page.items] == ["beta", "Delta"]
+        assert page.total == 4
+
+    async def test_update_a_label(self, store: LabelStore) -> None:
+        label = await store.create_label(_label("bug"))
+        changed = await store.update_label("BUG", LabelUpdate(color="00ff00", description="Bad"))
+        assert changed.id == label.id
+        assert (changed.name, changed.color, changed.description) == ("bug", "00ff00", "Bad")
+        assert await store.get_label("bug") == changed
+        assert await store.update_label("bug", LabelUpdate()) == changed
+
+    async def test_rename_to_a_taken_name_is_refused(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        await store.create_label(_label("defect"))
+        with pytest.raises(DuplicateLabel):
+            await store.update_label("bug", LabelUpdate(name="Defect"))
+        recased = await store.update_label("bug", LabelUpdate(name="Bug"))
+        assert recased.name == "Bug"
+        assert (await store.get_label("bug")).name == "Bug"
+
+    async def test_renaming_a_label_renames_it_on_its_issues(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        issue = await store.add_issue_labels((await store.create(_new())).id, ["bug"])
+        await store.update_label("bug", LabelUpdate(name="defect"))
+        renamed = await store.get(issue.id)
+        assert renamed.labels == ["defect"]
+        # The label changed, not the issue.
+        assert renamed.version == issue.version
+        assert _ids((await store.list(IssueQuery(labels=["DEFECT"]))).items) == [issue.id]
+        assert (await store.list(IssueQuery(labels=["bug"]))).total == 0
+
+    async def test_deleting_a_label_takes_it_off_its_issues(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        await store.create_label(_label("ui"))
+        issue = await store.set_issue_labels((await store.create(_new())).id, ["bug", "ui"])
+        await store.delete_label("BUG")
+        with pytest.raises(LabelNotFound):
+            await store.get_label("bug")
+        after = await store.get(issue.id)
+        assert after.labels == ["ui"]
+        assert after.version == issue.version
+        # A new label of the same name is another label: the issue does not carry it.
+        await store.create_label(_label("bug"))
+        assert (await store.get(issue.id)).labels == ["ui"]
+        assert (await store.list(IssueQuery(labels=["bug"]))).total == 0
+
+    # -- labels on issues ----------------------------------------------------------------
+
+    async def test_set_issue_labels(self, store: LabelStore) -> None:
+        for name in ["bug", "UI", "docs"]:
+            await store.create_label(_label(name))
+        issue = await store.create(_new())
+        labelled = await store.set_issue_labels(issue.id, ["ui", "Bug", "bug"])
+        assert labelled.labels == ["bug", "UI"]
+        assert labelled.version == 2
+        assert labelled.updated_at >= issue.updated_at
+        assert await store.get(issue.id) == labelled
+        same = await store.set_issue_labels(issue.id, ["UI", "bug"])
+        assert same.version == 2
+        replaced = await store.set_issue_labels(issue.id, ["docs"])
+        assert replaced.labels == ["docs"]
+        cleared = await store.set_issue_labels(issue.id, [])
+        assert cleared.labels == []
+        assert cleared.version == 4
+
+    async def test_add_and_remove_issue_labels(self, store: LabelStore) -> None:
+        for name in ["bug", "ui", "docs"]:
+            await store.create_label(_label(name))
+        issue = await store.create(_new())
+        added = await store.add_issue_labels(issue.id, ["bug"])
+        added = await store.add_issue_labels(issue.id, ["UI", "bug"])
+        assert added.labels == ["bug", "ui"]
+        assert added.version == 3
+        again = await store.add_issue_labels(issue.id, ["ui"])
+        assert again.version == 3
+        removed = await store.remove_issue_labels(issue.id, ["BUG", "docs"])
+        assert removed.labels == ["ui"]
+        assert removed.version == 4
+        nothing = await store.remove_issue_labels(issue.id, ["docs"])
+        assert nothing.version == 4
+
+    async def test_unknown_label_names_change_nothing(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        issue = await store.add_issue_labels((await store.create(_new())).id, ["bug"])
+        for edit in (store.set_issue_labels, store.add_issue_labels, store.remove_issue_labels):
+            with pytest.raises(LabelNotFound) as info:
+                await edit(issue.id, ["bug", "nope", "nada"])
+            assert set(info.value.names) == {"nope", "nada"}
+        assert await store.get(issue.id) == issue
+
+    async def test_issue_label_edits_on_an_unknown_issue(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        for edit in (store.set_issue_labels, store.add_issue_labels, store.remove_issue_labels):
+            with pytest.raises(IssueNotFound):
+                await edit("missing", ["bug"])
+
+    async def test_issue_label_edits_honour_the_expected_version(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        issue = await store.create(_new())
+        await store.update(issue.id, IssueUpdate(title="Changed"))
+        for edit in (store.set_issue_labels, store.add_issue_labels, store.remove_issue_labels):
+            with pytest.raises(VersionConflict):
+                await edit(issue.id, ["bug"], expected_version=1)
+        assert (await store.get(issue.id)).version == 2
+        ok = await store.add_issue_labels(issue.id, ["bug"], expected_version=2)
+        assert ok.labels == ["bug"]
+
+    async def test_an_issue_carries_at_most_twenty_labels(self, store: LabelStore) -> None:
+        names = [f"label-{n:02}" for n in range(21)]
+        for name in names:
+            await store.create_label(_label(name))
+        issue = await store.create(_new())
+        with pytest.raises(TooManyLabels):
+            await store.set_issue_labels(issue.id, names)
+        full = await store.set_issue_labels(issue.id, names[:20])
+        assert full.labels == names[:20]
+        with pytest.raises(TooManyLabels):
+            await store.add_issue_labels(issue.id, names[20:])
+        assert await store.get(issue.id) == full
+        assert (await store.add_issue_labels(issue.id, names[:3])).version == full.version
+
+    async def test_filters_by_labels_needing_all_of_them(self, store: LabelStore) -> None:
+        for name in ["bug", "ui"]:
+            await store.create_label(_label(name))
+        bug = await store.set_issue_labels((await store.create(_new())).id, ["bug"])
+        both = await store.set_issue_labels((await store.create(_new())).id, ["bug", "ui"])
+        await store.set_issue_labels((await store.create(_new())).id, ["ui"])
+        await store.create(_new())
+        page = await store.list(IssueQuery(labels=["BUG"]))
+        assert _ids(page.items) == [bug.id, both.id]
+        assert page.total == 2
+        assert page.items[1].labels == ["bug", "ui"]
+        assert _ids((await store.list(IssueQuery(labels=["bug", "Ui"]))).items) == [both.id]
+        assert (await store.list(IssueQuery(labels=["bug", "nope"]))).total == 0
+
+    async def test_deleting_a_labelled_issue(self, store: LabelStore) -> None:
+        await store.create_label(_label("bug"))
+        issue = await store.add_issue_labels((await store.create(_new())).id, ["bug"])
+        await store.delete(issue.id)
+        assert (await store.list(IssueQuery(labels=["bug"]))).total == 0
+        assert (await store.get_label("bug")).name == "bug"
+
+    async def test_concurrent_label_edits_on_one_issue_lose_nothing(
+        self, store: LabelStore
+    ) -> None:
+        names = [f"label-{n:02}" for n in range(20)]
+        for name in names:
+            await store.create_label(_label(name))
+        issue = await store.set_issue_labels((await store.create(_new())).id, names[:10])
+        await asyncio.gather(
+            *(store.add_issue_labels(issue.id, [name]) for name in names[10:]),
+            *(store.remove_issue_labels(issue.id, [name]) for name in names[:5]),
+        )
+        final = await store.get(issue.id)
+        assert final.labels == names[5:]
+        assert final.version == issue.version + 15
+
+
+def _comment(body: str = "Me too.") -> CommentCreate:
+    return CommentCreate(body=body)
+
+
+def _comment_ids(items: Sequence[CommentOut]) -> list[str]:
+    return [comment.id for comment in items]
+
+
+@pytest.mark.anyio
+class CommentStoreContract:
+    """Contract tests for a `CommentStore`. Override the `store` fixture."""
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    @pytest.fixture
+    def store(self) -> Any:
+        raise NotImplementedError("override the `store` fixture with a fresh, empty store")
+
+    async def test_store_satisfies_the_comment_protocol(self, store: CommentStore) -> None:
+        assert isinstance(store, CommentStore)
+
+    async def test_create_and_get_a_comment(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        comment = await store.create_comment(issue.id, _comment("Seen it too."), author="ada")
+        assert comment.issue_id == issue.id
+        assert comment.body == "Seen it too."
+        assert comment.author == "ada"
+        assert comment.version == 1
+        assert comment.created_at == comment.updated_at
+        assert comment.created_at.utcoffset() == timedelta(0)
+        assert len(comment.id) == 36
+        assert await store.get_comment(issue.id, comment.id) == comment
+        anonymous = await store.create_comment(issue.id, _comment())
+        assert anonymous.author is None
+
+    async def test_comments_on_an_unknown_issue(self, store: CommentStore) -> None:
+        with pytest.raises(IssueNotFound):
+            await store.create_comment("missing", _comment())
+        with pytest.raises(IssueNotFound):
+            await store.list_comments("missing")
+        with pytest.raises(IssueNotFound):
+            await store.get_comment("missing", "whatever")
+
+    async def test_a_comment_belongs_to_its_issue(self, store: CommentStore) -> None:
+        first = await store.create(_new())
+        second = await store.create(_new())
+        comment = await store.create_comment(first.id, _comment())
+        with pytest.raises(CommentNotFound):
+            await store.get_comment(second.id, comment.id)
+        with pytest.raises(CommentNotFound):
+            await store.update_comment(second.id, comment.id, CommentUpdate(body="Hijacked"))
+        with pytest.raises(CommentNotFound):
+            await store.delete_comment(second.id, comment.id)
+        with pytest.raises(CommentNotFound):
+            await store.get_comment(first.id, "00000000-0000-0000-0000-000000000000")
+        assert (await store.get_comment(first.id, comment.id)).body == comment.body
+        assert (await store.list_comments(second.id)).total == 0
+
+    async def test_comments_list_oldest_first_in_pages(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        other = await store.create(_new())
+        comments = [await store.create_comment(issue.id, _comment(f"Note {n}")) for n in range(5)]
+        await store.create_comment(other.id, _comment())
+        everything = await store.list_comments(issue.id)
+        assert _comment_ids(everything.items) == _comment_ids(comments)
+        assert everything.total == 5
+        page = await store.list_comments(issue.id, offset=2, limit=2)
+        assert _comment_ids(page.items) == _comment_ids(comments[2:4])
+        assert page.total == 5
+        assert list((await store.list_comments(issue.id, offset=5)).items) == []
+
+    async def test_comments_since(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        old = await store.create_comment(issue.id, _comment("Old"))
+        await asyncio.sleep(0.01)
+        new = await store.create_comment(issue.id, _comment("New"))
+        await asyncio.sleep(0.01)
+        edited = await store.update_comment(issue.id, old.id, CommentUpdate(body="Old, edited"))
+        since_new = await store.list_comments(issue.id, since=new.created_at)
+        assert _comment_ids(since_new.items) == [old.id, new.id]
+        since_edit = await store.list_comments(issue.id, since=edited.updated_at)
+        assert _comment_ids(since_edit.items) == [old.id]
+        assert since_edit.total == 1
+
+    async def test_edit_a_comment(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        comment = await store.create_comment(issue.id, _comment("Frist"), author="ada")
+        edited = await store.update_comment(issue.id, comment.id, CommentUpdate(body="First"))
+        assert edited.body == "First"
+        assert edited.version == 2
+        assert edited.author == "ada"
+        assert edited.created_at == comment.created_at
+        assert edited.updated_at >= comment.updated_at
+        assert await store.get_comment(issue.id, comment.id) == edited
+        same = await store.update_comment(issue.id, comment.id, CommentUpdate(body="First"))
+        assert same == edited
+
+    async def test_comment_edits_honour_the_expected_version(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        comment = await store.create_comment(issue.id, _comment("One"))
+        await store.update_comment(issue.id, comment.id, CommentUpdate(body="Two"))
+        with pytest.raises(CommentVersionConflict):
+            await store.update_comment(
+                issue.id, comment.id, CommentUpdate(body="Three"), expected_version=1
+            )
+        with pytest.raises(VersionConflict):
+            await store.delete_comment(issue.id, comment.id, expected_version=1)
+        assert (await store.get_comment(issue.id, comment.id)).body == "Two"
+        await store.delete_comment(issue.id, comment.id, expected_version=2)
+        with pytest.raises(CommentNotFound):
+            await store.get_comment(issue.id, comment.id)
+
+    async def test_delete_a_comment(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        kept = await store.create_comment(issue.id, _comment("Keep"))
+        gone = await store.create_comment(issue.id, _comment("Drop"))
+        await store.delete_comment(issue.id, gone.id)
+        assert _comment_ids((await store.list_comments(issue.id)).items) == [kept.id]
+        with pytest.raises(CommentNotFound):
+            await store.delete_comment(issue.id, gone.id)
+
+    async def test_issues_count_their_comments(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        quiet = await store.create(_new())
+        comments = [await store.create_comment(issue.id, _comment()) for _ in range(3)]
+        await store.delete_comment(issue.id, comments[0].id)
+        counted = await store.get(issue.id)
+        assert counted.comment_count == 2
+        # Comments are not changes to the issue itself.
+        assert counted.version == issue.version
+        assert counted.updated_at == issue.updated_at
+        listed = {i.id: i.comment_count for i in (await store.list(IssueQuery())).items}
+        assert listed == {issue.id: 2, quiet.id: 0}
+        updated = await store.update(issue.id, IssueUpdate(title="Renamed"))
+        assert updated.comment_count == 2
+
+    async def test_deleting_an_issue_deletes_its_comments(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        other = await store.create(_new())
+        comment = await store.create_comment(issue.id, _comment())
+        kept = await store.create_comment(other.id, _comment())
+        await store.delete(issue.id)
+        with pytest.raises(IssueNotFound):
+            await store.list_comments(issue.id)
+        with pytest.raises(IssueNotFound):
+            await store.get_comment(issue.id, comment.id)
+        assert _comment_ids((await store.list_comments(other.id)).items) == [kept.id]
+        assert (await store.get(other.id)).comment_count == 1
+
+    async def test_concurrent_comments_are_all_kept(self, store: CommentStore) -> None:
+        issue = await store.create(_new())
+        created = await asyncio.gather(
+            *(store.create_comment(issue.id, _comment(f"Comment {n}")) for n in range(50))
+        )
+        page = await store.list_comments(issue.id, limit=100)
+        assert page.total == 50
+        assert set(_comment_ids(page.items)) == set(_comment_ids(created))
+        assert (await store.get(issue.id)).comment_count == 50
+
+
+class TrackerStoreContract(IssueStoreContract, LabelStoreContract, CommentStoreContract):
+    """All three contracts, for a store with issues, labels and comments."""

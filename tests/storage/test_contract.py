@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
-from fastapi_issues.testing import IssueStoreContract
+from fastapi_issues.testing import TrackerStoreContract
 
 
-class TestInMemoryIssueStore(IssueStoreContract):
+class TestInMemoryIssueStore(TrackerStoreContract):
     @pytest.fixture
     def store(self) -> InMemoryIssueStore:
         return InMemoryIssueStore()
 
 
-class TestJSONFileIssueStore(IssueStoreContract):
+class TestJSONFileIssueStore(TrackerStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[JSONFileIssueStore]:
         store = JSONFileIssueStore(tmp_path / "issues.json")
@@ -25,8 +25,8 @@ class TestJSONFileIssueStore(IssueStoreContract):
         store.close()
 
 
-class TestJSONFileIssueStoreReopened(IssueStoreContract):
-    """Each write goes through a second store on the same file, as another process would."""
+class TestJSONFileIssueStoreReopened(TrackerStoreContract):
+    """Each write goes through a second store on the same files, as another process would."""
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[JSONFileIssueStore]:
@@ -40,6 +40,19 @@ class TestJSONFileIssueStoreReopened(IssueStoreContract):
             delete = writer.delete
             get = reader.get
             list = reader.list
+            create_label = writer.create_label
+            update_label = writer.update_label
+            delete_label = writer.delete_label
+            set_issue_labels = writer.set_issue_labels
+            add_issue_labels = writer.add_issue_labels
+            remove_issue_labels = writer.remove_issue_labels
+            get_label = reader.get_label
+            list_labels = reader.list_labels
+            create_comment = writer.create_comment
+            update_comment = writer.update_comment
+            delete_comment = writer.delete_comment
+            get_comment = reader.get_comment
+            list_comments = reader.list_comments
 
         yield SplitStore()  # type: ignore[misc]
         writer.close()

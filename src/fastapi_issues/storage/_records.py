@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
-from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery, VersionConflict
+from fastapi_issues.schemas import (
+    IssueCreate,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    IssueUpdate,
+    LabelOut,
+)
+from fastapi_issues.storage.base import (
+    ASSIGNEE_ANY,
+    ASSIGNEE_NONE,
+    IssueNotFound,
+    IssuePage,
+    IssueQuery,
+    VersionConflict,
+)
+from fastapi_issues.storage.collaboration import TooManyLabels
+from fastapi_issues.storage.rules import closing_changes, label_sort_key
 
 PRIORITY_RANK = {IssuePriority.low: 0, IssuePriority.medium: 1, IssuePriority.high: 2}
 
@@ -20,13 +36,21 @@ _SORT_KEYS: dict[str, Callable[[IssueOut], Any]] = {
 }
 
 
+class StoredIssue(IssueOut):
+    """An issue as these stores keep it: labels by id, so renaming a label is one write to
+    the labels and never touches the issues. `labels` and `comment_count` stay empty here;
+    `present` fills them in from the labels and comments as they are."""
+
+    label_ids: tuple[str, ...] = ()
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_issue(data: IssueCreate, reporter: str | None) -> IssueOut:
+def new_issue(data: IssueCreate, reporter: str | None) -> StoredIssue:
     now = utcnow()
-    return IssueOut(
+    return StoredIssue(
         id=str(uuid.uuid4()),
         title=data.title,
         description=data.description,
@@ -36,7 +60,19 @@ def new_issue(data: IssueCreate, reporter: str | None) -> IssueOut:
         updated_at=now,
         reporter=reporter,
         version=1,
+        assignees=list(data.assignees),
     )
+
+
+def present(issue: IssueOut, labels_by_id: Mapping[str, LabelOut], comment_count: int) -> IssueOut:
+    """The stored issue as the API shows it: label names (ids of deleted labels are dropped)
+    and the comment count."""
+    fields = dict(issue.__dict__)
+    ids = fields.pop("label_ids", ())
+    names = [labels_by_id[i].name for i in ids if i in labels_by_id]
+    fields["labels"] = sorted(names, key=label_sort_key)
+    fields["comment_count"] = comment_count
+    return IssueOut.model_construct(**fields)
 
 
 def check_version(issue: IssueOut, expected_version: int | None) -> None:
@@ -45,27 +81,64 @@ def check_version(issue: IssueOut, expected_version: int | None) -> None:
 
 
 def apply_update(
-    issues: dict[str, IssueOut],
+    issues: dict[str, StoredIssue],
     issue_id: str,
     changes: IssueUpdate,
     expected_version: int | None,
-) -> IssueOut:
+    actor: str | None = None,
+) -> StoredIssue:
     """Update `issues` in place; return the issue as it now stands."""
     current = issues.get(issue_id)
     if current is None:
         raise IssueNotFound(issue_id)
     check_version(current, expected_version)
-    altered = {k: v for k, v in changes.changes().items() if getattr(current, k) != v}
+    requested = changes.changes()
+    now = utcnow()
+    altered = {
+        k: v for k, v in requested.items() if k != "state_reason" and getattr(current, k) != v
+    }
+    altered.update(closing_changes(current, requested, actor, now))
     if not altered:
         return current
     updated = current.model_copy(
-        update={**altered, "updated_at": utcnow(), "version": current.version + 1}
+        update={**altered, "updated_at": now, "version": current.version + 1}
     )
     issues[issue_id] = updated
     return updated
 
 
-def apply_delete(issues: dict[str, IssueOut], issue_id: str, expected_version: int | None) -> None:
+def apply_label_ids(
+    issues: dict[str, StoredIssue],
+    issue_id: str,
+    edit: Callable[[tuple[str, ...]], tuple[str, ...]],
+    expected_version: int | None,
+    live_label_ids: Collection[str],
+    limit: int,
+) -> StoredIssue:
+    """Replace the issue's label ids with `edit(old ids)`, atomically with the version check.
+
+    Only ids of labels that exist count towards `limit`.
+    """
+    current = issues.get(issue_id)
+    if current is None:
+        raise IssueNotFound(issue_id)
+    check_version(current, expected_version)
+    label_ids = edit(current.label_ids)
+    if set(label_ids) == set(current.label_ids):
+        return current
+    count = sum(1 for i in label_ids if i in live_label_ids)
+    if count > limit and count > sum(1 for i in current.label_ids if i in live_label_ids):
+        raise TooManyLabels(issue_id, limit)
+    updated = current.model_copy(
+        update={"label_ids": label_ids, "updated_at": utcnow(), "version": current.version + 1}
+    )
+    issues[issue_id] = updated
+    return updated
+
+
+def apply_delete(
+    issues: dict[str, StoredIssue], issue_id: str, expected_version: int | None
+) -> None:
     current = issues.get(issue_id)
     if current is None:
         raise IssueNotFound(issue_id)
@@ -73,8 +146,8 @@ def apply_delete(issues: dict[str, IssueOut], issue_id: str, expected_version: i
     del issues[issue_id]
 
 
-def _matcher(query: IssueQuery) -> Callable[[IssueOut], bool] | None:
-    tests: list[Callable[[IssueOut], bool]] = []
+def _matcher(query: IssueQuery, label_ids: Collection[str]) -> Callable[[StoredIssue], bool] | None:
+    tests: list[Callable[[StoredIssue], bool]] = []
     if query.status:
         statuses = frozenset(query.status)
         tests.append(lambda i: i.status in statuses)
@@ -93,6 +166,16 @@ def _matcher(query: IssueQuery) -> Callable[[IssueOut], bool] | None:
     if query.updated_since is not None:
         updated_since = query.updated_since
         tests.append(lambda i: i.updated_at >= updated_since)
+    if label_ids:
+        wanted = frozenset(label_ids)
+        tests.append(lambda i: wanted.issubset(i.label_ids))
+    if query.assignee == ASSIGNEE_NONE:
+        tests.append(lambda i: not i.assignees)
+    elif query.assignee == ASSIGNEE_ANY:
+        tests.append(lambda i: bool(i.assignees))
+    elif query.assignee is not None:
+        assignee = query.assignee
+        tests.append(lambda i: assignee in i.assignees)
     if not tests:
         return None
     return lambda issue: all(test(issue) for test in tests)
@@ -103,15 +186,15 @@ class IssueIndex:
 
     __slots__ = ("_views", "issues")
 
-    def __init__(self, issues: dict[str, IssueOut] | None = None) -> None:
-        self.issues: dict[str, IssueOut] = issues if issues is not None else {}
-        self._views: dict[tuple[str, str], list[IssueOut]] = {}
+    def __init__(self, issues: dict[str, StoredIssue] | None = None) -> None:
+        self.issues: dict[str, StoredIssue] = issues if issues is not None else {}
+        self._views: dict[tuple[str, str], list[StoredIssue]] = {}
 
     def changed(self) -> None:
         """Drop the cached views; call after every change to `issues`."""
         self._views.clear()
 
-    def _view(self, sort: str, direction: str) -> list[IssueOut]:
+    def _view(self, sort: str, direction: str) -> list[StoredIssue]:
         view = self._views.get((sort, direction))
         if view is None:
             # sorted() is stable, so ties keep creation order in both directions.
@@ -119,9 +202,10 @@ class IssueIndex:
             self._views[(sort, direction)] = view
         return view
 
-    def select(self, query: IssueQuery) -> IssuePage:
+    def select(self, query: IssueQuery, label_ids: Collection[str] = ()) -> IssuePage:
+        """The page `query` selects, as stored; `label_ids` are the ids of `query.labels`."""
         view = self._view(query.sort, query.direction)
-        matches = _matcher(query)
+        matches = _matcher(query, label_ids)
         selected = view if matches is None else [i for i in view if matches(i)]
         end = query.offset + query.limit
         return IssuePage(items=selected[query.offset : end], total=len(selected))

@@ -10,7 +10,10 @@ from typing import Literal, Protocol, runtime_checkable
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
 
 __all__ = [
+    "ASSIGNEE_ANY",
+    "ASSIGNEE_NONE",
     "CorruptStoreError",
+    "InvalidIssueChange",
     "IssueNotFound",
     "IssuePage",
     "IssueQuery",
@@ -23,6 +26,11 @@ __all__ = [
 
 IssueSortField = Literal["created_at", "updated_at", "priority", "title"]
 SortDirection = Literal["asc", "desc"]
+
+ASSIGNEE_NONE = "none"
+"""`IssueQuery.assignee` value selecting issues nobody is assigned to."""
+ASSIGNEE_ANY = "*"
+"""`IssueQuery.assignee` value selecting issues somebody is assigned to."""
 
 
 class StorageError(Exception):
@@ -47,6 +55,16 @@ class VersionConflict(StorageError):
         self.actual = actual
 
 
+class InvalidIssueChange(StorageError):
+    """The change does not fit the issue as it stands, e.g. a close reason on an open issue."""
+
+    def __init__(self, issue_id: str, field: str, reason: str) -> None:
+        super().__init__(f"issue {issue_id!r}: {reason}")
+        self.issue_id = issue_id
+        self.field = field
+        self.reason = reason
+
+
 class CorruptStoreError(StorageError):
     """The stored data cannot be read; the store refuses to touch it."""
 
@@ -68,6 +86,11 @@ class IssueQuery:
     """Case-insensitive substring of the title or the description."""
     created_since: datetime | None = None
     updated_since: datetime | None = None
+    labels: Sequence[str] = ()
+    """Label names, ignoring case: only issues that carry every one of them. A name no label
+    has matches nothing; so does any name for a store without labels."""
+    assignee: str | None = None
+    """A username, `ASSIGNEE_NONE` for unassigned issues or `ASSIGNEE_ANY` for assigned ones."""
     sort: IssueSortField = "created_at"
     direction: SortDirection = "asc"
 
@@ -101,13 +124,23 @@ class IssueStore(Protocol):
         ...
 
     async def update(
-        self, issue_id: str, changes: IssueUpdate, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """Apply the fields set in `changes` and return the result.
 
         A change that alters nothing returns the issue as it is, version unchanged.
         With `expected_version`, raise `VersionConflict` unless the stored version matches;
         the check and the write are one atomic step.
+
+        Closing (status becoming `closed`) sets `closed_at`, `closed_by` (the `actor`) and
+        `state_reason` (`completed` unless given); any other status clears all three. A
+        `state_reason` for an issue that is not closed and not being closed raises
+        `InvalidIssueChange`. The rules are in `fastapi_issues.storage.rules.closing_changes`.
         """
         ...
 

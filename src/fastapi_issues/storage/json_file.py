@@ -1,20 +1,75 @@
-"""The default store: every issue in one JSON file, in the crash course's format."""
+"""The default store: issues in one JSON file in the crash course's format, with labels and
+comments in files of their own next to it.
+
+No write spans two files atomically, so the layout makes every moment between two files'
+writes harmless, including a crash there:
+
+- Issues refer to labels by id, so renaming a label writes `labels.json` alone. An id an
+  issue carries that `labels.json` lacks (a label deleted while being added to an issue, or
+  a crash between deleting a label and taking it off the issues) is skipped on every read,
+  never counted towards the label limit, and dropped by the next `set_issue_labels`. Label
+  ids are UUIDs and never reused, so such an id can never come back to life.
+- Comments refer to issues. Deleting an issue writes `issues.json` first and drops its
+  comments second; a crash in between, or a comment posted while its issue is being
+  deleted, leaves comments of a missing issue. No read reaches them: every comment read
+  checks its issue first.
+- `comment_count` is not stored anywhere; it is counted from `comments.json`, so it cannot
+  drift from the comments.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
+from fastapi_issues.schemas import (
+    MAX_LABELS_PER_ISSUE,
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage._collab_records import (
+    LabelIndex,
+    apply_comment_delete,
+    apply_comment_update,
+    change_label,
+    find_comment,
+    insert_label,
+    new_comment,
+    remove_label,
+    select_comments,
+)
 from fastapi_issues.storage._durable_file import DurableJSONArray
-from fastapi_issues.storage._records import IssueIndex, apply_delete, apply_update, new_issue
-from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
+from fastapi_issues.storage._records import (
+    IssueIndex,
+    StoredIssue,
+    apply_delete,
+    apply_label_ids,
+    apply_update,
+    new_issue,
+    present,
+)
+from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery, StorageError
+from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
 
 __all__ = ["JSONFileIssueStore"]
 
+_log = logging.getLogger("fastapi_issues")
 
-def _decode_issue(item: Any, file_mtime: float) -> IssueOut:
+LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
+
+
+def _decode_issue(item: Any, file_mtime: float) -> StoredIssue:
     if not isinstance(item, dict):
         raise TypeError("expected an object")
     if "created_at" not in item or "updated_at" not in item:
@@ -22,24 +77,54 @@ def _decode_issue(item: Any, file_mtime: float) -> IssueOut:
         # modification time is the best stand-in there is.
         stamp = datetime.fromtimestamp(file_mtime, timezone.utc).isoformat()
         item = {"created_at": stamp, "updated_at": stamp, **item}
-    return IssueOut.model_validate(item)
+    return StoredIssue.model_validate(item)
 
 
-def _encode_issue(issue: IssueOut) -> str:
-    return issue.model_dump_json()
+def _encode_issue(issue: StoredIssue) -> str:
+    # Label names and the comment count live in the other files; storing copies would
+    # only let them go stale.
+    return issue.model_dump_json(exclude={"labels", "comment_count"})
+
+
+def _decode_label(item: Any, file_mtime: float) -> LabelOut:
+    return LabelOut.model_validate(item)
+
+
+def _decode_comment(item: Any, file_mtime: float) -> CommentOut:
+    return CommentOut.model_validate(item)
+
+
+def _encode(record: LabelOut | CommentOut) -> str:
+    return record.model_dump_json()
+
+
+def _sibling(path: Path, collection: str) -> Path:
+    """`issues.json` gets `labels.json`; any other `name.json` gets `name.labels.json`."""
+    if path.stem == "issues":
+        return path.with_name(f"{collection}.json")
+    return path.with_name(f"{path.stem}.{collection}.json")
 
 
 class JSONFileIssueStore:
-    """Issues in a JSON array file, served from memory and written durably.
+    """Issues, labels and comments in JSON array files, served from memory, written durably.
 
-    The file keeps the crash course's format, so an existing `data/issues.json` works as it is.
-    Each acknowledged write is on disk (fsynced, atomically renamed into place) before the
-    call returns, and concurrent writes, from this process or from other processes on the
-    same file, are serialised without losing any. A corrupt file makes the constructor raise
-    `CorruptStoreError` naming it; the file is never overwritten.
+    The issue file keeps the crash course's format, so an existing `data/issues.json` works
+    as it is; labels and comments go to `labels.json` and `comments.json` in the same folder
+    (`<name>.labels.json` and `<name>.comments.json` when the issue file is not called
+    `issues.json`), created on first use. Each acknowledged write is on disk (fsynced,
+    atomically renamed into place) before the call returns, and concurrent writes, from this
+    process or from other processes on the same files, are serialised without losing any.
+    A corrupt file makes the constructor raise `CorruptStoreError` naming it; the file is
+    never overwritten.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        labels_path: str | os.PathLike[str] | None = None,
+        comments_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._file = DurableJSONArray(
             path,
             key=lambda issue: issue.id,
@@ -47,13 +132,32 @@ class JSONFileIssueStore:
             encode=_encode_issue,
             what="issues",
         )
+        self._labels = DurableJSONArray[LabelOut](
+            labels_path if labels_path is not None else _sibling(self._file.path, "labels"),
+            key=lambda label: label.id,
+            decode=_decode_label,
+            encode=_encode,
+            what="labels",
+        )
+        self._comments = DurableJSONArray[CommentOut](
+            comments_path if comments_path is not None else _sibling(self._file.path, "comments"),
+            key=lambda comment: comment.id,
+            decode=_decode_comment,
+            encode=_encode,
+            what="comments",
+        )
         self._index = IssueIndex(dict(self._file.records))
         self._indexed = self._file.records
+        self._label_index = LabelIndex(self._labels.records)
+        self._comment_groups: dict[str, list[CommentOut]] = {}
+        self._grouped: Mapping[str, CommentOut] | None = None
 
     @property
     def path(self) -> os.PathLike[str]:
-        """The JSON file this store reads and writes."""
+        """The JSON file this store keeps issues in."""
         return self._file.path
+
+    # -- the current state of the three files --------------------------------------------
 
     async def _current(self) -> IssueIndex:
         records = await self._file.fresh_records()
@@ -63,34 +167,205 @@ class JSONFileIssueStore:
             self._indexed = records
         return self._index
 
-    async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter)
+    async def _current_labels(self) -> LabelIndex:
+        records = await self._labels.fresh_records()
+        if records is not self._label_index.by_id:
+            self._label_index = LabelIndex(records)
+        return self._label_index
 
-        def add(issues: dict[str, IssueOut]) -> IssueOut:
-            issues[issue.id] = issue
-            return issue
+    async def _current_comments(self) -> Mapping[str, list[CommentOut]]:
+        records = await self._comments.fresh_records()
+        if records is not self._grouped:
+            groups: dict[str, list[CommentOut]] = {}
+            for comment in records.values():
+                groups.setdefault(comment.issue_id, []).append(comment)
+            self._comment_groups = groups
+            self._grouped = records
+        return self._comment_groups
 
-        return await self._file.write(add)
+    async def _presenter(self) -> Callable[[IssueOut], IssueOut]:
+        labels = (await self._current_labels()).by_id
+        comments = await self._current_comments()
+        return lambda issue: present(issue, labels, len(comments.get(issue.id, ())))
 
-    async def get(self, issue_id: str) -> IssueOut:
+    async def _issue(self, issue_id: str) -> StoredIssue:
         issue = (await self._current()).issues.get(issue_id)
         if issue is None:
             raise IssueNotFound(issue_id)
         return issue
 
+    # -- issues --------------------------------------------------------------------------
+
+    async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
+        issue = new_issue(data, reporter)
+
+        def add(issues: dict[str, StoredIssue]) -> StoredIssue:
+            issues[issue.id] = issue
+            return issue
+
+        return (await self._presenter())(await self._file.write(add))
+
+    async def get(self, issue_id: str) -> IssueOut:
+        issue = await self._issue(issue_id)
+        return (await self._presenter())(issue)
+
     async def list(self, query: IssueQuery) -> IssuePage:
-        return (await self._current()).select(query)
+        index = await self._current()
+        label_ids: tuple[str, ...] = ()
+        if query.labels:
+            try:
+                label_ids = (await self._current_labels()).ids(query.labels)
+            except LabelNotFound:
+                return IssuePage(items=[], total=0)
+        page = index.select(query, label_ids)
+        show = await self._presenter()
+        return IssuePage(items=[show(issue) for issue in page.items], total=page.total)
 
     async def update(
-        self, issue_id: str, changes: IssueUpdate, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
-        return await self._file.write(
-            lambda issues: apply_update(issues, issue_id, changes, expected_version)
+        issue = await self._file.write(
+            lambda issues: apply_update(issues, issue_id, changes, expected_version, actor)
         )
+        return (await self._presenter())(issue)
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         await self._file.write(lambda issues: apply_delete(issues, issue_id, expected_version))
 
+        def drop_comments(comments: dict[str, CommentOut]) -> None:
+            for comment_id in [k for k, c in comments.items() if c.issue_id == issue_id]:
+                del comments[comment_id]
+
+        try:
+            await self._comments.write(drop_comments)
+        except (OSError, StorageError) as exc:
+            # The issue is gone for good; comments left behind are never read (see above).
+            _log.warning("comments of deleted issue %s were not removed: %s", issue_id, exc)
+
+    # -- labels --------------------------------------------------------------------------
+
+    async def create_label(self, data: LabelCreate) -> LabelOut:
+        return await self._labels.write(lambda labels: insert_label(labels, data))
+
+    async def get_label(self, name: str) -> LabelOut:
+        return (await self._current_labels()).get(name)
+
+    async def list_labels(self, *, offset: int = 0, limit: int = 100) -> LabelPage:
+        return (await self._current_labels()).page(offset, limit)
+
+    async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
+        return await self._labels.write(lambda labels: change_label(labels, name, changes))
+
+    async def delete_label(self, name: str) -> None:
+        label = await self._labels.write(lambda labels: remove_label(labels, name))
+
+        # Tidying only, and not a change to the issues: reads already skip the id.
+        def take_off(issues: dict[str, StoredIssue]) -> None:
+            for issue_id, issue in issues.items():
+                if label.id in issue.label_ids:
+                    kept = tuple(i for i in issue.label_ids if i != label.id)
+                    issues[issue_id] = issue.model_copy(update={"label_ids": kept})
+
+        try:
+            await self._file.write(take_off)
+        except (OSError, StorageError) as exc:
+            _log.warning("deleted label %s was not taken off its issues: %s", label.id, exc)
+
+    async def set_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = (await self._current_labels()).ids(names)
+        return await self._edit_labels(issue_id, lambda _: ids, expected_version)
+
+    async def add_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = (await self._current_labels()).ids(names)
+        # Ids this store does not know are kept: they may be labels another process just
+        # made. Only `set_issue_labels` drops them.
+        return await self._edit_labels(
+            issue_id, lambda old: old + tuple(i for i in ids if i not in old), expected_version
+        )
+
+    async def remove_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = frozenset((await self._current_labels()).ids(names))
+        return await self._edit_labels(
+            issue_id, lambda old: tuple(i for i in old if i not in ids), expected_version
+        )
+
+    async def _edit_labels(
+        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
+    ) -> IssueOut:
+        live = self._label_index.by_id
+        issue = await self._file.write(
+            lambda issues: apply_label_ids(
+                issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE
+            )
+        )
+        return (await self._presenter())(issue)
+
+    # -- comments ------------------------------------------------------------------------
+
+    async def list_comments(
+        self,
+        issue_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        since: datetime | None = None,
+    ) -> CommentPage:
+        await self._issue(issue_id)
+        comments = (await self._current_comments()).get(issue_id, [])
+        return select_comments(comments, offset, limit, since)
+
+    async def create_comment(
+        self, issue_id: str, data: CommentCreate, *, author: str | None = None
+    ) -> CommentOut:
+        await self._issue(issue_id)
+        comment = new_comment(issue_id, data, author)
+
+        def add(comments: dict[str, CommentOut]) -> CommentOut:
+            comments[comment.id] = comment
+            return comment
+
+        return await self._comments.write(add)
+
+    async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
+        await self._issue(issue_id)
+        return find_comment(await self._comments.fresh_records(), issue_id, comment_id)
+
+    async def update_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        changes: CommentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> CommentOut:
+        await self._issue(issue_id)
+        return await self._comments.write(
+            lambda comments: apply_comment_update(
+                comments, issue_id, comment_id, changes, expected_version
+            )
+        )
+
+    async def delete_comment(
+        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+    ) -> None:
+        await self._issue(issue_id)
+        await self._comments.write(
+            lambda comments: apply_comment_delete(comments, issue_id, comment_id, expected_version)
+        )
+
     def close(self) -> None:
-        """Release the lock file's descriptor."""
+        """Release the lock files' descriptors."""
         self._file.close()
+        self._labels.close()
+        self._comments.close()

@@ -2,44 +2,219 @@
 
 from __future__ import annotations
 
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
-from fastapi_issues.storage._records import IssueIndex, apply_delete, apply_update, new_issue
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from fastapi_issues.schemas import (
+    MAX_LABELS_PER_ISSUE,
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage._collab_records import (
+    LabelIndex,
+    apply_comment_delete,
+    apply_comment_update,
+    change_label,
+    find_comment,
+    insert_label,
+    new_comment,
+    remove_label,
+    select_comments,
+)
+from fastapi_issues.storage._records import (
+    IssueIndex,
+    StoredIssue,
+    apply_delete,
+    apply_label_ids,
+    apply_update,
+    new_issue,
+    present,
+)
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
+from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
 
 __all__ = ["InMemoryIssueStore"]
 
+LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
+
 
 class InMemoryIssueStore:
-    """Keeps issues in a dict. Nothing survives the process; every method is atomic
-    because none of them awaits while it changes the data."""
+    """Keeps issues, labels and comments in dicts. Nothing survives the process; every
+    method is atomic because none of them awaits while it changes the data."""
 
     def __init__(self) -> None:
         self._index = IssueIndex()
+        self._labels: dict[str, LabelOut] = {}
+        self._label_index = LabelIndex(self._labels)
+        # Comments by issue id, then by comment id in creation order.
+        self._comments: dict[str, dict[str, CommentOut]] = {}
+
+    def _present(self, issue: IssueOut) -> IssueOut:
+        return present(issue, self._labels, len(self._comments.get(issue.id, ())))
+
+    def _labels_changed(self) -> None:
+        self._label_index = LabelIndex(self._labels)
+
+    # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
         issue = new_issue(data, reporter)
         self._index.issues[issue.id] = issue
         self._index.changed()
-        return issue
+        return self._present(issue)
 
     async def get(self, issue_id: str) -> IssueOut:
+        return self._present(self._issue(issue_id))
+
+    def _issue(self, issue_id: str) -> StoredIssue:
         issue = self._index.issues.get(issue_id)
         if issue is None:
             raise IssueNotFound(issue_id)
         return issue
 
     async def list(self, query: IssueQuery) -> IssuePage:
-        return self._index.select(query)
+        label_ids: tuple[str, ...] = ()
+        if query.labels:
+            try:
+                label_ids = self._label_index.ids(query.labels)
+            except LabelNotFound:
+                return IssuePage(items=[], total=0)
+        page = self._index.select(query, label_ids)
+        return IssuePage(items=[self._present(i) for i in page.items], total=page.total)
 
     async def update(
-        self, issue_id: str, changes: IssueUpdate, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         before = self._index.issues.get(issue_id)
-        issue = apply_update(self._index.issues, issue_id, changes, expected_version)
+        issue = apply_update(self._index.issues, issue_id, changes, expected_version, actor)
         if issue is not before:
             self._index.changed()
-        return issue
+        return self._present(issue)
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         apply_delete(self._index.issues, issue_id, expected_version)
         self._index.changed()
+        self._comments.pop(issue_id, None)
+
+    # -- labels --------------------------------------------------------------------------
+
+    async def create_label(self, data: LabelCreate) -> LabelOut:
+        label = insert_label(self._labels, data)
+        self._labels_changed()
+        return label
+
+    async def get_label(self, name: str) -> LabelOut:
+        return self._label_index.get(name)
+
+    async def list_labels(self, *, offset: int = 0, limit: int = 100) -> LabelPage:
+        return self._label_index.page(offset, limit)
+
+    async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
+        label = change_label(self._labels, name, changes)
+        self._labels_changed()
+        return label
+
+    async def delete_label(self, name: str) -> None:
+        label = remove_label(self._labels, name)
+        self._labels_changed()
+        # Not a change to the issues themselves: their versions stay as they are.
+        for issue_id, issue in self._index.issues.items():
+            if label.id in issue.label_ids:
+                kept = tuple(i for i in issue.label_ids if i != label.id)
+                self._index.issues[issue_id] = issue.model_copy(update={"label_ids": kept})
+        self._index.changed()
+
+    async def set_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = self._label_index.ids(names)
+        return self._edit_labels(issue_id, lambda _: ids, expected_version)
+
+    async def add_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = self._label_index.ids(names)
+        return self._edit_labels(
+            issue_id, lambda old: old + tuple(i for i in ids if i not in old), expected_version
+        )
+
+    async def remove_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        ids = frozenset(self._label_index.ids(names))
+        return self._edit_labels(
+            issue_id, lambda old: tuple(i for i in old if i not in ids), expected_version
+        )
+
+    def _edit_labels(
+        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
+    ) -> IssueOut:
+        before = self._index.issues.get(issue_id)
+        issue = apply_label_ids(
+            self._index.issues,
+            issue_id,
+            edit,
+            expected_version,
+            self._labels,
+            MAX_LABELS_PER_ISSUE,
+        )
+        if issue is not before:
+            self._index.changed()
+        return self._present(issue)
+
+    # -- comments ------------------------------------------------------------------------
+
+    async def list_comments(
+        self,
+        issue_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        since: datetime | None = None,
+    ) -> CommentPage:
+        self._issue(issue_id)
+        comments = list(self._comments.get(issue_id, {}).values())
+        return select_comments(comments, offset, limit, since)
+
+    async def create_comment(
+        self, issue_id: str, data: CommentCreate, *, author: str | None = None
+    ) -> CommentOut:
+        self._issue(issue_id)
+        comment = new_comment(issue_id, data, author)
+        self._comments.setdefault(issue_id, {})[comment.id] = comment
+        return comment
+
+    async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
+        self._issue(issue_id)
+        return find_comment(self._comments.get(issue_id, {}), issue_id, comment_id)
+
+    async def update_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        changes: CommentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> CommentOut:
+        self._issue(issue_id)
+        comments = self._comments.get(issue_id, {})
+        return apply_comment_update(comments, issue_id, comment_id, changes, expected_version)
+
+    async def delete_comment(
+        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+    ) -> None:
+        self._issue(issue_id)
+        comments = self._comments.get(issue_id, {})
+        apply_comment_delete(comments, issue_id, comment_id, expected_version)
