@@ -1,8 +1,37 @@
 """A production-grade issue tracker API that mounts into any FastAPI app."""
 
-from fastapi_issues.router import IssueAction, IssueOperation, IssuePolicy, make_issue_router
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
+from fastapi_issues.comment_router import (
+    CommentAction,
+    CommentOperation,
+    CommentPolicy,
+    author_only,
+    make_comment_router,
+)
+from fastapi_issues.label_router import LabelOperation, make_label_router
+from fastapi_issues.router import (
+    IssueAction,
+    IssueOperation,
+    IssuePolicy,
+    UserExists,
+    make_issue_router,
+)
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueLabels,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+    StateReason,
+)
 from fastapi_issues.storage import (
+    CommentStore,
     CorruptStoreError,
     InMemoryIssueStore,
     IssueNotFound,
@@ -10,17 +39,27 @@ from fastapi_issues.storage import (
     IssueQuery,
     IssueStore,
     JSONFileIssueStore,
+    LabelStore,
     StorageError,
+    TrackerStore,
     VersionConflict,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CommentAction",
+    "CommentCreate",
+    "CommentOperation",
+    "CommentOut",
+    "CommentPolicy",
+    "CommentStore",
+    "CommentUpdate",
     "CorruptStoreError",
     "InMemoryIssueStore",
     "IssueAction",
     "IssueCreate",
+    "IssueLabels",
     "IssueNotFound",
     "IssueOperation",
     "IssueOut",
@@ -32,8 +71,19 @@ __all__ = [
     "IssueStore",
     "IssueUpdate",
     "JSONFileIssueStore",
+    "LabelCreate",
+    "LabelOperation",
+    "LabelOut",
+    "LabelStore",
+    "LabelUpdate",
+    "StateReason",
     "StorageError",
+    "TrackerStore",
+    "UserExists",
     "VersionConflict",
     "__version__",
+    "author_only",
+    "make_comment_router",
     "make_issue_router",
+    "make_label_router",
 ]

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
+import hashlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -11,10 +12,12 @@ from typing import Annotated, Any, Literal, Protocol, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
 from fastapi_issues.storage.base import (
+    InvalidIssueChange,
     IssueNotFound,
     IssueQuery,
     IssueSortField,
@@ -24,7 +27,7 @@ from fastapi_issues.storage.base import (
     VersionConflict,
 )
 
-__all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "make_issue_router"]
+__all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "UserExists", "make_issue_router"]
 
 IssueOperation = Literal["list", "create", "get", "update", "patch", "delete"]
 """The routes of the issue router, as named in `exclude` and `dependencies`."""
@@ -42,6 +45,10 @@ class IssuePolicy(Protocol):
     def __call__(
         self, user: Any, action: IssueAction, issue: IssueOut | None
     ) -> bool | Awaitable[bool]: ...
+
+
+UserExists = Callable[[str], Awaitable[bool]]
+"""Tells whether a username belongs to a known user, e.g. a lookup in the auth user store."""
 
 
 class ErrorMessage(BaseModel):
@@ -65,7 +72,12 @@ def _username(user: Any) -> str | None:
 
 
 def _etag(issue: IssueOut) -> str:
-    return f'"v{issue.version}"'
+    # Label renames and comments change what an issue looks like without changing its
+    # version, so they get a say in the tag; If-Match still compares versions only.
+    if not issue.labels and not issue.comment_count:
+        return f'"v{issue.version}"'
+    seen = "\n".join([*issue.labels, str(issue.comment_count)]).encode()
+    return f'"v{issue.version}-{hashlib.blake2b(seen, digest_size=4).hexdigest()}"'
 
 
 def _etag_versions(header: str) -> set[int] | None:
@@ -76,8 +88,10 @@ def _etag_versions(header: str) -> set[int] | None:
         if tag == "*":
             return None
         # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
-        if tag.startswith('"v') and tag.endswith('"') and tag[2:-1].isdigit():
-            versions.add(int(tag[2:-1]))
+        if tag.startswith('"v') and tag.endswith('"'):
+            version = tag[2:-1].split("-", 1)[0]
+            if version.isdigit():
+                versions.add(int(version))
     return versions
 
 
@@ -113,6 +127,7 @@ def make_issue_router(
     exclude: Collection[IssueOperation] = (),
     dependencies: Mapping[IssueOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
+    user_exists: UserExists | None = None,
 ) -> APIRouter:
     """Build the issue routes as an `APIRouter` to pass to `app.include_router`.
 
@@ -132,6 +147,8 @@ def make_issue_router(
             `{"delete": [Depends(require_admin)]}`.
         policy: decides per user, action and issue what is allowed. Denied gets 403, or 404
             when the user may not even read the issue, so its existence does not leak.
+        user_exists: an async callable telling whether a username is a known user; when
+            given, assigning anyone unknown gets 422. Without it any username is accepted.
     """
     if isinstance(storage, IssueStore):
         store_instance: IssueStore = storage
@@ -277,6 +294,22 @@ def make_issue_router(
         updated_since: Annotated[
             datetime | None, Query(description="Only issues updated at or after this time.")
         ] = None,
+        labels: Annotated[
+            str | None,
+            Query(
+                max_length=1000,
+                description="Comma-separated label names, ignoring case: only issues with all.",
+            ),
+        ] = None,
+        assignee: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=100,
+                description="Only issues assigned to this user; `none` for unassigned ones, "
+                "`*` for assigned ones.",
+            ),
+        ] = None,
         sort: Annotated[IssueSortField, Query(description="What to order by.")] = "created_at",
         direction: Annotated[SortDirection, Query(description="Ascending or descending.")] = "asc",
     ) -> Any:
@@ -290,6 +323,8 @@ def make_issue_router(
             text=q,
             created_since=_aware(created_since),
             updated_since=_aware(updated_since),
+            labels=tuple(n.strip() for n in (labels or "").split(",") if n.strip()),
+            assignee=assignee,
             sort=sort,
             direction=direction,
         )
@@ -318,6 +353,7 @@ def make_issue_router(
         request: Request, response: Response, payload: IssueCreate, store: Store, user: User
     ) -> Any:
         await authorize(user, "create", None)
+        await check_assignees(payload.assignees)
         try:
             issue = await store.create(payload, reporter=_username(user))
         except StorageError as exc:
@@ -353,28 +389,60 @@ def make_issue_router(
     def needs_current(request: Request) -> bool:
         return policy is not None or "if-match" in request.headers
 
+    async def check_assignees(names: Sequence[str], already: Collection[str] = ()) -> None:
+        if user_exists is None:
+            return
+        errors = [
+            {
+                "type": "unknown_user",
+                "loc": ("body", "assignees", position),
+                "msg": f"No user is called {name!r}",
+                "input": name,
+            }
+            for position, name in enumerate(names)
+            if name not in already and not await user_exists(name)
+        ]
+        if errors:
+            raise RequestValidationError(errors)
+
     async def update(
         issue_id: str, payload: IssueUpdate, request: Request, store: IssueStore, user: Any
     ) -> Any:
         expected = None
+        current: IssueOut | None = None
         if needs_current(request):
-            issue = await fetch(store, issue_id)
-            await authorize(user, "update", issue)
-            expected = _expected_version(request, issue)
+            current = await fetch(store, issue_id)
+            await authorize(user, "update", current)
+            expected = _expected_version(request, current)
+        if "assignees" in payload.model_fields_set and user_exists is not None:
+            # Users assigned earlier may since have gone; keeping them is not an error.
+            current = current or await fetch(store, issue_id)
+            await check_assignees(payload.assignees, current.assignees)
         try:
-            updated = await store.update(issue_id, payload, expected_version=expected)
+            updated = await store.update(
+                issue_id, payload, expected_version=expected, actor=_username(user)
+            )
         except IssueNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
         except VersionConflict:
             raise _precondition_failed() from None
+        except InvalidIssueChange as exc:
+            error = {
+                "type": "invalid_change",
+                "loc": ("body", exc.field),
+                "msg": exc.reason,
+                "input": getattr(payload, exc.field, None),
+            }
+            raise RequestValidationError([error]) from None
         except StorageError as exc:
             raise _unavailable(exc) from exc
         return _with_etag(updated)
 
     update_doc = (
-        "Changes only the fields sent; `null` is refused. Send the issue's `ETag` in "
-        "`If-Match` to have the update refused with 412 if someone changed it since you "
-        "read it; without `If-Match` the last write wins."
+        "Changes only the fields sent; `null` is refused. Closing an issue records "
+        "`closed_at`, `closed_by` and `state_reason` (`completed` unless sent); reopening "
+        "clears them. Send the issue's `ETag` in `If-Match` to have the update refused with "
+        "412 if someone changed it since you read it; without `If-Match` the last write wins."
     )
 
     @route(

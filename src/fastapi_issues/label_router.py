@@ -1,0 +1,390 @@
+"""`make_label_router`: label definitions, and the labels on each issue."""
+
+# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from enum import Enum
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+
+from fastapi_issues._routing import (
+    IssueGate,
+    RouteRegistrar,
+    check_operations,
+    common_errors,
+    error,
+    set_page_headers,
+    store_dependency,
+)
+from fastapi_issues.router import (
+    MAX_ID_LENGTH,
+    NOT_FOUND,
+    IssuePolicy,
+    _anonymous,
+    _expected_version,
+    _precondition_failed,
+    _unavailable,
+    _with_etag,
+)
+from fastapi_issues.schemas import (
+    MAX_LABELS_PER_ISSUE,
+    IssueLabels,
+    IssueOut,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.base import IssueNotFound, StorageError, VersionConflict
+from fastapi_issues.storage.collaboration import (
+    DuplicateLabel,
+    LabelNotFound,
+    LabelStore,
+    TooManyLabels,
+)
+from fastapi_issues.storage.rules import label_key
+
+__all__ = ["LabelOperation", "make_label_router"]
+
+LabelOperation = Literal[
+    "list",
+    "create",
+    "get",
+    "update",
+    "delete",
+    "list_issue",
+    "set_issue",
+    "add_issue",
+    "remove_issue",
+]
+"""The routes of the label router, as named in `exclude` and `dependencies`."""
+
+LABEL_NOT_FOUND = "Label not found"
+
+IssueLabelEdit = Callable[..., Awaitable[IssueOut]]
+
+
+def make_label_router(
+    storage: LabelStore | Callable[..., Any],
+    auth_dependency: Callable[..., Any] | None = None,
+    prefix: str = "/api/v1/labels",
+    *,
+    issues_prefix: str = "/api/v1/issues",
+    name: str = "labels",
+    tags: Sequence[str | Enum] | None = ("Labels",),
+    exclude: Collection[LabelOperation] = (),
+    dependencies: Mapping[LabelOperation, Sequence[params.Depends]] | None = None,
+    policy: IssuePolicy | None = None,
+) -> APIRouter:
+    """Build the label routes as an `APIRouter` to pass to `app.include_router`.
+
+    Serves the labels themselves under `prefix` (list, create, get, update, delete; a label
+    is addressed by its name, ignoring case) and the labels of each issue under
+    `issues_prefix/{issue_id}/labels` (list, set with PUT, add with POST, remove one with
+    DELETE). Label changes to an issue are atomic in the store, return the issue with its new
+    `ETag` and honour `If-Match`.
+
+    Args:
+        storage: a `LabelStore` (the same store the issue router uses), or a dependency that
+            returns or yields one.
+        auth_dependency: as for `make_issue_router`; every route depends on it.
+        prefix: where the label definitions live.
+        issues_prefix: where the issue router is mounted.
+        name: namespaces route names and operation ids (`labels:list`, ...).
+        tags: OpenAPI tags for the routes.
+        exclude: operations not to serve at all.
+        dependencies: extra dependencies per operation, e.g. to let only admins
+            `{"create": [...], "update": [...], "delete": [...]}` label definitions.
+        policy: the issue policy also given to `make_issue_router`: changing an issue's
+            labels needs `update` on it, listing them needs `read`.
+    """
+    Store = Annotated[LabelStore, Depends(store_dependency(storage, LabelStore))]
+    User = Annotated[Any, Depends(auth_dependency or _anonymous)]
+    extra_dependencies = dict(dependencies or {})
+    check_operations("label", get_args(LabelOperation), exclude, extra_dependencies)
+
+    router = APIRouter(tags=list(tags) if tags else None)
+    errors = common_errors(
+        auth=auth_dependency is not None, policy=policy is not None, what="label"
+    )
+    route = RouteRegistrar(router, name, exclude, extra_dependencies, errors)
+    gate = IssueGate(policy)
+
+    no_label = error(status.HTTP_404_NOT_FOUND, "No such label.")
+    no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
+    taken = error(status.HTTP_409_CONFLICT, "Another label has this name, ignoring case.")
+    precondition = error(
+        status.HTTP_412_PRECONDITION_FAILED,
+        "`If-Match` names a version the issue is no longer at.",
+    )
+
+    LabelName = Annotated[
+        str, PathParam(max_length=200, description="The label's name, ignoring case.")
+    ]
+    IssueId = Annotated[
+        str,
+        PathParam(
+            max_length=MAX_ID_LENGTH, description="The issue's id, as returned when it was created."
+        ),
+    ]
+
+    @route(
+        "list",
+        "GET",
+        prefix,
+        response_model=list[LabelOut],
+        summary="List labels",
+        description="One page of labels by name, ignoring case, with `X-Total-Count` and "
+        "`Link` headers as for issues.",
+    )
+    async def list_labels(
+        request: Request,
+        response: Response,
+        store: Store,
+        user: User,
+        page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+        limit: Annotated[int, Query(ge=1, le=100, description="Labels per page.")] = 100,
+    ) -> Any:
+        try:
+            result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        set_page_headers(request, response, page, limit, result.total)
+        return result.items
+
+    @route(
+        "create",
+        "POST",
+        prefix,
+        response_model=LabelOut,
+        status_code=status.HTTP_201_CREATED,
+        summary="Create a label",
+        description="Names are unique ignoring case and keep the case given. The new "
+        "label's URL is in the `Location` header.",
+        responses=taken,
+    )
+    async def create_label(
+        request: Request, response: Response, payload: LabelCreate, store: Store, user: User
+    ) -> Any:
+        try:
+            label = await store.create_label(payload)
+        except DuplicateLabel as exc:
+            raise _taken(exc) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        # Starlette's path convertor does not escape: "a b", "50%" or "why?" must be.
+        location = request.url_for(f"{name}:get", label_name=quote(label.name, safe="/"))
+        response.headers["Location"] = str(location)
+        return label
+
+    @route(
+        "get",
+        "GET",
+        prefix + "/{label_name:path}",
+        response_model=LabelOut,
+        summary="Get a label",
+        responses=no_label,
+    )
+    async def get_label(label_name: LabelName, store: Store, user: User) -> Any:
+        try:
+            return await store.get_label(label_name)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+
+    @route(
+        "update",
+        "PATCH",
+        prefix + "/{label_name:path}",
+        response_model=LabelOut,
+        summary="Update a label",
+        description="Changes only the fields sent. A renamed label stays on every issue "
+        "that carries it.",
+        responses={**no_label, **taken},
+    )
+    async def update_label(
+        label_name: LabelName, payload: LabelUpdate, store: Store, user: User
+    ) -> Any:
+        try:
+            return await store.update_label(label_name, payload)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except DuplicateLabel as exc:
+            raise _taken(exc) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+
+    @route(
+        "delete",
+        "DELETE",
+        prefix + "/{label_name:path}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        response_model=None,
+        summary="Delete a label",
+        description="Deletes the label and takes it off every issue.",
+        responses=no_label,
+    )
+    async def delete_label(label_name: LabelName, store: Store, user: User) -> Any:
+        try:
+            await store.delete_label(label_name)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    # -- the labels of one issue -----------------------------------------------------------
+
+    issue_labels = issues_prefix + "/{issue_id}/labels"
+
+    @route(
+        "list_issue",
+        "GET",
+        issue_labels,
+        response_model=list[LabelOut],
+        summary="List an issue's labels",
+        description="The issue's labels by name, ignoring case, with their colours.",
+        responses=no_issue,
+    )
+    async def list_issue_labels(issue_id: IssueId, store: Store, user: User) -> Any:
+        issue = await gate.readable(store, user, issue_id)
+        labels = []
+        for label_name in issue.labels:
+            try:
+                labels.append(await store.get_label(label_name))
+            except LabelNotFound:
+                continue  # renamed or deleted since the issue was read
+            except StorageError as exc:
+                raise _unavailable(exc) from exc
+        return labels
+
+    async def edit(
+        edit_labels: IssueLabelEdit,
+        issue_id: str,
+        names: Sequence[str],
+        request: Request,
+        store: LabelStore,
+        user: Any,
+        *,
+        unknown_label_is_404: bool = False,
+    ) -> Response:
+        expected = None
+        if policy is not None or "if-match" in request.headers:
+            issue = await gate.fetch(store, issue_id)
+            await gate.authorize(user, "update", issue)
+            expected = _expected_version(request, issue)
+        try:
+            updated = await edit_labels(issue_id, names, expected_version=expected)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except VersionConflict:
+            raise _precondition_failed() from None
+        except LabelNotFound as exc:
+            if unknown_label_is_404:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+            raise _unknown_labels(names, exc) from None
+        except TooManyLabels:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "too_many_labels",
+                        "loc": ("body", "labels"),
+                        "msg": f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
+                        "input": list(names),
+                    }
+                ]
+            ) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return _with_etag(updated)
+
+    edit_doc = (
+        " Returns the issue with its new `ETag`. Send the issue's `ETag` in `If-Match` to "
+        "have the change refused with 412 if the issue changed since you read it. Unknown "
+        f"label names, or more than {MAX_LABELS_PER_ISSUE} labels, get 422."
+    )
+    edit_errors = {**no_issue, **precondition}
+
+    @route(
+        "set_issue",
+        "PUT",
+        issue_labels,
+        response_model=IssueOut,
+        summary="Set an issue's labels",
+        description="Replaces the issue's labels with the ones named." + edit_doc,
+        responses=edit_errors,
+    )
+    async def set_issue_labels(
+        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(store.set_issue_labels, issue_id, payload.labels, request, store, user)
+
+    @route(
+        "add_issue",
+        "POST",
+        issue_labels,
+        response_model=IssueOut,
+        summary="Add labels to an issue",
+        description="Adds the labels named to the issue's; ones it has are kept once." + edit_doc,
+        responses=edit_errors,
+    )
+    async def add_issue_labels(
+        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(store.add_issue_labels, issue_id, payload.labels, request, store, user)
+
+    @route(
+        "remove_issue",
+        "DELETE",
+        issue_labels + "/{label_name:path}",
+        response_model=IssueOut,
+        summary="Remove a label from an issue",
+        description="Takes one label off the issue; removing one it does not carry changes "
+        "nothing. Returns the issue with its new `ETag`; honours `If-Match`.",
+        responses={
+            status.HTTP_404_NOT_FOUND: {
+                "model": no_issue[status.HTTP_404_NOT_FOUND]["model"],
+                "description": "No such issue, or no such label.",
+            },
+            **precondition,
+        },
+    )
+    async def remove_issue_label(
+        issue_id: IssueId, label_name: LabelName, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(
+            store.remove_issue_labels,
+            issue_id,
+            [label_name],
+            request,
+            store,
+            user,
+            unknown_label_is_404=True,
+        )
+
+    return router
+
+
+def _taken(exc: DuplicateLabel) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, f"A label named {exc.name!r} already exists")
+
+
+def _unknown_labels(names: Sequence[str], exc: LabelNotFound) -> RequestValidationError:
+    unknown = {label_key(n) for n in exc.names}
+    return RequestValidationError(
+        [
+            {
+                "type": "unknown_label",
+                "loc": ("body", "labels", position),
+                "msg": f"No label is called {label!r}",
+                "input": label,
+            }
+            for position, label in enumerate(names)
+            if label_key(label) in unknown
+        ]
+    )

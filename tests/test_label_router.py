@@ -1,0 +1,391 @@
+"""The label routes: label definitions and the labels on each issue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+from fastapi_issues import (
+    InMemoryIssueStore,
+    IssueOut,
+    JSONFileIssueStore,
+    make_issue_router,
+    make_label_router,
+)
+
+pytestmark = pytest.mark.anyio
+
+ISSUES = "/api/v1/issues"
+LABELS = "/api/v1/labels"
+NEW = {"title": "Issue 1", "description": "This is a test issue"}
+
+
+def make_app(store: Any | None = None, **kwargs: Any) -> FastAPI:
+    store = store or InMemoryIssueStore()
+    issue_kwargs = {k: v for k, v in kwargs.items() if k in ("auth_dependency", "policy")}
+    app = FastAPI()
+    app.include_router(make_issue_router(store, **issue_kwargs))
+    app.include_router(make_label_router(store, **kwargs))
+    return app
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(make_app()) as c:
+        yield c
+
+
+async def new_label(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
+    response = await client.post(LABELS, json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def new_issue(client: httpx.AsyncClient, **headers: str) -> dict[str, Any]:
+    response = await client.post(ISSUES, json=NEW, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+# -- label definitions ---------------------------------------------------------------------
+
+
+async def test_create_and_get_a_label(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        LABELS, json={"name": " Needs Triage ", "color": "#D73A4A", "description": "New"}
+    )
+    assert response.status_code == 201
+    label = response.json()
+    assert {k: label[k] for k in ("name", "color", "description")} == {
+        "name": "Needs Triage",
+        "color": "d73a4a",
+        "description": "New",
+    }
+    assert response.headers["Location"] == "http://test/api/v1/labels/Needs%20Triage"
+    assert (await client.get(response.headers["Location"])).json() == label
+    assert (await client.get(f"{LABELS}/needs triage")).json() == label
+    plain = await new_label(client, "docs")
+    assert plain["color"] == "ededed"
+    assert plain["description"] == ""
+
+
+@pytest.mark.parametrize("name", ["50% done", "why?", "C#", "naïve", "a+b&c=d"])
+async def test_location_escapes_the_name(client: httpx.AsyncClient, name: str) -> None:
+    response = await client.post(LABELS, json={"name": name})
+    assert response.status_code == 201
+    assert (await client.get(response.headers["Location"])).json()["name"] == name
+
+
+async def test_label_names_with_slashes(client: httpx.AsyncClient) -> None:
+    response = await client.post(LABELS, json={"name": "area/ui"})
+    assert response.status_code == 201
+    assert (await client.get(response.headers["Location"])).json()["name"] == "area/ui"
+    assert (await client.get(f"{LABELS}/Area%2FUI")).json()["name"] == "area/ui"
+    renamed = await client.patch(f"{LABELS}/area/ui", json={"name": "area/frontend"})
+    assert renamed.json()["name"] == "area/frontend"
+    assert (await client.delete(f"{LABELS}/area/frontend")).status_code == 204
+
+
+async def test_duplicate_names_are_409(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    response = await client.post(LABELS, json={"name": "BUG"})
+    assert response.status_code == 409
+    assert response.json() == {"detail": "A label named 'BUG' already exists"}
+    await new_label(client, "defect")
+    clash = await client.patch(f"{LABELS}/defect", json={"name": "Bug"})
+    assert clash.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "a,b"}, "name"),
+        ({"name": "tab\there"}, "name"),
+        ({"name": "x" * 51}, "name"),
+        ({"name": "ok", "color": "red"}, "color"),
+        ({"name": "ok", "color": "#12345"}, "color"),
+        ({"name": "ok", "description": "x" * 201}, "description"),
+        ({"color": "ffffff"}, "name"),
+    ],
+)
+async def test_bad_labels_are_422(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post(LABELS, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert (await client.get(LABELS)).json() == []
+
+
+async def test_list_labels_sorted_and_paged(client: httpx.AsyncClient) -> None:
+    for name in ["beta", "Alpha", "gamma"]:
+        await new_label(client, name)
+    everything = await client.get(LABELS)
+    assert [label["name"] for label in everything.json()] == ["Alpha", "beta", "gamma"]
+    assert everything.headers["X-Total-Count"] == "3"
+    page = await client.get(LABELS, params={"page": 2, "limit": 2})
+    assert [label["name"] for label in page.json()] == ["gamma"]
+    links = httpx.Response(200, headers={"Link": page.headers["Link"]}).links
+    assert "page=1" in links["prev"]["url"]
+    assert "next" not in links
+    assert (await client.get(LABELS, params={"limit": 101})).status_code == 422
+
+
+async def test_update_and_delete_labels(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    changed = await client.patch(f"{LABELS}/BUG", json={"color": "00FF00", "name": "Bug"})
+    assert changed.status_code == 200
+    assert (changed.json()["name"], changed.json()["color"]) == ("Bug", "00ff00")
+    assert (await client.patch(f"{LABELS}/bug", json={"name": None})).status_code == 422
+    assert (await client.patch(f"{LABELS}/nope", json={"color": "000000"})).status_code == 404
+    assert (await client.delete(f"{LABELS}/bug")).status_code == 204
+    missing = await client.get(f"{LABELS}/bug")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Label not found"}
+    assert (await client.delete(f"{LABELS}/bug")).status_code == 404
+
+
+# -- labels on issues ----------------------------------------------------------------------
+
+
+async def test_set_add_list_and_remove_issue_labels(client: httpx.AsyncClient) -> None:
+    for name in ["bug", "UI", "docs"]:
+        await new_label(client, name, color="112233")
+    issue = await new_issue(client)
+    url = f"{ISSUES}/{issue['id']}/labels"
+    set_ = await client.put(url, json={"labels": ["ui", "bug"]})
+    assert set_.status_code == 200
+    assert set_.json()["labels"] == ["bug", "UI"]
+    assert set_.json()["version"] == 2
+    assert set_.headers["ETag"].startswith('"v2-')
+    added = await client.post(url, json={"labels": ["Docs", "bug"]})
+    assert added.json()["labels"] == ["bug", "docs", "UI"]
+    listed = await client.get(url)
+    assert [(label["name"], label["color"]) for label in listed.json()] == [
+        ("bug", "112233"),
+        ("docs", "112233"),
+        ("UI", "112233"),
+    ]
+    removed = await client.delete(f"{url}/UI")
+    assert removed.status_code == 200
+    assert removed.json()["labels"] == ["bug", "docs"]
+    again = await client.delete(f"{url}/ui")
+    assert again.json()["version"] == removed.json()["version"]
+    shown = (await client.get(f"{ISSUES}/{issue['id']}")).json()
+    assert shown == again.json()
+    filtered = await client.get(ISSUES, params={"labels": "DOCS,bug"})
+    assert [i["id"] for i in filtered.json()] == [issue["id"]]
+
+
+async def test_issue_label_errors(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    issue = await new_issue(client)
+    url = f"{ISSUES}/{issue['id']}/labels"
+    unknown = await client.put(url, json={"labels": ["bug", "nope", "nada"]})
+    assert unknown.status_code == 422
+    assert [e["loc"] for e in unknown.json()["detail"]] == [
+        ["body", "labels", 1],
+        ["body", "labels", 2],
+    ]
+    assert "nope" in unknown.json()["detail"][0]["msg"]
+    assert (await client.post(url, json={"labels": ["nope"]})).status_code == 422
+    assert (await client.post(url, json={"labels": "bug"})).status_code == 422
+    assert (await client.post(url, json={"labels": ["a,b"]})).status_code == 422
+    assert (await client.post(url, json={})).status_code == 422
+    too_many = await client.put(url, json={"labels": [f"l{n}" for n in range(21)]})
+    assert too_many.status_code == 422
+    assert (await client.delete(f"{url}/nope")).json() == {"detail": "Label not found"}
+    for method in ("GET", "PUT", "POST"):
+        response = await client.request(method, f"{ISSUES}/missing/labels", json={"labels": []})
+        assert response.status_code == 404, method
+        assert response.json() == {"detail": "Issue not found"}
+    assert (await client.delete(f"{ISSUES}/missing/labels/bug")).status_code == 404
+    assert (await client.get(f"{ISSUES}/{issue['id']}")).json() == issue
+
+
+async def test_twenty_one_labels_are_refused(client: httpx.AsyncClient) -> None:
+    names = [f"label-{n:02}" for n in range(21)]
+    for name in names:
+        await new_label(client, name)
+    issue = await new_issue(client)
+    url = f"{ISSUES}/{issue['id']}/labels"
+    assert (await client.put(url, json={"labels": names[:20]})).status_code == 200
+    refused = await client.post(url, json={"labels": names[20:]})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["type"] == "too_many_labels"
+
+
+async def test_issue_label_changes_honour_if_match(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    issue = await new_issue(client)
+    url = f"{ISSUES}/{issue['id']}/labels"
+    await client.patch(f"{ISSUES}/{issue['id']}", json={"title": "Changed"})
+    stale = await client.post(url, json={"labels": ["bug"]}, headers={"If-Match": '"v1"'})
+    assert stale.status_code == 412
+    fresh = await client.post(url, json={"labels": ["bug"]}, headers={"If-Match": '"v2"'})
+    assert fresh.status_code == 200
+    tag = fresh.headers["ETag"]
+    removed = await client.delete(f"{url}/bug", headers={"If-Match": tag})
+    assert removed.status_code == 200
+    assert (await client.delete(f"{url}/bug", headers={"If-Match": tag})).status_code == 412
+
+
+async def test_renamed_and_deleted_labels_follow_on_issues(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    issue = await new_issue(client)
+    await client.put(f"{ISSUES}/{issue['id']}/labels", json={"labels": ["bug"]})
+    await client.patch(f"{LABELS}/bug", json={"name": "defect"})
+    assert (await client.get(f"{ISSUES}/{issue['id']}")).json()["labels"] == ["defect"]
+    await client.delete(f"{LABELS}/defect")
+    assert (await client.get(f"{ISSUES}/{issue['id']}")).json()["labels"] == []
+
+
+async def test_concurrent_label_edits_over_http_lose_nothing(tmp_path: Path) -> None:
+    store = JSONFileIssueStore(tmp_path / "issues.json")
+    names = [f"label-{n:02}" for n in range(20)]
+    async with client_for(make_app(store)) as client:
+        for name in names:
+            await new_label(client, name)
+        issue = await new_issue(client)
+        url = f"{ISSUES}/{issue['id']}/labels"
+        await client.put(url, json={"labels": names[:10]})
+        responses = await asyncio.gather(
+            *(client.post(url, json={"labels": [name]}) for name in names[10:]),
+            *(client.delete(f"{url}/{name}") for name in names[:5]),
+        )
+        assert {r.status_code for r in responses} == {200}
+        final = (await client.get(f"{ISSUES}/{issue['id']}")).json()
+        assert final["labels"] == names[5:]
+        assert final["version"] == 2 + 15
+    reopened = JSONFileIssueStore(tmp_path / "issues.json")
+    assert (await reopened.get(issue["id"])).labels == names[5:]
+    store.close()
+    reopened.close()
+
+
+# -- auth, policy and options --------------------------------------------------------------
+
+
+async def header_user(x_user: str = Header(default="")) -> str:
+    if not x_user:
+        raise HTTPException(401, "Not authenticated")
+    return x_user
+
+
+def reporter_only(user: str, action: str, issue: IssueOut | None) -> bool:
+    if action == "update" and issue is not None:
+        return issue.reporter == user
+    return not (action == "read" and issue is not None and issue.title == "Secret")
+
+
+async def test_auth_guards_every_label_route() -> None:
+    async with client_for(make_app(auth_dependency=header_user)) as client:
+        for method, path in [
+            ("GET", LABELS),
+            ("POST", LABELS),
+            ("GET", f"{LABELS}/x"),
+            ("PATCH", f"{LABELS}/x"),
+            ("DELETE", f"{LABELS}/x"),
+            ("GET", f"{ISSUES}/x/labels"),
+            ("PUT", f"{ISSUES}/x/labels"),
+            ("POST", f"{ISSUES}/x/labels"),
+            ("DELETE", f"{ISSUES}/x/labels/y"),
+        ]:
+            response = await client.request(method, path, json={"labels": [], "name": "x"})
+            assert response.status_code == 401, (method, path)
+
+
+async def test_policy_governs_labels_on_issues() -> None:
+    app = make_app(auth_dependency=header_user, policy=reporter_only)
+    async with client_for(app) as client:
+        ada = {"X-User": "ada"}
+        bob = {"X-User": "bob"}
+        assert (await client.post(LABELS, json={"name": "bug"}, headers=bob)).status_code == 201
+        issue = await new_issue(client, **ada)
+        url = f"{ISSUES}/{issue['id']}/labels"
+        denied = await client.put(url, json={"labels": ["bug"]}, headers=bob)
+        assert denied.status_code == 403
+        assert (await client.delete(f"{url}/bug", headers=bob)).status_code == 403
+        assert (await client.put(url, json={"labels": ["bug"]}, headers=ada)).status_code == 200
+        assert [label["name"] for label in (await client.get(url, headers=bob)).json()] == ["bug"]
+        secret = (await client.post(ISSUES, json={**NEW, "title": "Secret"}, headers=ada)).json()
+        hidden = await client.get(f"{ISSUES}/{secret['id']}/labels", headers=ada)
+        assert hidden.status_code == 404
+        hidden_edit = await client.post(
+            f"{ISSUES}/{secret['id']}/labels", json={"labels": ["bug"]}, headers=bob
+        )
+        assert hidden_edit.status_code == 404
+
+
+async def test_exclude_and_dependencies() -> None:
+    async def admins_only(user: str = Depends(header_user)) -> None:
+        if user != "root":
+            raise HTTPException(403, "Admins only")
+
+    app = make_app(
+        auth_dependency=header_user,
+        exclude={"delete"},
+        dependencies={"create": [Depends(admins_only)]},
+    )
+    async with client_for(app) as client:
+        refused = await client.post(LABELS, json={"name": "bug"}, headers={"X-User": "ada"})
+        assert refused.status_code == 403
+        made = await client.post(LABELS, json={"name": "bug"}, headers={"X-User": "root"})
+        assert made.status_code == 201
+        assert (await client.delete(f"{LABELS}/bug", headers={"X-User": "root"})).status_code == 405
+    with pytest.raises(ValueError, match="burn"):
+        make_label_router(InMemoryIssueStore(), exclude={"burn"})  # type: ignore[arg-type]
+
+
+async def test_storage_as_a_dependency() -> None:
+    store = InMemoryIssueStore()
+
+    async def get_store() -> AsyncIterator[InMemoryIssueStore]:
+        yield store
+
+    app = FastAPI()
+    app.include_router(make_label_router(get_store))
+    async with client_for(app) as client:
+        await new_label(client, "bug")
+    assert (await store.get_label("bug")).name == "bug"
+
+
+def test_openapi_documents_the_label_routes() -> None:
+    schema = make_app(auth_dependency=header_user, policy=reporter_only).openapi()
+    ops = {
+        op["operationId"]: op
+        for path in schema["paths"].values()
+        for op in path.values()
+        if op["operationId"].startswith("labels:")
+    }
+    assert set(ops) == {
+        "labels:list",
+        "labels:create",
+        "labels:get",
+        "labels:update",
+        "labels:delete",
+        "labels:list_issue",
+        "labels:set_issue",
+        "labels:add_issue",
+        "labels:remove_issue",
+    }
+    for op in ops.values():
+        assert op["summary"]
+        assert op["tags"] == ["Labels"]
+        assert {"401", "503"} <= set(op["responses"])
+    assert "409" in ops["labels:create"]["responses"]
+    assert "412" in ops["labels:set_issue"]["responses"]
+    assert "404" in ops["labels:remove_issue"]["responses"]
+    assert "/api/v1/issues/{issue_id}/labels/{label_name}" in schema["paths"]
