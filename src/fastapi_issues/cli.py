@@ -111,7 +111,8 @@ def describe(error: ValidationError) -> str:
     problems = []
     for problem in error.errors():
         field = ".".join(str(part) for part in problem["loc"]) or "input"
-        problems.append(f"{field.replace('_', ' ')}: {problem['msg']}")
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{field.replace('_', ' ')}: {message}")
     return "; ".join(problems)
 
 

@@ -462,9 +462,7 @@ class UserStoreContract:
     async def test_list_of_an_empty_store(self, store: UserStore) -> None:
         assert list(await store.list()) == []
 
-    async def test_list_orders_by_username_and_shows_current_state(
-        self, store: UserStore
-    ) -> None:
+    async def test_list_orders_by_username_and_shows_current_state(self, store: UserStore) -> None:
         for name in ("carol", "ada", "bob"):
             await store.create(_user(name))
         await store.update("bob", _update(disabled=True))

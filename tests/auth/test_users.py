@@ -97,9 +97,7 @@ async def test_json_file_is_the_crash_course_shape_and_survives_reopening(
 async def test_json_file_reads_the_crash_course_records(tmp_path: Path) -> None:
     path = tmp_path / "users.json"
     path.write_text(
-        json.dumps(
-            [{"username": "johndoe", "hashed_password": "stored-hash-1", "disabled": None}]
-        )
+        json.dumps([{"username": "johndoe", "hashed_password": "stored-hash-1", "disabled": None}])
     )
     store = JSONFileUserStore(path)
     johndoe = await store.get("johndoe")
@@ -134,7 +132,7 @@ async def test_json_file_store_sees_other_processes_changes(tmp_path: Path) -> N
 def test_corrupt_users_file_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "users.json"
     path.write_text('[{"username": "ada"}]')
-    with pytest.raises(CorruptStoreError, match="users.json"):
+    with pytest.raises(CorruptStoreError, match=r"users\.json"):
         JSONFileUserStore(path)
     assert path.read_text() == '[{"username": "ada"}]'
 
@@ -152,7 +150,7 @@ def test_open_user_store_puts_users_beside_the_issues_file(tmp_path: Path) -> No
 def test_open_user_store_refuses_unknown_schemes_and_missing_stores(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ftp"):
         open_user_store("ftp://host/issues.json")
-    with pytest.raises(UserStoreNotFound, match="users.json"):
+    with pytest.raises(UserStoreNotFound, match=r"users\.json"):
         open_user_store(str(tmp_path / "issues.json"), create=False)
     assert not (tmp_path / "users.json").exists()
     assert not (tmp_path / "users.json.lock").exists()
