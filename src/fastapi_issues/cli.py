@@ -163,7 +163,13 @@ def read_new_password(args: argparse.Namespace) -> str:
 def run_user_add(args: argparse.Namespace) -> int:
     require_auth_extra()
     from fastapi_issues.auth.passwords import Passwords
-    from fastapi_issues.auth.users import NewUser, UserExists, UserInDB, UserRegistration
+    from fastapi_issues.auth.users import (
+        NewUser,
+        UserExists,
+        UserInDB,
+        UserNotFound,
+        UserRegistration,
+    )
 
     try:
         details = NewUser(username=args.username, email=args.email, full_name=args.full_name)
@@ -173,7 +179,11 @@ def run_user_add(args: argparse.Namespace) -> int:
 
     async def add() -> None:
         # Fail before asking for a password; `create` checks again, atomically.
-        if args.username in {user.username for user in await store.list()}:
+        try:
+            await store.get(args.username)
+        except UserNotFound:
+            pass
+        else:
             raise UserExists(args.username)
         password = read_new_password(args)
         try:

@@ -196,3 +196,37 @@ def test_registration_accepts_good_fields() -> None:
     )
     assert registration.password.get_secret_value() == "long enough"
     assert "long enough" not in repr(registration)
+
+
+WRITER = """
+import asyncio, sys
+from pydantic import SecretStr
+from fastapi_issues.auth.users import JSONFileUserStore, UserInDB, UserUpdate
+
+async def main(path, worker):
+    store = JSONFileUserStore(path)
+    for n in range(10):
+        name = f"w{worker}-u{n}"
+        await store.create(UserInDB(username=name, hashed_password=SecretStr("stored-hash")))
+        await store.update(name, UserUpdate(full_name=f"User {n} of {worker}"))
+    store.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_many_processes_writing_one_users_file_lose_nothing(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "users.json"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(worker)])
+        for worker in range(4)
+    ]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
+    records = json.loads(path.read_text())
+    assert len(records) == 40
+    assert {r["username"]: r["full_name"] for r in records} == {
+        f"w{w}-u{n}": f"User {n} of {w}" for w in range(4) for n in range(10)
+    }
