@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from fastapi_issues import make_issue_router
+from fastapi_issues import make_comment_router, make_issue_router, make_label_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
 from fastapi_issues.storage.urls import open_issue_store
 
@@ -112,12 +112,14 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
         return {"status": "ok"}
 
     auth_dependency = None
+    user_exists: Callable[[str], Awaitable[bool]] | None = None
     if auth_on:
         # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
         from fastapi_issues.auth import (
             AuthSettings,
             JSONFileUserStore,
             Passwords,
+            UserNotFound,
             current_active_user,
             make_auth_router,
             open_user_store,
@@ -138,12 +140,26 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
             )
         )
         auth_dependency = current_active_user(users, settings)
+
+        async def known_user(username: str) -> bool:
+            try:
+                await users.get(username)
+            except UserNotFound:
+                return False
+            return True
+
+        user_exists = known_user
+
         if demo:
             startup.append(lambda: ensure_demo_user(users, passwords))
 
     app.include_router(
-        make_issue_router(store, auth_dependency=auth_dependency, prefix="/api/v1/issues")
+        make_issue_router(
+            store, auth_dependency=auth_dependency, prefix="/api/v1/issues", user_exists=user_exists
+        )
     )
+    app.include_router(make_label_router(store, auth_dependency=auth_dependency))
+    app.include_router(make_comment_router(store, auth_dependency=auth_dependency))
 
     # In production list only the origins of your own front ends; never "*" together with
     # credentials. Browsers may only read the headers named in expose_headers.

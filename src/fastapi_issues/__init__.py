@@ -12,7 +12,7 @@ from fastapi_issues.router import (
     IssueAction,
     IssueOperation,
     IssuePolicy,
-    UserExists,
+    UserCheck,
     make_issue_router,
 )
 from fastapi_issues.schemas import (
@@ -79,7 +79,7 @@ __all__ = [
     "StateReason",
     "StorageError",
     "TrackerStore",
-    "UserExists",
+    "UserCheck",
     "VersionConflict",
     "__version__",
     "author_only",

@@ -27,7 +27,7 @@ from fastapi_issues.storage.base import (
     VersionConflict,
 )
 
-__all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "UserExists", "make_issue_router"]
+__all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "UserCheck", "make_issue_router"]
 
 IssueOperation = Literal["list", "create", "get", "update", "patch", "delete"]
 """The routes of the issue router, as named in `exclude` and `dependencies`."""
@@ -47,7 +47,7 @@ class IssuePolicy(Protocol):
     ) -> bool | Awaitable[bool]: ...
 
 
-UserExists = Callable[[str], Awaitable[bool]]
+UserCheck = Callable[[str], Awaitable[bool]]
 """Tells whether a username belongs to a known user, e.g. a lookup in the auth user store."""
 
 
@@ -127,7 +127,7 @@ def make_issue_router(
     exclude: Collection[IssueOperation] = (),
     dependencies: Mapping[IssueOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
-    user_exists: UserExists | None = None,
+    user_exists: UserCheck | None = None,
 ) -> APIRouter:
     """Build the issue routes as an `APIRouter` to pass to `app.include_router`.
 

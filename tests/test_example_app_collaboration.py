@@ -1,0 +1,66 @@
+"""The example app serves labels and comments with the same auth, and checks assignees
+against its user store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from examples.app import create_app
+from fastapi import FastAPI
+
+pytestmark = pytest.mark.anyio
+
+ISSUE = {"title": "Login fails", "description": "On every browser"}
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def test_labels_comments_assignees_and_closing_with_auth(tmp_path: Path) -> None:
+    env = {
+        "ISSUES_STORAGE_URL": str(tmp_path / "data" / "issues.json"),
+        "FASTAPI_ISSUES_DEMO": "1",
+        "FASTAPI_ISSUES_SECRET_KEY": "collab-example-test-key-" + "k" * 40,
+    }
+    async with running(create_app(env)) as client:
+        assert (await client.get("/api/v1/labels")).status_code == 401
+        assert (await client.get("/api/v1/issues/x/comments")).status_code == 401
+        token = (
+            await client.post("/token", data={"username": "johndoe", "password": "secret"})
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+
+        assert (await client.post("/api/v1/labels", json={"name": "bug"}, headers=auth)).is_success
+        unknown = await client.post(
+            "/api/v1/issues", json={**ISSUE, "assignees": ["nobody"]}, headers=auth
+        )
+        assert unknown.status_code == 422
+        issue = (
+            await client.post(
+                "/api/v1/issues", json={**ISSUE, "assignees": ["johndoe"]}, headers=auth
+            )
+        ).json()
+        url = f"/api/v1/issues/{issue['id']}"
+        labelled = await client.post(f"{url}/labels", json={"labels": ["BUG"]}, headers=auth)
+        assert labelled.json()["labels"] == ["bug"]
+        note = await client.post(f"{url}/comments", json={"body": "On it."}, headers=auth)
+        assert note.json()["author"] == "johndoe"
+        closed = await client.patch(url, json={"status": "closed"}, headers=auth)
+        assert closed.json()["closed_by"] == "johndoe"
+        assert closed.json()["comment_count"] == 1
+    data = tmp_path / "data"
+    assert {p.name for p in data.glob("*.json")} == {
+        "issues.json",
+        "labels.json",
+        "comments.json",
+        "users.json",
+    }
