@@ -75,6 +75,39 @@ def present(issue: IssueOut, labels_by_id: Mapping[str, LabelOut], comment_count
     return IssueOut.model_construct(**fields)
 
 
+class PresentedIssues:
+    """Issues as `present` shows them, each kept until its record, its comment count or (if
+    it has labels) the labels change: building one costs more than the rest of a read.
+
+    `labels_by_id` must be a new mapping whenever any label changes.
+    """
+
+    __slots__ = ("_shown",)
+
+    def __init__(self) -> None:
+        self._shown: dict[str, tuple[IssueOut, Mapping[str, LabelOut], int, IssueOut]] = {}
+
+    def show(
+        self, issue: IssueOut, labels_by_id: Mapping[str, LabelOut], comment_count: int
+    ) -> IssueOut:
+        hit = self._shown.get(issue.id)
+        if (
+            hit is not None
+            and hit[0] is issue
+            and hit[2] == comment_count
+            and (hit[1] is labels_by_id or not getattr(issue, "label_ids", ()))
+        ):
+            return hit[3]
+        shown = present(issue, labels_by_id, comment_count)
+        self._shown[issue.id] = (issue, labels_by_id, comment_count, shown)
+        return shown
+
+    def trim(self, live: Mapping[str, object]) -> None:
+        """Forget deleted issues, once they are a good part of what is kept."""
+        if len(self._shown) > 2 * len(live) + 1000:
+            self._shown = {k: v for k, v in self._shown.items() if k in live}
+
+
 def check_version(issue: IssueOut, expected_version: int | None) -> None:
     if expected_version is not None and issue.version != expected_version:
         raise VersionConflict(issue.id, expected_version, issue.version)

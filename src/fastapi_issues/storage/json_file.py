@@ -52,12 +52,12 @@ from fastapi_issues.storage._collab_records import (
 from fastapi_issues.storage._durable_file import DurableJSONArray
 from fastapi_issues.storage._records import (
     IssueIndex,
+    PresentedIssues,
     StoredIssue,
     apply_delete,
     apply_label_ids,
     apply_update,
     new_issue,
-    present,
 )
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery, StorageError
 from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
@@ -149,6 +149,7 @@ class JSONFileIssueStore:
         self._index = IssueIndex(dict(self._file.records))
         self._indexed = self._file.records
         self._label_index = LabelIndex(self._labels.records)
+        self._shown = PresentedIssues()
         self._comment_groups: dict[str, list[CommentOut]] = {}
         self._grouped: Mapping[str, CommentOut] | None = None
 
@@ -165,6 +166,7 @@ class JSONFileIssueStore:
             # Snapshots are never edited once published, so the index can share the dict.
             self._index = IssueIndex(records)  # type: ignore[arg-type]
             self._indexed = records
+            self._shown.trim(records)
         return self._index
 
     async def _current_labels(self) -> LabelIndex:
@@ -183,10 +185,15 @@ class JSONFileIssueStore:
             self._grouped = records
         return self._comment_groups
 
-    async def _presenter(self) -> Callable[[IssueOut], IssueOut]:
-        labels = (await self._current_labels()).by_id
+    async def _show(self, issues: Sequence[IssueOut]) -> list[IssueOut]:
+        """The issues as the API shows them, with label names and comment counts."""
+        if any(getattr(issue, "label_ids", ()) for issue in issues):
+            labels = (await self._current_labels()).by_id
+        else:
+            labels = self._label_index.by_id  # not looked at
         comments = await self._current_comments()
-        return lambda issue: present(issue, labels, len(comments.get(issue.id, ())))
+        show = self._shown.show
+        return [show(issue, labels, len(comments.get(issue.id, ()))) for issue in issues]
 
     async def _issue(self, issue_id: str) -> StoredIssue:
         issue = (await self._current()).issues.get(issue_id)
@@ -203,11 +210,12 @@ class JSONFileIssueStore:
             issues[issue.id] = issue
             return issue
 
-        return (await self._presenter())(await self._file.write(add))
+        [shown] = await self._show([await self._file.write(add)])
+        return shown
 
     async def get(self, issue_id: str) -> IssueOut:
-        issue = await self._issue(issue_id)
-        return (await self._presenter())(issue)
+        [shown] = await self._show([await self._issue(issue_id)])
+        return shown
 
     async def list(self, query: IssueQuery) -> IssuePage:
         index = await self._current()
@@ -218,8 +226,7 @@ class JSONFileIssueStore:
             except LabelNotFound:
                 return IssuePage(items=[], total=0)
         page = index.select(query, label_ids)
-        show = await self._presenter()
-        return IssuePage(items=[show(issue) for issue in page.items], total=page.total)
+        return IssuePage(items=await self._show(page.items), total=page.total)
 
     async def update(
         self,
@@ -232,7 +239,8 @@ class JSONFileIssueStore:
         issue = await self._file.write(
             lambda issues: apply_update(issues, issue_id, changes, expected_version, actor)
         )
-        return (await self._presenter())(issue)
+        [shown] = await self._show([issue])
+        return shown
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         await self._file.write(lambda issues: apply_delete(issues, issue_id, expected_version))
@@ -309,7 +317,8 @@ class JSONFileIssueStore:
                 issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE
             )
         )
-        return (await self._presenter())(issue)
+        [shown] = await self._show([issue])
+        return shown
 
     # -- comments ------------------------------------------------------------------------
 

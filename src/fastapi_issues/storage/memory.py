@@ -30,12 +30,12 @@ from fastapi_issues.storage._collab_records import (
 )
 from fastapi_issues.storage._records import (
     IssueIndex,
+    PresentedIssues,
     StoredIssue,
     apply_delete,
     apply_label_ids,
     apply_update,
     new_issue,
-    present,
 )
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
 from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
@@ -52,15 +52,18 @@ class InMemoryIssueStore:
     def __init__(self) -> None:
         self._index = IssueIndex()
         self._labels: dict[str, LabelOut] = {}
-        self._label_index = LabelIndex(self._labels)
+        self._label_index = LabelIndex({})
+        self._shown = PresentedIssues()
         # Comments by issue id, then by comment id in creation order.
         self._comments: dict[str, dict[str, CommentOut]] = {}
 
     def _present(self, issue: IssueOut) -> IssueOut:
-        return present(issue, self._labels, len(self._comments.get(issue.id, ())))
+        count = len(self._comments.get(issue.id, ()))
+        return self._shown.show(issue, self._label_index.by_id, count)
 
     def _labels_changed(self) -> None:
-        self._label_index = LabelIndex(self._labels)
+        # A new mapping per change tells the presented issues that names may have changed.
+        self._label_index = LabelIndex(dict(self._labels))
 
     # -- issues --------------------------------------------------------------------------
 
@@ -107,6 +110,7 @@ class InMemoryIssueStore:
         apply_delete(self._index.issues, issue_id, expected_version)
         self._index.changed()
         self._comments.pop(issue_id, None)
+        self._shown.trim(self._index.issues)
 
     # -- labels --------------------------------------------------------------------------
 
