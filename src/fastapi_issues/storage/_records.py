@@ -24,7 +24,7 @@ from fastapi_issues.storage.base import (
     VersionConflict,
 )
 from fastapi_issues.storage.collaboration import TooManyLabels
-from fastapi_issues.storage.rules import closing_changes, label_sort_key
+from fastapi_issues.storage.rules import issue_changes, label_sort_key
 
 PRIORITY_RANK = {IssuePriority.low: 0, IssuePriority.medium: 1, IssuePriority.high: 2}
 
@@ -125,12 +125,8 @@ def apply_update(
     if current is None:
         raise IssueNotFound(issue_id)
     check_version(current, expected_version)
-    requested = changes.changes()
     now = utcnow()
-    altered = {
-        k: v for k, v in requested.items() if k != "state_reason" and getattr(current, k) != v
-    }
-    altered.update(closing_changes(current, requested, actor, now))
+    altered = issue_changes(current, changes.changes(), actor, now)
     if not altered:
         return current
     updated = current.model_copy(

@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi_issues.schemas import IssueOut, IssueStatus, StateReason
 from fastapi_issues.storage.base import InvalidIssueChange
 
-__all__ = ["closing_changes", "label_key", "label_sort_key"]
+__all__ = ["closing_changes", "issue_changes", "label_key", "label_sort_key"]
 
 
 def label_key(name: str) -> str:
@@ -54,3 +54,20 @@ def closing_changes(
     if current.status == IssueStatus.closed:
         return {"closed_at": None, "closed_by": None, "state_reason": None}
     return {}
+
+
+def issue_changes(
+    current: IssueOut, requested: Mapping[str, object], actor: str | None, now: datetime
+) -> dict[str, object]:
+    """The fields an update changes: those sent that differ, and what closing implies.
+
+    Empty when the update changes nothing; otherwise the store also sets `updated_at` to
+    `now` and adds one to `version`.
+    """
+    changed = {
+        name: value
+        for name, value in requested.items()
+        if name != "state_reason" and getattr(current, name) != value
+    }
+    changed.update(closing_changes(current, requested, actor, now))
+    return changed
