@@ -1,0 +1,154 @@
+"""One SQL database as the SQL stores see it: its engine, its set-up, and its tables' creation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import Connection, event, inspect, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.ddl import CreateSchema
+
+from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta, metadata
+from fastapi_issues.storage.base import StorageError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite connection waits for another process's write before it gives up."""
+
+# Any constant will do, as long as every process uses the same one.
+_SCHEMA_LOCK_KEY = 0x66617069_73737565  # "fapissue"
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _set_up_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # The timeout first, so that switching to WAL waits for other processes too.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL lets readers work while one process writes. FULL syncs the log on every
+        # commit, so an acknowledged write survives a crash of the machine, not just of us.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+    finally:
+        cursor.close()
+    # SQLite's own lower() folds ASCII only; the other stores fold like Python does.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def is_sql_url(url: str) -> bool:
+    """Whether `url` names a SQLite or PostgreSQL database, with or without a driver."""
+    if "://" not in url:
+        return False
+    backend = url.split("://", 1)[0].split("+", 1)[0]
+    return backend in {"sqlite", "postgresql", "postgres"}
+
+
+def async_url(url: str | URL) -> URL:
+    """`url` with the async driver filled in: aiosqlite for SQLite, asyncpg for PostgreSQL."""
+    if isinstance(url, str) and url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+class SQLDatabase:
+    """An engine, set up for the stores, and the creation of their tables.
+
+    Engines made here belong to this object and are disposed by `aclose`; an engine passed in
+    belongs to the caller, who disposes it.
+    """
+
+    def __init__(self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None):
+        if isinstance(url_or_engine, AsyncEngine):
+            engine = url_or_engine
+            self._owns_engine = False
+        else:
+            engine = create_async_engine(async_url(url_or_engine))
+            self._owns_engine = True
+        self._base_engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect == "sqlite":
+            if engine.url.database in (None, "", ":memory:"):
+                raise ValueError(
+                    "an in-memory SQLite database is private to one connection; give a file "
+                    "path, or use InMemoryIssueStore"
+                )
+            if not event.contains(engine.sync_engine, "connect", _set_up_sqlite_connection):
+                event.listen(engine.sync_engine, "connect", _set_up_sqlite_connection)
+        if schema is not None:
+            engine = engine.execution_options(schema_translate_map={None: schema})
+        self.engine = engine
+        self.schema = schema
+        self.ready = False
+        self._schema_lock = asyncio.Lock()
+
+    async def ensure_schema(self) -> None:
+        """Create the tables once per process, on first use."""
+        async with self._schema_lock:
+            if not self.ready:
+                await self.create_schema()
+
+    async def create_schema(self) -> None:
+        """Create whatever tables are missing and check the schema version.
+
+        Safe to run from many processes at once: they take turns.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    # Takes the write lock now (waiting for it), not on the first CREATE
+                    # after reads, when a wait could only end in a deadlock error.
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif self.dialect == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
+                    )
+                await conn.run_sync(self._create_tables)
+                await conn.commit()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot create the tables: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot reach the database: {exc}") from exc
+        self.ready = True
+
+    def _create_tables(self, conn: Connection) -> None:
+        if self.schema is not None and self.dialect == "postgresql":
+            conn.execute(CreateSchema(self.schema, if_not_exists=True))
+        inspector = inspect(conn)
+        if inspector.has_table(meta.name, schema=self.schema):
+            found = conn.execute(
+                select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar_one_or_none()
+            if found is None or not found.isdigit():
+                raise StorageError(f"table {meta.name} holds no valid schema_version")
+            if int(found) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database's fastapi-issues tables are at schema version {found}, "
+                    f"newer than this release knows ({SCHEMA_VERSION}); upgrade fastapi-issues"
+                )
+            metadata.create_all(conn)
+            return
+        clashing = [
+            t.name for t in metadata.sorted_tables if inspector.has_table(t.name, schema=self.schema)
+        ]
+        if clashing:
+            raise StorageError(
+                f"table(s) {', '.join(clashing)} exist but were not made by fastapi-issues; "
+                "use another database or schema"
+            )
+        metadata.create_all(conn)
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    async def aclose(self) -> None:
+        """Close the engine's connections, if this object made the engine."""
+        if self._owns_engine:
+            await self._base_engine.dispose()
