@@ -3,7 +3,8 @@
 Run it with `uvicorn examples.app:app` or `fastapi dev examples/app.py`.
 
 Settings, all from the environment:
-- ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none).
+- ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none;
+  `sqlite:///issues.db` or `postgresql://user@host/db` for a database).
 - FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
   (default `http://localhost:3000`).
 """
@@ -19,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from fastapi_issues import make_issue_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
-from fastapi_issues.storage.urls import open_issue_store
+from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 DEFAULT_STORAGE_URL = "data/issues.json"
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"
@@ -31,10 +32,11 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # SQL stores create their tables here (failing fast if the database is down) and
+        # every store lets go of its connections or files on the way out.
+        await prepare_store(store)
         yield
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
+        await close_store(store)
 
     app = FastAPI(
         title="Issue Tracker API",

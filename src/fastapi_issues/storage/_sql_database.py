@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, event, inspect, select, text
@@ -40,14 +42,6 @@ def _set_up_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> 
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
-def is_sql_url(url: str) -> bool:
-    """Whether `url` names a SQLite or PostgreSQL database, with or without a driver."""
-    if "://" not in url:
-        return False
-    backend = url.split("://", 1)[0].split("+", 1)[0]
-    return backend in {"sqlite", "postgresql", "postgres"}
-
-
 def async_url(url: str | URL) -> URL:
     """`url` with the async driver filled in: aiosqlite for SQLite, asyncpg for PostgreSQL."""
     if isinstance(url, str) and url.startswith("postgres://"):
@@ -82,6 +76,10 @@ class SQLDatabase:
                     "an in-memory SQLite database is private to one connection; give a file "
                     "path, or use InMemoryIssueStore"
                 )
+            if self._owns_engine and not engine.url.query.get("uri"):
+                # Like the JSON store's file, the database may go in a folder not made yet.
+                with contextlib.suppress(OSError):
+                    Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
             if not event.contains(engine.sync_engine, "connect", _set_up_sqlite_connection):
                 event.listen(engine.sync_engine, "connect", _set_up_sqlite_connection)
         if schema is not None:
@@ -137,9 +135,8 @@ class SQLDatabase:
                 )
             metadata.create_all(conn)
             return
-        clashing = [
-            t.name for t in metadata.sorted_tables if inspector.has_table(t.name, schema=self.schema)
-        ]
+        tables = metadata.sorted_tables
+        clashing = [t.name for t in tables if inspector.has_table(t.name, schema=self.schema)]
         if clashing:
             raise StorageError(
                 f"table(s) {', '.join(clashing)} exist but were not made by fastapi-issues; "

@@ -97,7 +97,10 @@ issues = Table(
     Column("version", Integer, nullable=False),
     CheckConstraint(_one_of("priority", list(PRIORITY_RANK)), name="ck_issues_priority"),
     CheckConstraint(
-        " OR ".join(f"(priority = '{p}' AND priority_rank = {r})" for p, r in PRIORITY_RANK.items()),
+        " OR ".join(
+            f"(priority = '{name}' AND priority_rank = {rank})"
+            for name, rank in PRIORITY_RANK.items()
+        ),
         name="ck_issues_priority_rank",
     ),
     CheckConstraint(_one_of("status", [s.value for s in IssueStatus]), name="ck_issues_status"),

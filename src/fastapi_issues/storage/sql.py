@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Text,
     bindparam,
     delete,
     func,
@@ -77,7 +78,7 @@ _ListShape = tuple[bool, bool, bool, bool, bool, bool, str, str]
 def _issue(row: Row[Any] | Sequence[Any]) -> IssueOut:
     """The one place a row becomes an issue."""
     try:
-        return _validate_issue(dict(zip(_FIELDS, row)))  # type: ignore[no-any-return]
+        return _validate_issue(dict(zip(_FIELDS, row, strict=True)))  # type: ignore[no-any-return]
     except ValueError as exc:
         raise StorageError(f"an issue row cannot be read: {exc}") from exc
 
@@ -151,9 +152,7 @@ class SQLIssueStore:
         self._list_statements: dict[_ListShape, tuple[Select[Any], Select[Any]]] = {}
         if self._db.dialect == "postgresql":
             # lower() folds case by the column's collation, and titles are in "C" (ASCII).
-            self._title_folded: ColumnElement[str] = func.lower(
-                issues.c.title.collate("default")
-            )
+            self._title_folded: ColumnElement[str] = func.lower(issues.c.title.collate("default"))
         else:
             self._title_folded = func.lower(issues.c.title)
 
@@ -350,7 +349,7 @@ class SQLIssueStore:
                 result = await conn.execute(statement, params)
         except (SQLAlchemyError, OSError) as exc:
             _unavailable(exc)
-        return result.rowcount  # type: ignore[attr-defined, no-any-return]
+        return result.rowcount
 
     def _build_list_statements(self, shape: _ListShape) -> tuple[Select[Any], Select[Any]]:
         has_status, has_priority, has_reporter, has_text, has_created, has_updated = shape[:6]
@@ -363,7 +362,7 @@ class SQLIssueStore:
         if has_reporter:
             conditions.append(issues.c.reporter == bindparam("reporter"))
         if has_text:
-            pattern = bindparam("pattern")
+            pattern = bindparam("pattern", type_=Text)
             conditions.append(
                 or_(
                     self._title_folded.like(pattern, escape="\\"),
