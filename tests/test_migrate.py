@@ -1,0 +1,177 @@
+"""`migrate(from_url, to_url)`: every issue copied once, exactly as it was."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastapi_issues import IssueCreate, IssueOut, IssueQuery, IssueStatus, IssueUpdate
+from fastapi_issues.migrate import MigrationReport, migrate, migrate_stores
+from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
+from fastapi_issues.storage.urls import close_store, open_issue_store
+
+pytestmark = pytest.mark.anyio
+
+
+async def fill(url: str) -> list[IssueOut]:
+    """Ten issues in the store at `url`, some changed, one gone; returned as stored."""
+    store = open_issue_store(url)
+    try:
+        made = [
+            await store.create(
+                IssueCreate(title=f"Issue {n % 3}", description="Needs copying"),
+                reporter="ada" if n % 2 else None,
+            )
+            for n in range(10)
+        ]
+        await store.update(made[2].id, IssueUpdate(status=IssueStatus.closed))
+        await store.update(made[2].id, IssueUpdate(title="Changed twice"))
+        await store.delete(made[5].id)
+        return [item async for item in store.export_issues()]  # type: ignore[attr-defined]
+    finally:
+        await close_store(store)
+
+
+async def contents(url: str) -> list[IssueOut]:
+    store = open_issue_store(url)
+    try:
+        return [item async for item in store.export_issues()]  # type: ignore[attr-defined]
+    finally:
+        await close_store(store)
+
+
+async def listed(url: str, **query: object) -> list[str]:
+    store = open_issue_store(url)
+    try:
+        page = await store.list(IssueQuery(limit=100, **query))  # type: ignore[arg-type]
+        return [issue.id for issue in page.items]
+    finally:
+        await close_store(store)
+
+
+@pytest.fixture
+async def postgres_target(postgres_url: str) -> AsyncIterator[str]:
+    """A database of this test's own: a migration target has its tables in the default
+    schema, as an app would."""
+    name = f"fastapi_issues_migrate_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        base = postgres_url.rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+async def test_json_to_sqlite_copies_everything_once(tmp_path: Path) -> None:
+    source = str(tmp_path / "issues.json")
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    original = await fill(source)
+    assert len(original) == 9
+
+    report = await migrate(source, target)
+    assert report == MigrationReport(issues_copied=9, issues_already_present=0)
+    assert await contents(target) == original
+    for query in ({}, {"sort": "title", "direction": "desc"}, {"sort": "updated_at"}):
+        assert await listed(target, **query) == await listed(source, **query)
+
+    again = await migrate(source, target)
+    assert again == MigrationReport(issues_copied=0, issues_already_present=9)
+    assert await contents(target) == original
+
+
+async def test_only_the_missing_issues_are_copied(tmp_path: Path) -> None:
+    source = str(tmp_path / "issues.json")
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    original = await fill(source)
+    partial = open_issue_store(target)
+    await partial.import_issues(original[:4])  # type: ignore[attr-defined]
+    await close_store(partial)
+    report = await migrate(source, target)
+    assert report == MigrationReport(issues_copied=5, issues_already_present=4)
+    assert await contents(target) == original
+
+
+async def test_a_crash_course_file_migrates(tmp_path: Path) -> None:
+    source = tmp_path / "issues.json"
+    source.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "1b6c5d9e-0000-4000-8000-000000000001",
+                    "title": "Old format",
+                    "description": "Written before timestamps",
+                    "priority": "high",
+                    "status": "open",
+                }
+            ]
+        )
+    )
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    assert (await migrate(str(source), target)).issues_copied == 1
+    [copied] = await contents(target)
+    assert copied.title == "Old format"
+    assert copied.created_at.utcoffset() is not None
+
+
+@pytest.mark.slow
+async def test_sqlite_to_postgres_and_back_to_json(tmp_path: Path, postgres_target: str) -> None:
+    first = f"sqlite:///{tmp_path / 'issues.db'}"
+    original = await fill(first)
+    assert await migrate(first, postgres_target) == MigrationReport(9, 0)
+    assert await contents(postgres_target) == original
+    back = str(tmp_path / "back.json")
+    assert await migrate(postgres_target, back) == MigrationReport(9, 0)
+    assert await contents(back) == original
+    assert await migrate(first, postgres_target) == MigrationReport(0, 9)
+    query = {"sort": "priority", "direction": "desc"}
+    assert await listed(postgres_target, **query) == await listed(first, **query)
+
+
+async def test_a_missing_source_is_refused_and_not_created(tmp_path: Path) -> None:
+    target = str(tmp_path / "target.json")
+    with pytest.raises(ValueError, match="does not exist"):
+        await migrate(str(tmp_path / "nope.json"), target)
+    with pytest.raises(ValueError, match="does not exist"):
+        await migrate(f"sqlite:///{tmp_path / 'nope.db'}", target)
+    with pytest.raises(ValueError, match="nothing to migrate"):
+        await migrate("memory://", target)
+    assert not (tmp_path / "nope.db").exists()
+    assert not (tmp_path / "target.json").exists()
+
+
+async def test_stores_without_export_are_read_page_by_page(tmp_path: Path) -> None:
+    class ListOnly:
+        """A third-party store: the IssueStore protocol and nothing more."""
+
+        def __init__(self, inner: InMemoryIssueStore) -> None:
+            self.create = inner.create
+            self.get = inner.get
+            self.list = inner.list
+            self.update = inner.update
+            self.delete = inner.delete
+
+    inner = InMemoryIssueStore()
+    for n in range(7):
+        await inner.create(IssueCreate(title=f"Issue {n}", description="Paged out"))
+    target = JSONFileIssueStore(tmp_path / "target.json")
+    try:
+        report = await migrate_stores(ListOnly(inner), target, batch_size=3)
+        assert report == MigrationReport(issues_copied=7, issues_already_present=0)
+        copied = [item async for item in target.export_issues()]
+        assert copied == [item async for item in inner.export_issues()]
+    finally:
+        target.close()
+
+
+async def test_a_target_that_cannot_import_is_refused() -> None:
+    with pytest.raises(TypeError, match="cannot import"):
+        await migrate_stores(InMemoryIssueStore(), object())  # type: ignore[arg-type]
