@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_issues import IssueCreate, IssueOut, IssueQuery, IssueStatus, IssueUpdate
 from fastapi_issues.migrate import MigrationReport, migrate, migrate_stores
@@ -52,23 +49,6 @@ async def listed(url: str, **query: object) -> list[str]:
         return [issue.id for issue in page.items]
     finally:
         await close_store(store)
-
-
-@pytest.fixture
-async def postgres_target(postgres_url: str) -> AsyncIterator[str]:
-    """A database of this test's own: a migration target has its tables in the default
-    schema, as an app would."""
-    name = f"fastapi_issues_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        base = postgres_url.rsplit("/", 1)[0]
-        yield f"{base}/{name}"
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.dispose()
 
 
 async def test_json_to_sqlite_copies_everything_once(tmp_path: Path) -> None:
@@ -123,17 +103,17 @@ async def test_a_crash_course_file_migrates(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_sqlite_to_postgres_and_back_to_json(tmp_path: Path, postgres_target: str) -> None:
+async def test_sqlite_to_postgres_and_back_to_json(tmp_path: Path, postgres_database: str) -> None:
     first = f"sqlite:///{tmp_path / 'issues.db'}"
     original = await fill(first)
-    assert await migrate(first, postgres_target) == MigrationReport(9, 0)
-    assert await contents(postgres_target) == original
+    assert await migrate(first, postgres_database) == MigrationReport(9, 0)
+    assert await contents(postgres_database) == original
     back = str(tmp_path / "back.json")
-    assert await migrate(postgres_target, back) == MigrationReport(9, 0)
+    assert await migrate(postgres_database, back) == MigrationReport(9, 0)
     assert await contents(back) == original
-    assert await migrate(first, postgres_target) == MigrationReport(0, 9)
+    assert await migrate(first, postgres_database) == MigrationReport(0, 9)
     query = {"sort": "priority", "direction": "desc"}
-    assert await listed(postgres_target, **query) == await listed(first, **query)
+    assert await listed(postgres_database, **query) == await listed(first, **query)
 
 
 async def test_a_missing_source_is_refused_and_not_created(tmp_path: Path) -> None:

@@ -258,11 +258,14 @@ async def test_an_engine_passed_in_stays_the_callers(tmp_path: Path) -> None:
         assert store.engine is engine
         issue = await store.create(_new())
         await store.aclose()
-        # Still usable, and still set up for the stores (WAL, Python case folding).
+        # Still usable, and set up for the stores (WAL, the text filter's function).
         again = SQLIssueStore(engine)
         assert await again.get(issue.id) == issue
         async with engine.connect() as conn:
-            assert (await conn.exec_driver_sql("SELECT lower('ÉA')")).scalar() == "éa"
+            journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            found = await conn.exec_driver_sql("SELECT fastapi_issues_contains('éa', 'xÉAy', '')")
+        assert journal == "wal"
+        assert found.scalar() == 1
     finally:
         await engine.dispose()
 

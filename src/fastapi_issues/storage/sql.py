@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage._records import check_version, new_issue, utcnow
-from fastapi_issues.storage._sql_database import SQLDatabase
+from fastapi_issues.storage._sql_database import SQLITE_CONTAINS_FUNCTION, SQLDatabase
 from fastapi_issues.storage._sql_schema import ISSUE_COLUMNS, PRIORITY_RANK, issues
 from fastapi_issues.storage.base import (
     IssueNotFound,
@@ -119,6 +119,26 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _sqlite_needle(text: str) -> str:
+    return text.lower()
+
+
+def _like_text_condition() -> ColumnElement[bool]:
+    pattern = bindparam("text", type_=Text)
+    # lower() folds case by its argument's collation, and titles are in "C", which folds
+    # only ASCII: fold them in the database's own.
+    return or_(
+        func.lower(issues.c.title.collate("default")).like(pattern, escape="\\"),
+        func.lower(issues.c.description).like(pattern, escape="\\"),
+    )
+
+
+def _sqlite_text_condition() -> ColumnElement[bool]:
+    contains = getattr(func, SQLITE_CONTAINS_FUNCTION)
+    needle = bindparam("text", type_=Text)
+    return contains(needle, issues.c.title, issues.c.description) == 1  # type: ignore[no-any-return]
+
+
 def _unavailable(exc: Exception) -> NoReturn:
     # The router turns StorageError into a 503 and logs the message.
     raise StorageError(f"database error: {exc}") from exc
@@ -150,11 +170,10 @@ class SQLIssueStore:
         self._db = SQLDatabase(url_or_engine, schema=schema)
         self._engine = self._db.engine
         self._list_statements: dict[_ListShape, tuple[Select[Any], Select[Any]]] = {}
-        if self._db.dialect == "postgresql":
-            # lower() folds case by the column's collation, and titles are in "C" (ASCII).
-            self._title_folded: ColumnElement[str] = func.lower(issues.c.title.collate("default"))
-        else:
-            self._title_folded = func.lower(issues.c.title)
+        self._text_condition = (
+            _sqlite_text_condition if self._db.dialect == "sqlite" else _like_text_condition
+        )
+        self._text_param = _sqlite_needle if self._db.dialect == "sqlite" else _like_pattern
 
     @property
     def engine(self) -> AsyncEngine:
@@ -231,7 +250,7 @@ class SQLIssueStore:
         if query.reporter is not None:
             params["reporter"] = query.reporter
         if query.text:
-            params["pattern"] = _like_pattern(query.text)
+            params["text"] = self._text_param(query.text)
         if query.created_since is not None:
             params["created_since"] = _aware(query.created_since)
         if query.updated_since is not None:
@@ -362,13 +381,7 @@ class SQLIssueStore:
         if has_reporter:
             conditions.append(issues.c.reporter == bindparam("reporter"))
         if has_text:
-            pattern = bindparam("pattern", type_=Text)
-            conditions.append(
-                or_(
-                    self._title_folded.like(pattern, escape="\\"),
-                    func.lower(issues.c.description).like(pattern, escape="\\"),
-                )
-            )
+            conditions.append(self._text_condition())
         if has_created:
             conditions.append(issues.c.created_at >= bindparam("created_since"))
         if has_updated:
