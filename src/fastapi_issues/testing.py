@@ -83,6 +83,19 @@ class IssueStoreContract:
         with pytest.raises(IssueNotFound):
             await store.get("00000000-0000-0000-0000-000000000000")
 
+    async def test_unusual_ids_and_filters_are_simply_not_found(self, store: IssueStore) -> None:
+        await store.create(_new(), reporter="ada")
+        for odd in ("", "x" * 100, "a\x00b", "'; DROP TABLE issues; --", "%", "é"):
+            with pytest.raises(IssueNotFound):
+                await store.get(odd)
+            with pytest.raises(IssueNotFound):
+                await store.update(odd, IssueUpdate(title="Nope"))
+            with pytest.raises(IssueNotFound):
+                await store.delete(odd, expected_version=1)
+            assert (await store.list(IssueQuery(reporter=odd))).total == 0
+        assert (await store.list(IssueQuery(text="a\x00b"))).total == 0
+        assert (await store.list(IssueQuery())).total == 1
+
     async def test_reporter_is_optional(self, store: IssueStore) -> None:
         issue = await store.create(_new())
         assert issue.reporter is None

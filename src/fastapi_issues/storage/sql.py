@@ -174,6 +174,9 @@ class SQLIssueStore:
             _sqlite_text_condition if self._db.dialect == "sqlite" else _like_text_condition
         )
         self._text_param = _sqlite_needle if self._db.dialect == "sqlite" else _like_pattern
+        # PostgreSQL text cannot hold NUL, so no stored value has one; asked for one, the
+        # answer is "none", not a driver error.
+        self._nul_is_unstorable = self._db.dialect == "postgresql"
 
     @property
     def engine(self) -> AsyncEngine:
@@ -212,6 +215,8 @@ class SQLIssueStore:
         return issue
 
     async def get(self, issue_id: str) -> IssueOut:
+        if self._nul_is_unstorable and "\x00" in issue_id:
+            raise IssueNotFound(issue_id)
         if not self._db.ready:
             await self._db.ensure_schema()
         try:
@@ -224,6 +229,8 @@ class SQLIssueStore:
         return _issue(row)
 
     async def list(self, query: IssueQuery) -> IssuePage:
+        if self._nul_is_unstorable and "\x00" in (query.reporter or "") + (query.text or ""):
+            return IssuePage(items=[], total=0)
         if not self._db.ready:
             await self._db.ensure_schema()
         shape: _ListShape = (
@@ -292,6 +299,8 @@ class SQLIssueStore:
         raise StorageError(f"issue {issue_id!r} kept changing; gave up updating it")
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+        if self._nul_is_unstorable and "\x00" in issue_id:
+            raise IssueNotFound(issue_id)
         if expected_version is None:
             if not await self._write(_DELETE, {"match_id": issue_id}):
                 raise IssueNotFound(issue_id)
