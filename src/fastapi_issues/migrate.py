@@ -8,7 +8,13 @@ from pathlib import Path
 
 from fastapi_issues.schemas import IssueOut
 from fastapi_issues.storage.base import IssueExporter, IssueImporter, IssueQuery, IssueStore
-from fastapi_issues.storage.urls import close_store, is_sql_url, open_issue_store, prepare_store
+from fastapi_issues.storage.urls import (
+    close_store,
+    is_sql_url,
+    open_issue_store,
+    prepare_store,
+    sqlite_path,
+)
 
 __all__ = ["MigrationReport", "migrate", "migrate_stores"]
 
@@ -92,10 +98,9 @@ def _check_source_exists(url: str) -> None:
     if url == "memory://":
         raise ValueError("memory:// holds nothing to migrate from")
     if is_sql_url(url):
-        if not url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is None:
             return
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        path = path.split("?", 1)[0]
     else:
         path = url.removeprefix("json://")
     if not path or not Path(path).is_file():

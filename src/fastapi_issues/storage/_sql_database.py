@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect, select, text
+from sqlalchemy import Connection, Table, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
-from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta, metadata
+from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.base import StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -62,13 +64,19 @@ def async_url(url: str | URL) -> URL:
 
 
 class SQLDatabase:
-    """An engine, set up for the stores, and the creation of their tables.
+    """An engine, set up for the stores, and the creation of one store's tables.
 
     Engines made here belong to this object and are disposed by `aclose`; an engine passed in
     belongs to the caller, who disposes it.
     """
 
-    def __init__(self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None):
+    def __init__(
+        self,
+        url_or_engine: str | URL | AsyncEngine,
+        *,
+        tables: Sequence[Table],
+        schema: str | None = None,
+    ) -> None:
         if isinstance(url_or_engine, AsyncEngine):
             engine = url_or_engine
             self._owns_engine = False
@@ -81,7 +89,7 @@ class SQLDatabase:
             if engine.url.database in (None, "", ":memory:"):
                 raise ValueError(
                     "an in-memory SQLite database is private to one connection; give a file "
-                    "path, or use InMemoryIssueStore"
+                    "path, or use an in-memory store"
                 )
             if self._owns_engine and not engine.url.query.get("uri"):
                 # Like the JSON store's file, the database may go in a folder not made yet.
@@ -93,6 +101,7 @@ class SQLDatabase:
             engine = engine.execution_options(schema_translate_map={None: schema})
         self.engine = engine
         self.schema = schema
+        self.tables = tuple(tables)
         self.ready = False
         self._schema_lock = asyncio.Lock()
 
@@ -103,7 +112,7 @@ class SQLDatabase:
                 await self.create_schema()
 
     async def create_schema(self) -> None:
-        """Create whatever tables are missing and check the schema version.
+        """Create this store's tables if missing and check the schema version.
 
         Safe to run from many processes at once: they take turns.
         """
@@ -130,29 +139,72 @@ class SQLDatabase:
             conn.execute(CreateSchema(self.schema, if_not_exists=True))
         inspector = inspect(conn)
         if inspector.has_table(meta.name, schema=self.schema):
-            found = conn.execute(
-                select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if found is None or not found.isdigit():
-                raise StorageError(f"table {meta.name} holds no valid schema_version")
-            if int(found) > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database's fastapi-issues tables are at schema version {found}, "
-                    f"newer than this release knows ({SCHEMA_VERSION}); upgrade fastapi-issues"
-                )
-            metadata.create_all(conn)
-            return
-        tables = metadata.sorted_tables
-        clashing = [t.name for t in tables if inspector.has_table(t.name, schema=self.schema)]
-        if clashing:
+            rows = conn.execute(select(meta.c.key, meta.c.value))
+            recorded = {key: value for key, value in rows}
+        else:
+            meta.create(conn)
+            recorded = {"schema_version": str(SCHEMA_VERSION)}
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        version = recorded.get("schema_version", "")
+        if not version.isdigit():
+            raise StorageError(f"table {meta.name} holds no valid schema_version")
+        if int(version) > SCHEMA_VERSION:
             raise StorageError(
-                f"table(s) {', '.join(clashing)} exist but were not made by fastapi-issues; "
-                "use another database or schema"
+                f"the database's fastapi-issues tables are at schema version {version}, "
+                f"newer than this release knows ({SCHEMA_VERSION}); upgrade fastapi-issues"
             )
-        metadata.create_all(conn)
-        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        for table in self.tables:
+            key = f"table:{table.name}"
+            if key in recorded:
+                table.create(conn, checkfirst=True)
+                continue
+            # A table we did not record is someone else's, even with the right name: a
+            # host app's own `users`, say. Never adopt it.
+            if inspector.has_table(table.name, schema=self.schema):
+                raise StorageError(
+                    f"table {table.name} exists but was not made by fastapi-issues; "
+                    "use another database or schema"
+                )
+            table.create(conn)
+            conn.execute(meta.insert().values(key=key, value="created"))
 
     async def aclose(self) -> None:
         """Close the engine's connections, if this object made the engine."""
         if self._owns_engine:
             await self._base_engine.dispose()
+
+
+class SQLStoreBase:
+    """What every SQL store offers besides its protocol: set-up, closing, a lifespan."""
+
+    _db: SQLDatabase
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine this store runs its queries on."""
+        return self._db.engine
+
+    async def create_schema(self) -> None:
+        """Create this store's tables and indexes if missing; check the schema version.
+
+        Tables are otherwise created on first use. Safe to run from many processes at once.
+        Raises `StorageError` when the database cannot be reached, is newer than this
+        release, or holds a table of the same name that fastapi-issues did not make.
+        """
+        await self._db.create_schema()
+
+    async def aclose(self) -> None:
+        """Close the database connections (unless the engine was passed in)."""
+        await self._db.aclose()
+
+    @asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Create the schema on enter and close the connections on exit.
+
+        Use as `FastAPI(lifespan=store.lifespan)` or `async with store.lifespan(): ...`.
+        """
+        await self.create_schema()
+        try:
+            yield
+        finally:
+            await self.aclose()

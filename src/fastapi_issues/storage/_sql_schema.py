@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -118,6 +119,17 @@ Index("ix_issues_priority_desc", issues.c.priority_rank.desc(), issues.c.seq)
 # The filters: a status or reporter narrows the rows, in the default (creation) order.
 Index("ix_issues_status", issues.c.status, issues.c.created_at, issues.c.seq)
 Index("ix_issues_reporter", issues.c.reporter, issues.c.created_at, issues.c.seq)
+
+users = Table(
+    "users",
+    metadata,
+    # Listed in code-point order, and compared exactly: "Ada" and "ada" are two users.
+    Column("username", CodePointText, primary_key=True),
+    Column("email", Text, nullable=True),
+    Column("full_name", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False),
+    Column("hashed_password", Text, nullable=False),
+)
 
 ISSUE_COLUMNS = (
     issues.c.id,

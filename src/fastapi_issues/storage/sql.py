@@ -6,7 +6,6 @@ Needs the `sql` extra (SQLAlchemy and aiosqlite), plus `postgres` (asyncpg) for 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
@@ -31,7 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage._records import check_version, new_issue, utcnow
-from fastapi_issues.storage._sql_database import SQLITE_CONTAINS_FUNCTION, SQLDatabase
+from fastapi_issues.storage._sql_database import (
+    SQLITE_CONTAINS_FUNCTION,
+    SQLDatabase,
+    SQLStoreBase,
+)
 from fastapi_issues.storage._sql_schema import ISSUE_COLUMNS, PRIORITY_RANK, issues
 from fastapi_issues.storage.base import (
     IssueNotFound,
@@ -144,7 +147,7 @@ def _unavailable(exc: Exception) -> NoReturn:
     raise StorageError(f"database error: {exc}") from exc
 
 
-class SQLIssueStore:
+class SQLIssueStore(SQLStoreBase):
     """Issues in the `issues` table of a SQLite or PostgreSQL database.
 
     Every filter, sort and page of `list` is one indexed query; `update` and `delete` with an
@@ -167,7 +170,7 @@ class SQLIssueStore:
     def __init__(
         self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
     ) -> None:
-        self._db = SQLDatabase(url_or_engine, schema=schema)
+        self._db = SQLDatabase(url_or_engine, tables=[issues], schema=schema)
         self._engine = self._db.engine
         self._list_statements: dict[_ListShape, tuple[Select[Any], Select[Any]]] = {}
         self._text_condition = (
@@ -177,35 +180,6 @@ class SQLIssueStore:
         # PostgreSQL text cannot hold NUL, so no stored value has one; asked for one, the
         # answer is "none", not a driver error.
         self._nul_is_unstorable = self._db.dialect == "postgresql"
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The engine this store runs its queries on."""
-        return self._engine
-
-    async def create_schema(self) -> None:
-        """Create the tables and indexes that are missing; check the schema version.
-
-        Safe to run from many processes at once. Raises `StorageError` when the database
-        cannot be reached or holds tables this release does not know.
-        """
-        await self._db.create_schema()
-
-    async def aclose(self) -> None:
-        """Close the database connections (unless the engine was passed in)."""
-        await self._db.aclose()
-
-    @asynccontextmanager
-    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
-        """Create the schema on enter and close the connections on exit.
-
-        Use as `FastAPI(lifespan=store.lifespan)` or `async with store.lifespan(): ...`.
-        """
-        await self.create_schema()
-        try:
-            yield
-        finally:
-            await self.aclose()
 
     # -- the IssueStore protocol ---------------------------------------------------------
 

@@ -8,7 +8,7 @@ from fastapi_issues.storage.base import IssueStore
 from fastapi_issues.storage.json_file import JSONFileIssueStore
 from fastapi_issues.storage.memory import InMemoryIssueStore
 
-__all__ = ["close_store", "is_sql_url", "open_issue_store", "prepare_store"]
+__all__ = ["close_store", "is_sql_url", "open_issue_store", "prepare_store", "sqlite_path"]
 
 _SQL_SCHEMES = frozenset({"sqlite", "postgresql", "postgres"})
 
@@ -18,6 +18,25 @@ def is_sql_url(url: str) -> bool:
     if "://" not in url:
         return False
     return url.split("://", 1)[0].split("+", 1)[0] in _SQL_SCHEMES
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file a `sqlite:///path` URL names (None for other URLs and in-memory SQLite)."""
+    if not is_sql_url(url) or not url.startswith("sqlite"):
+        return None
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/"):
+        return None
+    path = rest[1:].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def sql_extra_missing(url: str, exc: ImportError) -> ValueError:
+    """The error to raise when a SQL `url` is opened without SQLAlchemy installed."""
+    return ValueError(
+        f"{url.split('://', 1)[0]} stores need the 'sql' extra ({exc.name} is missing): "
+        "pip install 'fastapi-issues[sql]' (and '[postgres]' for PostgreSQL)"
+    )
 
 
 def open_issue_store(url: str) -> IssueStore:
@@ -40,10 +59,7 @@ def open_issue_store(url: str) -> IssueStore:
         try:
             from fastapi_issues.storage.sql import SQLIssueStore
         except ImportError as exc:
-            raise ValueError(
-                f"{url.split('://', 1)[0]} stores need SQLAlchemy: "
-                "pip install 'fastapi-issues[sql]' (and '[postgres]' for PostgreSQL)"
-            ) from exc
+            raise sql_extra_missing(url, exc) from exc
         return SQLIssueStore(url)
     if "://" in url:
         scheme = url.split("://", 1)[0]
