@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from fastapi_issues import IssueCreate, IssueOut, IssueQuery, IssueStatus, IssueUpdate
+from fastapi_issues.auth.users import UserInDB, open_user_store
 from fastapi_issues.migrate import MigrationReport, migrate, migrate_stores
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
 from fastapi_issues.storage.urls import close_store, open_issue_store
@@ -155,3 +157,73 @@ async def test_stores_without_export_are_read_page_by_page(tmp_path: Path) -> No
 async def test_a_target_that_cannot_import_is_refused() -> None:
     with pytest.raises(TypeError, match="cannot import"):
         await migrate_stores(InMemoryIssueStore(), object())  # type: ignore[arg-type]
+
+
+def stored_user(name: str, *, disabled: bool = False) -> UserInDB:
+    return UserInDB(
+        username=name,
+        email=f"{name}@example.com",
+        full_name=name.title(),
+        disabled=disabled,
+        hashed_password=SecretStr(f"$argon2id$hash-of-{name}"),
+    )
+
+
+async def add_users(url: str, *names: str) -> list[UserInDB]:
+    store = open_user_store(url)
+    try:
+        made = [await store.create(stored_user(n, disabled=n == "mallory")) for n in names]
+    finally:
+        await close_store(store)
+    return made
+
+
+async def users_in(url: str) -> list[UserInDB]:
+    store = open_user_store(url, create=False)
+    try:
+        return list(await store.list())
+    finally:
+        await close_store(store)
+
+
+async def test_users_come_along_with_their_hashes(tmp_path: Path) -> None:
+    source = str(tmp_path / "data" / "issues.json")
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    await fill(source)
+    made = await add_users(source, "grace", "ada", "mallory")
+    report = await migrate(source, target)
+    assert (report.users_copied, report.users_already_present) == (3, 0)
+    copied = await users_in(target)
+    assert copied == sorted(made, key=lambda u: u.username)
+    assert [u.hashed_password.get_secret_value() for u in copied] == [
+        "$argon2id$hash-of-ada",
+        "$argon2id$hash-of-grace",
+        "$argon2id$hash-of-mallory",
+    ]
+    assert [u.disabled for u in copied] == [False, False, True]
+
+    await add_users(source, "linus")
+    again = await migrate(source, target)
+    assert again == MigrationReport(0, 9, users_copied=1, users_already_present=3)
+
+
+async def test_users_can_be_left_behind(tmp_path: Path) -> None:
+    source = str(tmp_path / "issues.json")
+    target = str(tmp_path / "copy" / "issues.json")
+    await fill(source)
+    await add_users(source, "ada")
+    assert await migrate(source, target, users=False) == MigrationReport(9, 0)
+    assert not (tmp_path / "copy" / "users.json").exists()
+
+
+@pytest.mark.slow
+async def test_issues_and_users_from_sqlite_to_postgres(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    source = f"sqlite:///{tmp_path / 'issues.db'}"
+    original = await fill(source)
+    made = await add_users(source, "ada", "bob")
+    report = await migrate(source, postgres_database)
+    assert report == MigrationReport(9, 0, users_copied=2, users_already_present=0)
+    assert await contents(postgres_database) == original
+    assert await users_in(postgres_database) == made

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi_issues.schemas import IssueOut
@@ -27,27 +27,40 @@ class MigrationReport:
 
     issues_copied: int = 0
     issues_already_present: int = 0
+    users_copied: int = 0
+    users_already_present: int = 0
 
 
 async def migrate(
-    from_url: str, to_url: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    from_url: str, to_url: str, *, users: bool = True, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> MigrationReport:
-    """Copy every issue from the store at `from_url` to the store at `to_url`.
+    """Copy every issue, and every user, from the stores at `from_url` to those at `to_url`.
 
-    URLs are those of `open_issue_store`. Issues keep their ids, times, reporter, version and
-    creation order. Issues whose id the target already has are left alone, so running it
-    again copies nothing twice. Raises `ValueError` when the source does not exist.
+    URLs are those of `open_issue_store`; users are where `open_user_store` finds them
+    (`users.json` beside a JSON issues file, the same database for SQL). Issues keep their
+    ids, times, reporter, version and creation order; users keep everything, password hash
+    and `disabled` included. Records the target already has (same issue id, same username)
+    are left alone, so running it again copies nothing twice.
+
+    With `users=False` only issues are copied (the `auth` extra is needed otherwise). Raises
+    `ValueError` when the source does not exist.
     """
     _check_source_exists(from_url)
+    if users:
+        _require_auth_extra()
     source = open_issue_store(from_url)
     try:
         target = open_issue_store(to_url)
         try:
-            return await migrate_stores(source, target, batch_size=batch_size)
+            report = await migrate_stores(source, target, batch_size=batch_size)
         finally:
             await close_store(target)
     finally:
         await close_store(source)
+    if not users:
+        return report
+    copied, present = await _migrate_users(from_url, to_url)
+    return replace(report, users_copied=copied, users_already_present=present)
 
 
 async def migrate_stores(
@@ -91,6 +104,40 @@ async def _every_issue(source: IssueStore, batch_size: int) -> AsyncIterator[Iss
         if len(page.items) < batch_size:
             return
         offset += batch_size
+
+
+def _require_auth_extra() -> None:
+    try:
+        import fastapi_issues.auth  # noqa: F401
+    except ImportError as exc:
+        raise ValueError(f"{exc}; or copy the issues only (users=False, --no-users)") from None
+
+
+async def _migrate_users(from_url: str, to_url: str) -> tuple[int, int]:
+    from fastapi_issues.auth.users import UserExists, UserStoreNotFound, open_user_store
+
+    try:
+        source = open_user_store(from_url, create=False)
+    except UserStoreNotFound:
+        return 0, 0  # a deployment without users, as with auth off
+    try:
+        found = await source.list()
+    finally:
+        await close_store(source)
+    if not found:
+        return 0, 0
+    target = open_user_store(to_url)
+    copied = 0
+    try:
+        for user in found:
+            try:
+                await target.create(user)
+            except UserExists:
+                continue
+            copied += 1
+    finally:
+        await close_store(target)
+    return copied, len(found) - copied
 
 
 def _check_source_exists(url: str) -> None:

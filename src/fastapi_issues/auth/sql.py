@@ -35,11 +35,7 @@ _SELECT_ALL = select(*_COLUMNS).order_by(users.c.username)
 _INSERT = insert(users)
 # Executed with the changed columns as parameters, which become its SET clause: one atomic
 # statement, so concurrent changes of different fields never undo each other.
-_UPDATE = (
-    update(users)
-    .where(users.c.username == bindparam("match_username"))
-    .returning(*_COLUMNS)
-)
+_UPDATE = update(users).where(users.c.username == bindparam("match_username")).returning(*_COLUMNS)
 
 
 def _user(row: Sequence[Any]) -> UserInDB:
