@@ -72,7 +72,7 @@ class SQLUserStore(SQLStoreBase):
         self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
     ) -> None:
         self._db = SQLDatabase(url_or_engine, tables=[users], schema=schema)
-        self._engine = self._db.engine
+        self._engine = self._db.statement_engine
         # PostgreSQL text cannot hold NUL: no stored username has one.
         self._nul_is_unstorable = self._db.dialect == "postgresql"
 

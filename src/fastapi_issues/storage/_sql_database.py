@@ -100,6 +100,16 @@ class SQLDatabase:
         if schema is not None:
             engine = engine.execution_options(schema_translate_map={None: schema})
         self.engine = engine
+        """For work that needs a transaction of several statements."""
+        # One statement is its own transaction, and PostgreSQL needs no BEGIN and COMMIT
+        # (or ROLLBACK) round trips around it. SQLite's driver only begins before writes
+        # and would pay to switch modes, so it keeps the engine as it is.
+        self.statement_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
+        """For single statements: each is atomic on its own."""
         self.schema = schema
         self.tables = tuple(tables)
         self.ready = False

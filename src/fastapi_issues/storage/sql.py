@@ -171,7 +171,7 @@ class SQLIssueStore(SQLStoreBase):
         self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
     ) -> None:
         self._db = SQLDatabase(url_or_engine, tables=[issues], schema=schema)
-        self._engine = self._db.engine
+        self._engine = self._db.statement_engine
         self._list_statements: dict[_ListShape, tuple[Select[Any], Select[Any]]] = {}
         self._text_condition = (
             _sqlite_text_condition if self._db.dialect == "sqlite" else _like_text_condition
@@ -307,7 +307,7 @@ class SQLIssueStore(SQLStoreBase):
             raise StorageError(f"importing into {self._db.dialect} is not supported")
         added = 0
         try:
-            async with self._engine.begin() as conn:
+            async with self._db.engine.begin() as conn:
                 for start in range(0, len(issues_to_import), _IMPORT_BATCH):
                     batch = issues_to_import[start : start + _IMPORT_BATCH]
                     # One multi-row INSERT per batch: rows get their seq in list order, and
