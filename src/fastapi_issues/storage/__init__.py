@@ -1,10 +1,17 @@
-"""Issue stores: the protocols, their errors, and the stores that ship with the package."""
+"""Issue stores: the protocols, their errors, and the stores that ship with the package.
+
+`SQLIssueStore` is imported on first use, so this package works without SQLAlchemy.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from fastapi_issues.storage.base import (
     ASSIGNEE_ANY,
     ASSIGNEE_NONE,
     CorruptStoreError,
     InvalidIssueChange,
+    IssueExporter,
+    IssueImporter,
     IssueNotFound,
     IssuePage,
     IssueQuery,
@@ -24,10 +31,15 @@ from fastapi_issues.storage.collaboration import (
     LabelPage,
     LabelStore,
     TooManyLabels,
+    TrackerExporter,
+    TrackerImporter,
     TrackerStore,
 )
 from fastapi_issues.storage.json_file import JSONFileIssueStore
 from fastapi_issues.storage.memory import InMemoryIssueStore
+
+if TYPE_CHECKING:
+    from fastapi_issues.storage.sql import SQLIssueStore
 
 __all__ = [
     "ASSIGNEE_ANY",
@@ -40,6 +52,8 @@ __all__ = [
     "DuplicateLabel",
     "InMemoryIssueStore",
     "InvalidIssueChange",
+    "IssueExporter",
+    "IssueImporter",
     "IssueNotFound",
     "IssuePage",
     "IssueQuery",
@@ -49,9 +63,20 @@ __all__ = [
     "LabelNotFound",
     "LabelPage",
     "LabelStore",
+    "SQLIssueStore",
     "SortDirection",
     "StorageError",
     "TooManyLabels",
+    "TrackerExporter",
+    "TrackerImporter",
     "TrackerStore",
     "VersionConflict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SQLIssueStore":
+        from fastapi_issues.storage.sql import SQLIssueStore
+
+        return SQLIssueStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

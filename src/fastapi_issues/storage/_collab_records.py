@@ -7,7 +7,7 @@ The functions that take a `dict` edit it in place and raise, if at all, before e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from fastapi_issues.schemas import (
@@ -99,6 +99,32 @@ def change_label(labels: dict[str, LabelOut], name: str, changes: LabelUpdate) -
     return updated
 
 
+def add_missing_labels(labels: dict[str, LabelOut], imported: Iterable[LabelOut]) -> int:
+    """Add labels as they are, skipping those whose id or name (ignoring case) is taken."""
+    keys = {label_key(label.name) for label in labels.values()}
+    added = 0
+    for label in imported:
+        key = label_key(label.name)
+        if label.id in labels or key in keys:
+            continue
+        labels[label.id] = label
+        keys.add(key)
+        added += 1
+    return added
+
+
+def labels_named(labels: dict[str, LabelOut], names: Iterable[str]) -> dict[str, str]:
+    """Label ids by key for `names`, making plain labels for names no label has yet."""
+    by_key = {label_key(label.name): label.id for label in labels.values()}
+    for name in names:
+        key = label_key(name)
+        if key not in by_key:
+            label = LabelOut(id=str(uuid.uuid4()), name=name, color="ededed")
+            labels[label.id] = label
+            by_key[key] = label.id
+    return by_key
+
+
 def remove_label(labels: dict[str, LabelOut], name: str) -> LabelOut:
     label = _find(labels, name)
     if label is None:
@@ -160,6 +186,20 @@ def apply_comment_delete(
 ) -> None:
     _existing(comments, issue_id, comment_id, expected_version)
     del comments[comment_id]
+
+
+def add_missing_comments(
+    comments: dict[str, CommentOut], imported: Iterable[CommentOut], issue_ids: Container[str]
+) -> int:
+    """Add comments as they are, in order, skipping ids already here and comments of
+    issues not in `issue_ids`."""
+    added = 0
+    for comment in imported:
+        if comment.id in comments or comment.issue_id not in issue_ids:
+            continue
+        comments[comment.id] = comment
+        added += 1
+    return added
 
 
 def select_comments(

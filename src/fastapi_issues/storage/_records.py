@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +24,7 @@ from fastapi_issues.storage.base import (
     VersionConflict,
 )
 from fastapi_issues.storage.collaboration import TooManyLabels
-from fastapi_issues.storage.rules import issue_changes, label_sort_key
+from fastapi_issues.storage.rules import issue_changes, label_key, label_sort_key
 
 PRIORITY_RANK = {IssuePriority.low: 0, IssuePriority.medium: 1, IssuePriority.high: 2}
 
@@ -106,6 +106,46 @@ class PresentedIssues:
         """Forget deleted issues, once they are a good part of what is kept."""
         if len(self._shown) > 2 * len(live) + 1000:
             self._shown = {k: v for k, v in self._shown.items() if k in live}
+
+
+def as_imported(issue: IssueOut) -> IssueOut:
+    """`issue` with naive times read as UTC, so it compares with every other issue."""
+    if issue.created_at.tzinfo is not None and issue.updated_at.tzinfo is not None:
+        return issue
+    return issue.model_copy(
+        update={
+            "created_at": _aware(issue.created_at),
+            "updated_at": _aware(issue.updated_at),
+        }
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def add_missing(
+    issues: dict[str, StoredIssue],
+    imported: Sequence[IssueOut],
+    label_ids: Mapping[str, str] | None = None,
+) -> int:
+    """Add the issues whose ids are not in `issues` yet, in order; return how many.
+
+    `label_ids` maps label keys to ids; names it lacks are dropped (callers create the
+    labels first). The comment count is the target's own.
+    """
+    added = 0
+    for issue in imported:
+        if issue.id in issues:
+            continue
+        fields = dict(as_imported(issue).__dict__)
+        names = fields.pop("labels", ())
+        fields.pop("comment_count", None)
+        ids = (label_ids or {}).get
+        fields["label_ids"] = tuple(i for i in (ids(label_key(n)) for n in names) if i)
+        issues[issue.id] = StoredIssue.model_validate(fields)
+        added += 1
+    return added
 
 
 def check_version(issue: IssueOut, expected_version: int | None) -> None:

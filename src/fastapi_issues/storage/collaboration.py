@@ -6,7 +6,7 @@ Every store that ships with the package implements both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -32,6 +32,8 @@ __all__ = [
     "LabelPage",
     "LabelStore",
     "TooManyLabels",
+    "TrackerExporter",
+    "TrackerImporter",
     "TrackerStore",
 ]
 
@@ -203,3 +205,32 @@ class CommentStore(IssueStore, Protocol):
 @runtime_checkable
 class TrackerStore(LabelStore, CommentStore, Protocol):
     """A store with issues, labels and comments: what every shipped store is."""
+
+
+@runtime_checkable
+class TrackerImporter(Protocol):
+    """A store that takes labels and comments as they are, for copying them from another
+    store. Copy labels first, then issues (`IssueImporter`), then comments."""
+
+    async def import_labels(self, labels: Sequence[LabelOut]) -> int:
+        """Add labels keeping their ids, skipping any whose id or name (ignoring case) is
+        taken. Returns how many were added."""
+        ...
+
+    async def import_comments(self, comments: Sequence[CommentOut]) -> int:
+        """Add comments in their order, keeping ids, times, author and version, skipping ids
+        already here and comments of issues that are not. Returns how many were added."""
+        ...
+
+
+@runtime_checkable
+class TrackerExporter(Protocol):
+    """A store that can hand out every label and comment it holds."""
+
+    def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label."""
+        ...
+
+    def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, each issue's in creation order."""
+        ...

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,14 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._collab_records import (
     LabelIndex,
+    add_missing_comments,
+    add_missing_labels,
     apply_comment_delete,
     apply_comment_update,
     change_label,
     find_comment,
     insert_label,
+    labels_named,
     new_comment,
     remove_label,
     select_comments,
@@ -54,6 +57,7 @@ from fastapi_issues.storage._records import (
     IssueIndex,
     PresentedIssues,
     StoredIssue,
+    add_missing,
     apply_delete,
     apply_label_ids,
     apply_update,
@@ -372,6 +376,45 @@ class JSONFileIssueStore:
         await self._comments.write(
             lambda comments: apply_comment_delete(comments, issue_id, comment_id, expected_version)
         )
+
+    # -- copying between stores ----------------------------------------------------------
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add issues as they are, skipping ids already here; see `IssueImporter`. Labels
+        they carry that this store lacks are made, plain, and written first."""
+        batch = list(issues)
+        names = {name for issue in batch for name in issue.labels}
+        by_key = await self._labels.write(lambda labels: labels_named(labels, names))
+        return await self._file.write(lambda records: add_missing(records, batch, by_key))
+
+    async def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order; see `IssueExporter`."""
+        for issue in await self._show(list((await self._current()).issues.values())):
+            yield issue
+
+    async def import_labels(self, labels: Sequence[LabelOut]) -> int:
+        """Add labels as they are; see `TrackerImporter`."""
+        batch = list(labels)
+        return await self._labels.write(lambda records: add_missing_labels(records, batch))
+
+    async def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label, by name; see `TrackerExporter`."""
+        index = await self._current_labels()
+        for label in index.page(0, len(index.by_id)).items:
+            yield label
+
+    async def import_comments(self, comments: Sequence[CommentOut]) -> int:
+        """Add comments as they are, in order; see `TrackerImporter`."""
+        batch = list(comments)
+        issue_ids = (await self._current()).issues
+        return await self._comments.write(
+            lambda records: add_missing_comments(records, batch, issue_ids)
+        )
+
+    async def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, oldest first; see `TrackerExporter`."""
+        for comment in list((await self._comments.fresh_records()).values()):
+            yield comment
 
     def close(self) -> None:
         """Release the lock files' descriptors."""

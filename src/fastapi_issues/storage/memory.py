@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from fastapi_issues.schemas import (
@@ -19,11 +19,14 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._collab_records import (
     LabelIndex,
+    add_missing_comments,
+    add_missing_labels,
     apply_comment_delete,
     apply_comment_update,
     change_label,
     find_comment,
     insert_label,
+    labels_named,
     new_comment,
     remove_label,
     select_comments,
@@ -32,6 +35,7 @@ from fastapi_issues.storage._records import (
     IssueIndex,
     PresentedIssues,
     StoredIssue,
+    add_missing,
     apply_delete,
     apply_label_ids,
     apply_update,
@@ -222,3 +226,49 @@ class InMemoryIssueStore:
         self._issue(issue_id)
         comments = self._comments.get(issue_id, {})
         apply_comment_delete(comments, issue_id, comment_id, expected_version)
+
+    # -- copying between stores ----------------------------------------------------------
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add issues as they are, skipping ids already here; see `IssueImporter`. Labels
+        they carry that this store lacks are made, plain."""
+        by_key = labels_named(self._labels, {name for issue in issues for name in issue.labels})
+        self._labels_changed()
+        added = add_missing(self._index.issues, issues, by_key)
+        if added:
+            self._index.changed()
+        return added
+
+    async def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order; see `IssueExporter`."""
+        for issue in list(self._index.issues.values()):
+            yield self._present(issue)
+
+    async def import_labels(self, labels: Sequence[LabelOut]) -> int:
+        """Add labels as they are; see `TrackerImporter`."""
+        added = add_missing_labels(self._labels, labels)
+        if added:
+            self._labels_changed()
+        return added
+
+    async def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label, by name; see `TrackerExporter`."""
+        index = self._label_index
+        for label in index.page(0, len(index.by_id)).items:
+            yield label
+
+    async def import_comments(self, comments: Sequence[CommentOut]) -> int:
+        """Add comments as they are, in order; see `TrackerImporter`."""
+        added = 0
+        for comment in comments:
+            if comment.issue_id not in self._index.issues:
+                continue
+            group = self._comments.setdefault(comment.issue_id, {})
+            added += add_missing_comments(group, [comment], self._index.issues)
+        return added
+
+    async def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, oldest first within each issue; see `TrackerExporter`."""
+        for group in list(self._comments.values()):
+            for comment in list(group.values()):
+                yield comment
