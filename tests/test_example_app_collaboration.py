@@ -25,9 +25,14 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def test_labels_comments_assignees_and_closing_with_auth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
+async def test_labels_comments_assignees_and_closing_with_auth(tmp_path: Path, kind: str) -> None:
+    url = {
+        "json": str(tmp_path / "data" / "issues.json"),
+        "sqlite": f"sqlite:///{tmp_path / 'data' / 'issues.db'}",
+    }[kind]
     env = {
-        "ISSUES_STORAGE_URL": str(tmp_path / "data" / "issues.json"),
+        "ISSUES_STORAGE_URL": url,
         "FASTAPI_ISSUES_DEMO": "1",
         "FASTAPI_ISSUES_SECRET_KEY": "collab-example-test-key-" + "k" * 40,
     }
@@ -57,6 +62,8 @@ async def test_labels_comments_assignees_and_closing_with_auth(tmp_path: Path) -
         closed = await client.patch(url, json={"status": "closed"}, headers=auth)
         assert closed.json()["closed_by"] == "johndoe"
         assert closed.json()["comment_count"] == 1
+    if kind == "sqlite":
+        return
     data = tmp_path / "data"
     assert {p.name for p in data.glob("*.json")} == {
         "issues.json",

@@ -747,6 +747,12 @@ class UserStoreContract:
         assert [u.username for u in users] == ["ada", "bob", "carol"]
         assert [u.disabled for u in users] == [False, True, False]
 
+    async def test_list_orders_usernames_by_code_point(self, store: UserStore) -> None:
+        names = ["bob", "Zoe", "ada", "Ada", "9lives", "zed"]
+        for name in names:
+            await store.create(_user(name))
+        assert [u.username for u in await store.list()] == sorted(names)
+
     async def test_concurrent_creates_are_all_kept(self, store: UserStore) -> None:
         await asyncio.gather(*(store.create(_user(f"user{n:02}")) for n in range(30)))
         assert [u.username for u in await store.list()] == [f"user{n:02}" for n in range(30)]

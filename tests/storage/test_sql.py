@@ -19,7 +19,7 @@ from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_rou
 from fastapi_issues.storage._sql_database import SQLITE_BUSY_TIMEOUT_MS
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.sql import SQLIssueStore
-from fastapi_issues.testing import IssueStoreContract, TrackerStoreContract
+from fastapi_issues.testing import TrackerStoreContract
 
 
 class TestSQLiteIssueStore(TrackerStoreContract):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from fastapi_issues.storage.base import IssueStore
+from fastapi_issues.storage.collaboration import TrackerStore
 from fastapi_issues.storage.json_file import JSONFileIssueStore
 from fastapi_issues.storage.memory import InMemoryIssueStore
 
@@ -39,7 +39,7 @@ def sql_extra_missing(url: str, exc: ImportError) -> ValueError:
     )
 
 
-def open_issue_store(url: str) -> IssueStore:
+def open_issue_store(url: str) -> TrackerStore:
     """The issue store that `url` names.
 
     - `memory://`: an `InMemoryIssueStore` (nothing is kept);
