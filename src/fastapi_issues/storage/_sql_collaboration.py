@@ -4,7 +4,8 @@ issues by foreign keys that cascade when an issue or a label is deleted."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NoReturn
@@ -267,8 +268,7 @@ class SQLCollaboration:
     _db: SQLDatabase
     _nul_is_unstorable: bool
 
-    async def get(self, issue_id: str) -> IssueOut:
-        raise NotImplementedError  # pragma: no cover - SQLIssueStore has it
+    get: Callable[[str], Awaitable[IssueOut]]  # SQLIssueStore's
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -633,6 +633,4 @@ class SQLCollaboration:
 
 
 def _new_id() -> str:
-    import uuid
-
     return str(uuid.uuid4())
