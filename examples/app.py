@@ -6,6 +6,7 @@ Settings, all from the environment:
 - ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none).
 - FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
   (default `http://localhost:3000`).
+- FASTAPI_ISSUES_MAX_BODY_BYTES: larger request bodies get 413 (default 1048576, 1 MiB).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from fastapi_issues import make_issue_router
-from fastapi_issues.middleware import ProcessTimeMiddleware
+from fastapi_issues.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimitMiddleware,
+    ProcessTimeMiddleware,
+)
 from fastapi_issues.storage.urls import open_issue_store
 
 DEFAULT_STORAGE_URL = "data/issues.json"
@@ -54,6 +59,9 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     origins = [
         o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")
     ]
+    # Inside CORS, so a browser can read the 413 too.
+    max_body = int(env.get("FASTAPI_ISSUES_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o for o in origins if o],
