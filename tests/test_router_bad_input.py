@@ -11,7 +11,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fastapi_issues import InMemoryIssueStore, IssueStore, JSONFileIssueStore, make_issue_router
+from fastapi_issues import (
+    InMemoryIssueStore,
+    IssueStore,
+    JSONFileIssueStore,
+    StorageError,
+    make_issue_router,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -306,3 +312,47 @@ def test_body_routes_document_400_413_and_422() -> None:
     assert set(paths[BASE]) == {"get", "post"}  # the 405 routes stay out of the schema
     schema = app.openapi()["components"]["schemas"]["IssueCreate"]["properties"]["title"]
     assert schema["pattern"] == "^[^\\x00]*$"
+
+
+# -- server-owned fields and store faults --------------------------------------------------
+
+
+async def test_clients_cannot_set_server_owned_fields(client: httpx.AsyncClient) -> None:
+    forged = {
+        "id": "mine",
+        "status": "closed",
+        "version": 99,
+        "reporter": "admin",
+        "created_at": "2000-01-01T00:00:00Z",
+        "updated_at": "2000-01-01T00:00:00Z",
+    }
+    issue = (await client.post(BASE, json={**NEW, **forged})).json()
+    assert not any(issue[k] == v for k, v in forged.items()), issue
+    patched = (await client.patch(f"{BASE}/{issue['id']}", json=forged)).json()
+    assert patched["id"] == issue["id"]
+    assert patched["status"] == "closed"  # status is the one field an update may set
+    assert patched["reporter"] is None
+    assert patched["version"] == issue["version"] + 1
+    assert patched["created_at"] == issue["created_at"]
+    assert not patched["updated_at"].startswith("2000")
+
+
+class BrokenStore(InMemoryIssueStore):
+    async def list(self, query: Any) -> Any:
+        raise StorageError("cannot open /srv/secret/issues.json: permission denied")
+
+    async def create(self, data: Any, *, reporter: str | None = None) -> Any:
+        raise StorageError("database password=hunter2 rejected")
+
+
+async def test_store_failures_are_503_without_details(caplog: pytest.LogCaptureFixture) -> None:
+    app = FastAPI()
+    app.include_router(make_issue_router(BrokenStore()))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        for response in (await client.get(BASE), await client.post(BASE, json=NEW)):
+            assert response.status_code == 503
+            assert response.json() == {"detail": "Issue store unavailable"}
+    assert "/srv/secret" in caplog.text
+    assert "hunter2" in caplog.text
