@@ -14,6 +14,8 @@ Settings, all from the environment:
   it a random key is made per process: tokens die with the process and are refused by other
   workers. Also FASTAPI_ISSUES_TOKEN_MINUTES and the others `AuthSettings.from_env` reads.
 - FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
+- FASTAPI_ISSUES_THROTTLE: `on` (default) answers repeated failed logins per username and per
+  client address with 429 and `Retry-After` (see `fastapi_issues.auth.throttle`).
 - FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
 
 Users live in `users.json` beside the issues file, or in the same database with a SQL
@@ -129,6 +131,7 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
             make_auth_router,
             open_user_store,
         )
+        from fastapi_issues.auth.throttle import LoginThrottle
 
         settings = AuthSettings.from_env(env, random_secret_if_missing=True)
         users = open_user_store(storage_url)
@@ -143,6 +146,7 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
                 settings,
                 passwords=passwords,
                 registration=_flag(env, "FASTAPI_ISSUES_REGISTRATION", False),
+                throttle=LoginThrottle() if _flag(env, "FASTAPI_ISSUES_THROTTLE", True) else None,
             )
         )
         auth_dependency = current_active_user(users, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,15 +24,24 @@ def free_port() -> int:
 
 
 class ExampleAppServer:
-    """`uvicorn examples.app:app` in one process, started and stopped (or killed) at will."""
+    """`uvicorn examples.app:app` in one process, started and stopped (or killed) at will.
+
+    Auth is on unless `env` says otherwise, with a signing key that outlives restarts.
+    """
 
     def __init__(self, cwd: Path, env: Mapping[str, str]) -> None:
         self.cwd = cwd
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FASTAPI_ISSUES_SECRET_KEY": secrets.token_urlsafe(48),
+            **env,
+        }
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.headers: dict[str, str] = {}
 
     def start(self, timeout: float = 60) -> None:
         with open(self.log, "ab") as log:
@@ -56,6 +66,29 @@ class ExampleAppServer:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"server not up after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def add_user(self, username: str, password: str) -> None:
+        """`fastapi-issues user add` on the server's store, as an operator would."""
+        command = Path(sys.executable).with_name("fastapi-issues")
+        subprocess.run(
+            [str(command), "user", "add", username, "--password-stdin"],
+            input=password + "\n",
+            text=True,
+            cwd=self.cwd,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def login(self, username: str, password: str) -> dict[str, str]:
+        """Headers carrying a fresh bearer token for `username`."""
+        response = httpx.post(
+            f"{self.base_url}/token",
+            data={"username": username, "password": password},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, no lifespan end."""

@@ -50,10 +50,12 @@ class Ledger:
 
 
 async def client_loop(
-    base_url: str, ledger: Ledger, rng: random.Random, name: str, stop: asyncio.Event
+    server: ExampleAppServer, ledger: Ledger, rng: random.Random, name: str, stop: asyncio.Event
 ) -> None:
     mine: list[str] = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers=server.headers, timeout=10
+    ) as client:
         n = 0
         while not stop.is_set():
             n += 1
@@ -99,9 +101,7 @@ async def client_loop(
 async def load_until_killed(server: ExampleAppServer, ledger: Ledger, rng: random.Random) -> None:
     stop = asyncio.Event()
     clients = [
-        asyncio.create_task(
-            client_loop(server.base_url, ledger, random.Random(rng.random()), f"c{i}", stop)
-        )
+        asyncio.create_task(client_loop(server, ledger, random.Random(rng.random()), f"c{i}", stop))
         for i in range(CLIENTS)
     ]
     await asyncio.sleep(rng.uniform(0.05, 1.5))
@@ -112,10 +112,10 @@ async def load_until_killed(server: ExampleAppServer, ledger: Ledger, rng: rando
     await asyncio.gather(*clients)
 
 
-def stored_issues(base_url: str) -> dict[str, dict[str, Any]]:
+def stored_issues(server: ExampleAppServer) -> dict[str, dict[str, Any]]:
     issues: dict[str, dict[str, Any]] = {}
     page = 1
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=30) as client:
         while True:
             response = client.get(BASE, params={"page": page, "limit": 100})
             assert response.status_code == 200, response.text
@@ -147,8 +147,8 @@ def lost_writes(ledger: Ledger, stored: dict[str, dict[str, Any]]) -> list[str]:
         else:
             problems.append(f"{issue_id}: at v{issue['version']}, acknowledged v{tracked.version}")
     for issue_id, issue in stored.items():
-        if issue["title"] not in ledger.attempted_titles:
-            problems.append(f"{issue_id}: title {issue['title']!r} was never sent")
+        if issue["title"] not in ledger.attempted_titles or issue["reporter"] != "writer":
+            problems.append(f"{issue_id}: {issue['title']!r} by {issue['reporter']} never sent")
     return problems
 
 
@@ -167,12 +167,15 @@ def test_kill_9_cycles_lose_no_acknowledged_write(tmp_path: Path, store: str) ->
     rng = random.Random(SEED)
     ledger = Ledger()
     server = ExampleAppServer(tmp_path, {"ISSUES_STORAGE_URL": STORES[store](tmp_path)})
+    server.add_user("writer", "crash cycles 1")
     try:
         server.start()
+        # One token for the whole run: the signing key outlives the restarts.
+        server.headers = server.login("writer", "crash cycles 1")
         for cycle in range(KILLS):
             asyncio.run(load_until_killed(server, ledger, rng))
             server.start()  # a store that cannot open stops the server, and the test
-            stored = stored_issues(server.base_url)
+            stored = stored_issues(server)
             problems = lost_writes(ledger, stored)
             assert not problems, f"after kill {cycle + 1}: " + "\n".join(problems[:20])
             settle(ledger, stored)

@@ -1,6 +1,7 @@
 """Schemathesis against the example app's own OpenAPI schema, served by a real uvicorn.
 
-Every check schemathesis has runs on every phase (examples, coverage, fuzzing, stateful), with a
+Requests carry a bearer token of a user made with the CLI, and every check schemathesis has
+runs on every phase (examples, coverage, fuzzing, stateful), with a
 fixed seed and a time budget: no 5xx, no response outside the documented status codes, headers
 and schemas, no invalid request accepted, no valid one refused.
 """
@@ -49,9 +50,15 @@ def run_schemathesis(base_url: str, report: Path, *extra: str) -> dict[str, Any]
 @pytest.mark.slow
 @pytest.mark.parametrize("store", sorted(STORES))
 def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
-    env = {"ISSUES_STORAGE_URL": STORES[store](tmp_path)}
-    with ExampleAppServer(tmp_path, env) as server:
-        report = run_schemathesis(server.base_url, tmp_path / "schemathesis.json")
+    server = ExampleAppServer(tmp_path, {"ISSUES_STORAGE_URL": STORES[store](tmp_path)})
+    server.add_user("fuzzer", "fuzzing password 1")
+    with server:
+        headers = server.login("fuzzer", "fuzzing password 1")
+        report = run_schemathesis(
+            server.base_url,
+            tmp_path / "schemathesis.json",
+            *[arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")],
+        )
     cases = report["test_cases"]
     print(
         f"\nschemathesis on the {store} store: {cases['generated']} test cases, "

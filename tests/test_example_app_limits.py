@@ -17,13 +17,14 @@ BASE = "/api/v1/issues"
 
 
 def client_for(tmp_path: Path, **env: str) -> httpx.AsyncClient:
+    # Auth is off where a test needs writes to pass; the limit does not depend on it.
     app = create_app({"ISSUES_STORAGE_URL": str(tmp_path / "issues.json"), **env})
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 @pytest.mark.anyio
 async def test_default_limit_is_one_mebibyte(tmp_path: Path) -> None:
-    async with client_for(tmp_path) as client:
+    async with client_for(tmp_path, FASTAPI_ISSUES_AUTH="off") as client:
         padding = "x" * (1024 * 1024 - 100)
         body = {"title": "Abc", "description": "Hello", "padding": padding}
         assert (await client.post(BASE, json=body)).status_code == 201
@@ -38,7 +39,10 @@ async def test_default_limit_is_one_mebibyte(tmp_path: Path) -> None:
 async def test_limit_is_configurable_and_the_413_is_readable_cross_origin(tmp_path: Path) -> None:
     origin = "https://app.example"
     async with client_for(
-        tmp_path, FASTAPI_ISSUES_MAX_BODY_BYTES="300", FASTAPI_ISSUES_CORS_ORIGINS=origin
+        tmp_path,
+        FASTAPI_ISSUES_AUTH="off",
+        FASTAPI_ISSUES_MAX_BODY_BYTES="300",
+        FASTAPI_ISSUES_CORS_ORIGINS=origin,
     ) as client:
         small = {"title": "Abc", "description": "Hello"}
         assert (await client.post(BASE, json=small)).status_code == 201
@@ -47,6 +51,17 @@ async def test_limit_is_configurable_and_the_413_is_readable_cross_origin(tmp_pa
         )
         assert response.status_code == 413
         assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.anyio
+async def test_oversized_bodies_are_refused_before_anyone_logs_in(tmp_path: Path) -> None:
+    async with client_for(tmp_path, FASTAPI_ISSUES_MAX_BODY_BYTES="1000") as client:
+        small = await client.post(BASE, json={"title": "Abc", "description": "Hello"})
+        assert small.status_code == 401
+        big = await client.post(BASE, content=b"x" * 1001)
+        assert big.status_code == 413
+        login = await client.post("/token", data={"username": "a", "password": "x" * 2000})
+        assert login.status_code == 413
 
 
 def send_chunked_until_answered(port: int) -> tuple[bytes, int]:
@@ -85,6 +100,7 @@ def test_real_server_cuts_off_a_chunked_body_it_will_not_take(tmp_path: Path) ->
     env = {
         "ISSUES_STORAGE_URL": str(tmp_path / "issues.json"),
         "FASTAPI_ISSUES_MAX_BODY_BYTES": str(limit),
+        "FASTAPI_ISSUES_AUTH": "off",
     }
     with ExampleAppServer(tmp_path, env) as server:
         answer, sent = send_chunked_until_answered(server.port)

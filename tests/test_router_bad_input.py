@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+import os
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from fastapi_issues import (
     StorageError,
     make_issue_router,
 )
+from tests.conftest import POSTGRES_URL_VARIABLE
 
 pytestmark = pytest.mark.anyio
 
@@ -26,14 +29,47 @@ NEW = {"title": "Issue 1", "description": "This is a test issue", "priority": "m
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture(params=["memory", "json"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IssueStore]:
-    if request.param == "memory":
+@pytest.fixture(params=["memory", "json", "sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_url")  # skips, or fails in CI, without a server
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(store_kind: str, tmp_path: Path) -> AsyncIterator[IssueStore]:
+    if store_kind == "memory":
         yield InMemoryIssueStore()
         return
-    json_store = JSONFileIssueStore(tmp_path / "issues.json")
-    yield json_store
-    json_store.close()
+    if store_kind == "json":
+        json_store = JSONFileIssueStore(tmp_path / "issues.json")
+        yield json_store
+        json_store.close()
+        return
+    from fastapi_issues.storage.sql import SQLIssueStore
+
+    schema = None
+    if store_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'issues.db'}"
+    else:
+        url, schema = os.environ[POSTGRES_URL_VARIABLE], f"test_{uuid.uuid4().hex[:16]}"
+    sql_store = SQLIssueStore(url, schema=schema)
+    await sql_store.create_schema()
+    yield sql_store
+    if schema is not None:
+        await drop_schema(schema)
+    await sql_store.aclose()
+
+
+async def drop_schema(schema: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(os.environ[POSTGRES_URL_VARIABLE])
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

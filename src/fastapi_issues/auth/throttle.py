@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 __all__ = [
     "Failures",
@@ -32,7 +32,10 @@ __all__ = [
     "LoginThrottled",
     "ThrottleRule",
     "ThrottleStorage",
+    "throttled_login",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,24 @@ class LoginThrottle:
         """Clear the username's failures. The address keeps its count: else anyone with
         one valid account could wipe their address's count between guesses at others."""
         await self.storage.clear(f"user:{username[:200].casefold()}")
+
+
+async def throttled_login(
+    throttle: LoginThrottle,
+    username: str,
+    address: str | None,
+    authenticate: Callable[[], Awaitable[T | None]],
+) -> T | None:
+    """Run `authenticate` (which returns the user, or None for bad credentials) under
+    `throttle`, and count its outcome. Raises `LoginThrottled` without running it when the
+    login must wait."""
+    async with throttle.attempt(username, address):
+        user = await authenticate()
+        if user is None:
+            await throttle.failed(username, address)
+        else:
+            await throttle.succeeded(username)
+        return user
 
 
 class _Attempt:
