@@ -114,3 +114,18 @@ def test_real_server_cuts_off_a_chunked_body_it_will_not_take(tmp_path: Path) ->
         small = {"title": "Abc", "description": "Hello"}
         assert httpx.post(f"{server.base_url}{BASE}", json=small).status_code == 201
     assert "Traceback" not in server.log.read_text()
+
+
+def test_every_operation_that_takes_a_body_documents_413(tmp_path: Path) -> None:
+    app = create_app(
+        {"ISSUES_STORAGE_URL": str(tmp_path / "issues.json"), "FASTAPI_ISSUES_REGISTRATION": "on"}
+    )
+    with_body = [
+        (path, method, operation)
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) >= 5  # create, put, patch, token, register
+    for path, method, operation in with_body:
+        assert "413" in operation["responses"], (method, path)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
+from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
     credentials_error,
@@ -110,6 +111,15 @@ def make_auth_router(
     inactive: dict[int | str, dict[str, Any]] = {
         status.HTTP_400_BAD_REQUEST: {"model": ErrorMessage, "description": "Inactive user."}
     }
+    too_large: dict[int | str, dict[str, Any]] = {
+        413: {"model": ErrorMessage, "description": "The body is larger than the server accepts."}
+    }
+    unparseable: dict[int | str, dict[str, Any]] = {
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorMessage,
+            "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
+        }
+    }
     throttled: dict[int | str, dict[str, Any]] = {}
     if throttle is not None:
         throttled[status.HTTP_429_TOO_MANY_REQUESTS] = {
@@ -162,7 +172,7 @@ def make_auth_router(
             "The OAuth2 password flow: send `username` and `password` as form data. Send the "
             "returned token in `Authorization: Bearer <token>` on later requests."
         ),
-        responses={**unauthorized, **inactive, **unavailable, **throttled},
+        responses={**unauthorized, **inactive, **unavailable, **throttled, **too_large},
     )
     async def login(
         request: Request,
@@ -220,12 +230,15 @@ def make_auth_router(
             operation_id=f"{name}:register",
             summary="Create a user",
             description="Creates an enabled user; log in with `POST /token` afterwards.",
+            dependencies=[Depends(reject_ambiguous_json)],
             responses={
                 status.HTTP_409_CONFLICT: {
                     "model": ErrorMessage,
                     "description": "The username is taken.",
                 },
                 **unavailable,
+                **too_large,
+                **unparseable,
             },
         )
         async def register(payload: UserRegistration) -> User:
