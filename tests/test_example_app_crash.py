@@ -29,6 +29,7 @@ FIELDS = ("title", "description", "priority", "status")
 
 STORES = {
     "json": lambda tmp: str(tmp / "issues.json"),
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'issues.db'}",
 }
 
 

@@ -24,6 +24,7 @@ MAX_SECONDS = int(os.environ.get("FASTAPI_ISSUES_FUZZ_SECONDS", "40"))
 
 STORES = {
     "json": lambda tmp: str(tmp / "issues.json"),
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'issues.db'}",
 }
 
 
