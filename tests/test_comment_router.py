@@ -320,3 +320,29 @@ def test_openapi_documents_the_comment_routes() -> None:
     assert {p["name"] for p in ops["comments:list"]["parameters"]} >= {"page", "limit", "since"}
     with pytest.raises(ValueError, match="edit"):
         make_comment_router(InMemoryIssueStore(), exclude={"edit"})  # type: ignore[arg-type]
+
+
+# -- the same hardening as the issue routes ------------------------------------------------
+
+
+async def test_other_methods_get_405_with_a_full_allow(client: httpx.AsyncClient) -> None:
+    issue = await new_issue(client)
+    base = f"{ISSUES}/{issue['id']}/comments"
+    listing = await client.put(base, headers=ADA)
+    assert listing.status_code == 405
+    assert listing.headers["Allow"] == "GET, HEAD, POST"
+    one = await client.post(f"{base}/x", headers=ADA)
+    assert one.status_code == 405
+    assert one.headers["Allow"] == "GET, HEAD, PATCH, DELETE"
+
+
+async def test_ambiguous_json_nul_and_odd_times_are_refused(client: httpx.AsyncClient) -> None:
+    issue = await new_issue(client)
+    base = f"{ISSUES}/{issue['id']}/comments"
+    headers = {**ADA, "Content-Type": "application/json"}
+    twice = await client.post(base, content=b'{"body": "a", "body": "b"}', headers=headers)
+    assert twice.status_code == 422
+    assert (await client.post(base, json={"body": "nul\x00"}, headers=ADA)).status_code == 422
+    assert (await client.get(f"{base}/a%00b", headers=ADA)).status_code == 422
+    assert (await client.get(base, params={"since": "1.5"}, headers=ADA)).status_code == 422
+    assert (await client.get(base, headers=ADA)).json() == []

@@ -8,6 +8,7 @@ from fastapi_issues.comment_router import (
     make_comment_router,
 )
 from fastapi_issues.label_router import LabelOperation, make_label_router
+from fastapi_issues.policies import ReporterOrAdmin
 from fastapi_issues.router import (
     IssueAction,
     IssueOperation,
@@ -76,6 +77,7 @@ __all__ = [
     "LabelOut",
     "LabelStore",
     "LabelUpdate",
+    "ReporterOrAdmin",
     "StateReason",
     "StorageError",
     "TrackerStore",

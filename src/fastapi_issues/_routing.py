@@ -7,14 +7,18 @@ import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, params, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, params, status
 
+from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.router import (
+    _METHODS_IN_ALLOW_ORDER,
+    _OTHER_METHODS,
     NOT_FOUND,
     ErrorMessage,
     IssueAction,
     IssuePolicy,
     _link_header,
+    _method_not_allowed,
     _unavailable,
 )
 from fastapi_issues.schemas import IssueOut
@@ -66,12 +70,23 @@ def common_errors(*, auth: bool, policy: bool, what: str) -> Responses:
     return errors
 
 
+BODY_ERRORS: Responses = {
+    status.HTTP_400_BAD_REQUEST: {
+        "model": ErrorMessage,
+        "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
+    },
+    413: {"model": ErrorMessage, "description": "The body is larger than the server accepts."},
+}
+
+
 def error(code: int, description: str) -> Responses:
     return {code: {"model": ErrorMessage, "description": description}}
 
 
 class RouteRegistrar:
-    """Adds routes named `<name>:<operation>`, skipping excluded operations."""
+    """Adds routes named `<name>:<operation>`, skipping excluded operations, as
+    `make_issue_router` does: body routes refuse ambiguous JSON first and document 400 and
+    413, and `finish` makes every path answer other methods with 405 and a full `Allow`."""
 
     def __init__(
         self,
@@ -80,32 +95,68 @@ class RouteRegistrar:
         exclude: Collection[str],
         dependencies: Mapping[Any, Sequence[params.Depends]],
         errors: Responses,
+        *,
+        body_operations: Collection[str],
     ) -> None:
         self._router = router
         self._name = name
         self._exclude = exclude
         self._dependencies = dependencies
         self._errors = errors
+        self._body_operations = body_operations
+        self._served: dict[str, list[str]] = {}
+        self._excluded_methods: set[str] = set()
 
     def __call__(
         self, operation: str, method: str, path: str, **kwargs: Any
     ) -> Callable[[Endpoint], Endpoint]:
         def register(endpoint: Endpoint) -> Endpoint:
             if operation in self._exclude:
+                self._excluded_methods.add(method)
                 return endpoint
+            responses = {**self._errors, **kwargs.pop("responses", {})}
+            dependencies = list(self._dependencies.get(operation, ()))
+            if operation in self._body_operations:
+                responses.update(BODY_ERRORS)
+                dependencies.insert(0, Depends(reject_ambiguous_json))
             self._router.add_api_route(
                 path,
                 endpoint,
                 methods=[method],
                 name=f"{self._name}:{operation}",
                 operation_id=f"{self._name}:{operation}",
-                dependencies=list(self._dependencies.get(operation, ())),
-                responses={**self._errors, **kwargs.pop("responses", {})},
+                dependencies=dependencies,
+                responses=responses,
                 **kwargs,
             )
+            self._served.setdefault(path, []).append(method)
             return endpoint
 
         return register
+
+    def finish(self) -> None:
+        """Answer the methods no route serves with 405 and an `Allow` naming all that are.
+
+        Methods of excluded operations stay free for routes of the host's own.
+        """
+        excluded = set(self._excluded_methods)
+        if "GET" in excluded:
+            excluded.add("HEAD")
+        for path, methods in self._served.items():
+            served = set(methods) | ({"HEAD"} if "GET" in methods else set())
+            allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served)
+            others = [
+                m
+                for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
+                if m not in served and m not in excluded
+            ]
+            self._router.add_api_route(
+                path,
+                _method_not_allowed(allow),
+                methods=others,
+                include_in_schema=False,
+                name=f"{self._name}:method-not-allowed:{path}",
+            )
 
 
 def set_page_headers(

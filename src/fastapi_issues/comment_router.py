@@ -4,7 +4,6 @@
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args
 
@@ -22,7 +21,9 @@ from fastapi_issues._routing import (
 )
 from fastapi_issues.router import (
     MAX_ID_LENGTH,
+    NO_NUL,
     NOT_FOUND,
+    IsoDateTime,
     IssuePolicy,
     _anonymous,
     _aware,
@@ -118,7 +119,9 @@ def make_comment_router(
 
     router = APIRouter(tags=list(tags) if tags else None)
     errors = common_errors(auth=auth_dependency is not None, policy=True, what="comment")
-    route = RouteRegistrar(router, name, exclude, extra_dependencies, errors)
+    route = RouteRegistrar(
+        router, name, exclude, extra_dependencies, errors, body_operations={"create", "update"}
+    )
     gate = IssueGate(policy)
 
     no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
@@ -131,13 +134,16 @@ def make_comment_router(
     IssueId = Annotated[
         str,
         PathParam(
-            max_length=MAX_ID_LENGTH, description="The issue's id, as returned when it was created."
+            max_length=MAX_ID_LENGTH,
+            pattern=NO_NUL,
+            description="The issue's id, as returned when it was created.",
         ),
     ]
     CommentId = Annotated[
         str,
         PathParam(
             max_length=MAX_ID_LENGTH,
+            pattern=NO_NUL,
             description="The comment's id, as returned when it was created.",
         ),
     ]
@@ -182,7 +188,7 @@ def make_comment_router(
         page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Comments per page.")] = 20,
         since: Annotated[
-            datetime | None,
+            IsoDateTime | None,
             Query(description="Only comments created or edited at or after this time."),
         ] = None,
     ) -> Any:
@@ -342,6 +348,7 @@ def make_comment_router(
             raise _unavailable(exc) from exc
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    route.finish()
     return router
 
 

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
 
 from fastapi_issues._routing import (
     IssueGate,
@@ -22,6 +21,7 @@ from fastapi_issues._routing import (
 )
 from fastapi_issues.router import (
     MAX_ID_LENGTH,
+    NO_NUL,
     NOT_FOUND,
     IssuePolicy,
     _anonymous,
@@ -45,7 +45,6 @@ from fastapi_issues.storage.collaboration import (
     LabelStore,
     TooManyLabels,
 )
-from fastapi_issues.storage.rules import label_key
 
 __all__ = ["LabelOperation", "make_label_router"]
 
@@ -110,7 +109,14 @@ def make_label_router(
     errors = common_errors(
         auth=auth_dependency is not None, policy=policy is not None, what="label"
     )
-    route = RouteRegistrar(router, name, exclude, extra_dependencies, errors)
+    route = RouteRegistrar(
+        router,
+        name,
+        exclude,
+        extra_dependencies,
+        errors,
+        body_operations={"create", "update", "set_issue", "add_issue"},
+    )
     gate = IssueGate(policy)
 
     no_label = error(status.HTTP_404_NOT_FOUND, "No such label.")
@@ -122,12 +128,15 @@ def make_label_router(
     )
 
     LabelName = Annotated[
-        str, PathParam(max_length=200, description="The label's name, ignoring case.")
+        str,
+        PathParam(max_length=200, pattern=NO_NUL, description="The label's name, ignoring case."),
     ]
     IssueId = Annotated[
         str,
         PathParam(
-            max_length=MAX_ID_LENGTH, description="The issue's id, as returned when it was created."
+            max_length=MAX_ID_LENGTH,
+            pattern=NO_NUL,
+            description="The issue's id, as returned when it was created.",
         ),
     ]
 
@@ -271,7 +280,7 @@ def make_label_router(
         store: LabelStore,
         user: Any,
         *,
-        unknown_label_is_404: bool = False,
+        single_label: bool = False,
     ) -> Response:
         expected = None
         if policy is not None or "if-match" in request.headers:
@@ -285,19 +294,17 @@ def make_label_router(
         except VersionConflict:
             raise _precondition_failed() from None
         except LabelNotFound as exc:
-            if unknown_label_is_404:
+            if single_label:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
-            raise _unknown_labels(names, exc) from None
+            # Well formed, but naming labels the tracker does not have (yet): a conflict with
+            # its state, like too many labels, not a malformed request.
+            listed = ", ".join(repr(n) for n in exc.names)
+            detail = f"No label named {listed}; create it first"
+            raise HTTPException(status.HTTP_409_CONFLICT, detail) from None
         except TooManyLabels:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "too_many_labels",
-                        "loc": ("body", "labels"),
-                        "msg": f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
-                        "input": list(names),
-                    }
-                ]
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
             ) from None
         except StorageError as exc:
             raise _unavailable(exc) from exc
@@ -305,10 +312,14 @@ def make_label_router(
 
     edit_doc = (
         " Returns the issue with its new `ETag`. Send the issue's `ETag` in `If-Match` to "
-        "have the change refused with 412 if the issue changed since you read it. Unknown "
-        f"label names, or more than {MAX_LABELS_PER_ISSUE} labels, get 422."
+        "have the change refused with 412 if the issue changed since you read it. A name no "
+        f"label has, or more than {MAX_LABELS_PER_ISSUE} labels on the issue, gets 409."
     )
-    edit_errors = {**no_issue, **precondition}
+    edit_errors = {
+        **no_issue,
+        **error(status.HTTP_409_CONFLICT, "No label has a name sent, or too many labels."),
+        **precondition,
+    }
 
     @route(
         "set_issue",
@@ -347,10 +358,7 @@ def make_label_router(
         description="Takes one label off the issue; removing one it does not carry changes "
         "nothing. Returns the issue with its new `ETag`; honours `If-Match`.",
         responses={
-            status.HTTP_404_NOT_FOUND: {
-                "model": no_issue[status.HTTP_404_NOT_FOUND]["model"],
-                "description": "No such issue, or no such label.",
-            },
+            **error(status.HTTP_404_NOT_FOUND, "No such issue, or no such label."),
             **precondition,
         },
     )
@@ -364,27 +372,12 @@ def make_label_router(
             request,
             store,
             user,
-            unknown_label_is_404=True,
+            single_label=True,
         )
 
+    route.finish()
     return router
 
 
 def _taken(exc: DuplicateLabel) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, f"A label named {exc.name!r} already exists")
-
-
-def _unknown_labels(names: Sequence[str], exc: LabelNotFound) -> RequestValidationError:
-    unknown = {label_key(n) for n in exc.names}
-    return RequestValidationError(
-        [
-            {
-                "type": "unknown_label",
-                "loc": ("body", "labels", position),
-                "msg": f"No label is called {label!r}",
-                "input": label,
-            }
-            for position, label in enumerate(names)
-            if label_key(label) in unknown
-        ]
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -13,7 +12,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
 )
 
 __all__ = [
@@ -37,9 +35,14 @@ __all__ = [
 MAX_ASSIGNEES = 10
 MAX_LABELS_PER_ISSUE = 20
 
-Title = Annotated[str, StringConstraints(min_length=3, max_length=100)]
-Description = Annotated[str, StringConstraints(min_length=5, max_length=2000)]
-Username = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^\S+$")]
+# NUL is refused: PostgreSQL text cannot hold it, and no title needs it.
+_NO_NUL = r"^[^\x00]*$"
+Title = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=_NO_NUL)]
+Description = Annotated[str, StringConstraints(min_length=5, max_length=2000, pattern=_NO_NUL)]
+# Patterns name their characters, not `\s`: clients' regex engines disagree on what it means.
+Username = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x20\x7f-\xa0]+$")
+]
 
 
 def _unique_sorted(names: list[str]) -> list[str]:
@@ -49,30 +52,30 @@ def _unique_sorted(names: list[str]) -> list[str]:
 
 
 Assignees = Annotated[
-    list[Username], Field(max_length=MAX_ASSIGNEES), AfterValidator(_unique_sorted)
+    list[Username],
+    Field(max_length=MAX_ASSIGNEES, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique_sorted),
 ]
 
-
-def _plain_label_name(name: str) -> str:
-    # Commas separate names in the `labels=a,b` list filter, so a name cannot hold one.
-    if "," in name:
-        raise ValueError("a label name cannot contain a comma")
-    if any(unicodedata.category(char).startswith("C") for char in name):
-        raise ValueError("a label name cannot contain control characters")
-    return name
-
-
+# Commas separate names in the `labels=a,b` filter, so a name cannot hold one; nor control
+# characters, nor spaces at either end. Said as a pattern, so the OpenAPI schema tells
+# clients exactly what is accepted.
+_LABEL_END = r"[^,\x00-\x20\x7f-\xa0]"
+_LABEL_INSIDE = r"[^,\x00-\x1f\x7f-\x9f]"
 LabelName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_plain_label_name),
+    StringConstraints(
+        min_length=1,
+        max_length=50,
+        pattern=rf"^{_LABEL_END}(?:{_LABEL_INSIDE}*{_LABEL_END})?$",
+    ),
 ]
 Color = Annotated[
     str,
     StringConstraints(pattern=r"^#?[0-9A-Fa-f]{6}$"),
     AfterValidator(lambda color: color.removeprefix("#").lower()),
 ]
-LabelDescription = Annotated[str, StringConstraints(max_length=200)]
+LabelDescription = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 
 
 def _not_blank(text: str) -> str:
@@ -82,7 +85,9 @@ def _not_blank(text: str) -> str:
 
 
 CommentBody = Annotated[
-    str, StringConstraints(min_length=1, max_length=10_000), AfterValidator(_not_blank)
+    str,
+    StringConstraints(min_length=1, max_length=10_000, pattern=_NO_NUL),
+    AfterValidator(_not_blank),
 ]
 
 
@@ -150,13 +155,6 @@ class IssueUpdate(BaseModel):
             "Closing without one means `completed`."
         ),
     )
-
-    @model_validator(mode="after")
-    def _reason_only_when_closing(self) -> IssueUpdate:
-        fields = self.model_fields_set
-        if "state_reason" in fields and "status" in fields and self.status != IssueStatus.closed:
-            raise ValueError("state_reason can only be given with status closed")
-        return self
 
     def changes(self) -> dict[str, object]:
         """The fields the client sent, by name."""
