@@ -195,9 +195,7 @@ class JSONFileIssueStore:
             labels = (await self._current_labels()).by_id
         else:
             labels = self._label_index.by_id  # not looked at
-        comments = await self._current_comments()
-        show = self._shown.show
-        return [show(issue, labels, len(comments.get(issue.id, ()))) for issue in issues]
+        return self._shown.show_all(issues, labels, await self._current_comments())
 
     async def _issue(self, issue_id: str) -> StoredIssue:
         issue = (await self._current()).issues.get(issue_id)

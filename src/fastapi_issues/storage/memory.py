@@ -94,7 +94,8 @@ class InMemoryIssueStore:
             except LabelNotFound:
                 return IssuePage(items=[], total=0)
         page = self._index.select(query, label_ids)
-        return IssuePage(items=[self._present(i) for i in page.items], total=page.total)
+        shown = self._shown.show_all(page.items, self._label_index.by_id, self._comments)
+        return IssuePage(items=shown, total=page.total)
 
     async def update(
         self,
