@@ -1,0 +1,34 @@
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from fastapi_issues import JSONFileIssueStore, make_issue_router
+from fastapi_issues.middleware import ProcessTimeMiddleware
+
+app = FastAPI(
+    title="Issue Tracker API",
+    version="0.1.0",
+    description="A mini production-style API built with FastAPI",
+)
+
+
+@app.get("/health")
+def health_check() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+store = JSONFileIssueStore("data/issues.json")
+app.include_router(make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"]))
+
+# --8<-- [start:middleware]
+app.add_middleware(
+    CORSMiddleware,
+    allow_origins=["http://localhost:3000"],  # your front end's origin, never "*" in production
+    allow_credentials=True,
+    allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+    # Browsers only let scripts read the response headers listed here.
+    expose_headers=["Link", "X-Total-Count", "X-Process-Time", "ETag", "Location"],
+)
+# Added last, so it is the outermost middleware and times everything, CORS included.
+app.add_middleware(ProcessTimeMiddleware)
+# --8<-- [end:middleware]

@@ -1,0 +1,384 @@
+"""Every sample under docs/examples/ runs here, the way its page tells the reader to use it.
+
+`test_every_sample_is_exercised` keeps it that way: a sample whose path is not named in this
+file fails the suite.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+from fastapi_issues import InMemoryIssueStore
+from tests.docs.conftest import EXAMPLES, LoadExample, serve
+
+pytestmark = pytest.mark.anyio
+
+NEW_ISSUE = {"title": "Login button does nothing", "description": "Clicking it has no effect."}
+
+
+def _stored(path: str | Path) -> list[dict[str, object]]:
+    """The issues in a JSON store's file; none when there is no file."""
+    file = Path(path)
+    return json.loads(file.read_text()) if file.exists() else []
+
+
+# -- Home ----------------------------------------------------------------------------------
+
+
+async def test_home_example_serves_the_issue_api(load_example: LoadExample) -> None:
+    module = load_example("home.py")
+    async with serve(module.app) as client:
+        created = await client.post("/api/v1/issues", json=NEW_ISSUE)
+        assert created.status_code == 201
+        issue = created.json()
+        assert issue["status"] == "open"
+        assert created.headers["location"].endswith(f"/api/v1/issues/{issue['id']}")
+        listed = await client.get("/api/v1/issues")
+        assert listed.headers["x-total-count"] == "1"
+        assert [i["id"] for i in listed.json()] == [issue["id"]]
+    # The promise in the comment: the issue is on disk, in data/issues.json.
+    assert [i["id"] for i in _stored("data/issues.json")] == [issue["id"]]
+
+
+# -- Tutorial ------------------------------------------------------------------------------
+
+
+async def test_tutorial_step1_health(load_example: LoadExample) -> None:
+    module = load_example("tutorial/step1_health.py")
+    async with serve(module.app) as client:
+        response = await client.get("/health")
+        assert response.json() == {"status": "ok"}
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Issue Tracker API"
+
+
+async def test_tutorial_step2_crud_as_the_crash_course_does_it(load_example: LoadExample) -> None:
+    module = load_example("tutorial/step2_issues.py")
+    async with serve(module.app) as client:
+        assert (await client.get("/api/v1/issues")).json() == []
+
+        created = await client.post(
+            "/api/v1/issues",
+            json={"title": "Issue 1", "description": "This is a test issue", "foo": "bar"},
+        )
+        assert created.status_code == 201
+        issue = created.json()
+        assert "foo" not in issue
+        assert issue["priority"] == "medium"
+        assert issue["status"] == "open"
+
+        bad = await client.post(
+            "/api/v1/issues",
+            json={"title": "Issue 2", "description": "Bad priority", "priority": "urgent"},
+        )
+        assert bad.status_code == 422
+
+        missing = await client.get("/api/v1/issues/1")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "Issue not found"}
+
+        updated = await client.put(
+            f"/api/v1/issues/{issue['id']}", json={"description": "This is an updated issue"}
+        )
+        assert updated.status_code == 200
+        assert updated.json()["description"] == "This is an updated issue"
+        assert updated.json()["title"] == "Issue 1"
+        assert updated.headers["etag"] == '"v2"'
+
+        blank = await client.patch(f"/api/v1/issues/{issue['id']}", json={"title": None})
+        assert blank.status_code == 422
+
+        for n in range(2, 6):
+            await client.post(
+                "/api/v1/issues", json={"title": f"Issue {n}", "description": "More work"}
+            )
+        page = await client.get("/api/v1/issues", params={"page": 2, "limit": 2})
+        assert [i["title"] for i in page.json()] == ["Issue 3", "Issue 4"]
+        assert page.headers["x-total-count"] == "5"
+        assert 'rel="next"' in page.headers["link"]
+
+        found = await client.get("/api/v1/issues", params={"q": "updated"})
+        assert [i["id"] for i in found.json()] == [issue["id"]]
+
+        stale = await client.patch(
+            f"/api/v1/issues/{issue['id']}",
+            json={"status": "closed"},
+            headers={"If-Match": '"v1"'},
+        )
+        assert stale.status_code == 412
+
+        deleted = await client.delete(f"/api/v1/issues/{issue['id']}")
+        assert deleted.status_code == 204
+        assert (await client.get(f"/api/v1/issues/{issue['id']}")).status_code == 404
+
+
+async def test_tutorial_step3_timing_and_cors(load_example: LoadExample) -> None:
+    module = load_example("tutorial/step3_middleware.py")
+    async with serve(module.app) as client:
+        response = await client.get("/health")
+        assert re.fullmatch(r"\d+\.\d{4}s", response.headers["x-process-time"])
+
+        preflight = await client.options(
+            "/api/v1/issues",
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert "x-process-time" in preflight.headers
+
+        created = await client.post(
+            "/api/v1/issues", json=NEW_ISSUE, headers={"Origin": "http://localhost:3000"}
+        )
+        exposed = created.headers["access-control-expose-headers"].lower()
+        exposed_names = {name.strip() for name in exposed.split(",")}
+        assert {"location", "etag", "x-total-count", "link"} <= exposed_names
+
+        foreign = await client.get("/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in foreign.headers
+
+
+# -- Storage -------------------------------------------------------------------------------
+
+
+async def test_storage_env_setting_picks_the_store(
+    load_example: LoadExample, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ISSUES_STORAGE_URL", f"json://{tmp_path}/elsewhere.json")
+    module = load_example("deployment/main.py")
+    async with serve(module.app) as client:
+        assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
+    assert len(_stored(tmp_path / "elsewhere.json")) == 1
+
+    monkeypatch.setenv("ISSUES_STORAGE_URL", "memory://")
+    module = load_example("deployment/main.py")
+    assert isinstance(module.store, InMemoryIssueStore)
+
+
+async def test_storage_default_is_the_json_file(
+    load_example: LoadExample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
+    module = load_example("deployment/main.py")
+    async with serve(module.app) as client:
+        assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
+        assert (await client.get("/health")).json() == {"status": "ok"}
+    assert len(_stored("data/issues.json")) == 1
+
+
+async def test_storage_dependency_override_sample_passes(load_example: LoadExample) -> None:
+    module = load_example("storage/test_app_in_memory.py")
+    await module.test_create_then_list()
+    # It ran against the override, so nothing reached the JSON file.
+    assert _stored("data/issues.json") == []
+    assert module.app.dependency_overrides == {}
+
+
+async def test_storage_evented_store_reports_writes_over_http(load_example: LoadExample) -> None:
+    module = load_example("storage/evented_store.py")
+    events: list[tuple[str, str]] = []
+
+    async def record(event: str, issue_id: str) -> None:
+        events.append((event, issue_id))
+
+    from fastapi import FastAPI
+
+    from fastapi_issues import make_issue_router
+
+    app = FastAPI()
+    app.include_router(make_issue_router(module.EventedIssueStore(InMemoryIssueStore(), record)))
+    async with serve(app) as client:
+        issue = (await client.post("/api/v1/issues", json=NEW_ISSUE)).json()
+        await client.get(f"/api/v1/issues/{issue['id']}")
+        await client.patch(f"/api/v1/issues/{issue['id']}", json={"status": "closed"})
+        stale = await client.delete(f"/api/v1/issues/{issue['id']}", headers={"If-Match": '"v1"'})
+        assert stale.status_code == 412
+        await client.delete(f"/api/v1/issues/{issue['id']}")
+    assert events == [("created", issue["id"]), ("updated", issue["id"]), ("deleted", issue["id"])]
+
+
+def _import_sample(relative: str) -> ModuleType:
+    """Import a sample at collection time, its folder on `sys.path` while it loads."""
+    path = EXAMPLES / relative
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"docs_sample_{path.stem}", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))
+
+
+# The storage page's contract-suite sample: pytest collects the class here and runs it in full.
+TestEventedIssueStore = _import_sample("storage/test_evented_store.py").TestEventedIssueStore
+
+
+# -- Auth ----------------------------------------------------------------------------------
+
+
+async def test_auth_api_key_dependency(load_example: LoadExample) -> None:
+    module = load_example("auth/api_key.py")
+    async with serve(module.app) as client:
+        assert (await client.get("/api/v1/issues")).status_code == 401
+        wrong = await client.get("/api/v1/issues", headers={"X-API-Key": "nope"})
+        assert wrong.status_code == 401
+        created = await client.post(
+            "/api/v1/issues", json=NEW_ISSUE, headers={"X-API-Key": "ci-bot-key-change-me"}
+        )
+        assert created.status_code == 201
+        assert created.json()["reporter"] == "ci-bot"
+        schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+        assert schemes == {"APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+
+
+async def test_auth_policy_reporters_own_their_issues(load_example: LoadExample) -> None:
+    module = load_example("auth/policy.py")
+    bob, eve, ada = ({"X-User": name} for name in ("bob", "eve", "ada"))
+    async with serve(module.app) as client:
+        issue = (await client.post("/api/v1/issues", json=NEW_ISSUE, headers=bob)).json()
+        assert issue["reporter"] == "bob"
+        url = f"/api/v1/issues/{issue['id']}"
+        assert (await client.get(url, headers=eve)).status_code == 200
+        denied = await client.patch(url, json={"status": "closed"}, headers=eve)
+        assert denied.status_code == 403
+        assert (await client.delete(url, headers=eve)).status_code == 403
+        assert (await client.patch(url, json={"status": "closed"}, headers=bob)).status_code == 200
+        assert (await client.delete(url, headers=ada)).status_code == 204
+        assert (await client.get(url)).status_code == 401
+
+
+async def test_auth_per_route_dependencies_and_exclude(load_example: LoadExample) -> None:
+    module = load_example("auth/per_route.py")
+    bob, ada = {"X-User": "bob"}, {"X-User": "ada"}
+    async with serve(module.app) as client:
+        issue = (await client.post("/api/v1/issues", json=NEW_ISSUE, headers=bob)).json()
+        url = f"/api/v1/issues/{issue['id']}"
+        assert (await client.put(url, json={"title": "Renamed"}, headers=bob)).status_code == 405
+        assert (await client.patch(url, json={"title": "Renamed"}, headers=bob)).status_code == 200
+        forbidden = await client.delete(url, headers=bob)
+        assert forbidden.status_code == 403
+        assert forbidden.json() == {"detail": "Only admins may delete issues"}
+        assert (await client.delete(url, headers=ada)).status_code == 204
+
+
+# -- Deployment ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dockerfile_command() -> list[str]:
+    text = (EXAMPLES / "deployment/Dockerfile").read_text()
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", text, flags=re.MULTILINE)
+    return list(json.loads(cmd))
+
+
+def _procfile_command() -> list[str]:
+    (line,) = (EXAMPLES / "deployment/Procfile").read_text().splitlines()
+    kind, command = line.split(":", 1)
+    assert kind == "web"
+    return shlex.split(command)
+
+
+@pytest.fixture(params=["Dockerfile", "Procfile"])
+def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The recipe's own start command, run on the sample app, bound to 127.0.0.1 only."""
+    port = _free_port()
+    command = _dockerfile_command() if request.param == "Dockerfile" else _procfile_command()
+    assert command[0] == "uvicorn"
+    command = [
+        {"0.0.0.0": "127.0.0.1", "8000": str(port), "$PORT": str(port)}.get(arg, arg)
+        for arg in command
+    ]
+    assert f"--port={port}" in "=".join(command) or str(port) in command
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text((EXAMPLES / "deployment/main.py").read_text())
+    env = {**os.environ, "ISSUES_STORAGE_URL": str(tmp_path / "data" / "issues.json")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start within 30 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_deployment_recipe_serves_with_two_workers(deployed: str, tmp_path: Path) -> None:
+    command_workers = 2
+    with httpx.Client(base_url=deployed, timeout=10) as client:
+        ids = set()
+        for n in range(20):
+            response = client.post(
+                "/api/v1/issues", json={"title": f"Issue {n}", "description": "From a worker"}
+            )
+            assert response.status_code == 201
+            ids.add(response.json()["id"])
+        # New connections land on either worker; each must see all twenty issues.
+        for _ in range(command_workers * 3):
+            with httpx.Client(base_url=deployed, timeout=10) as fresh:
+                listed = fresh.get("/api/v1/issues", params={"limit": 100})
+                assert {i["id"] for i in listed.json()} == ids
+    stored = json.loads((tmp_path / "data" / "issues.json").read_text())
+    assert {i["id"] for i in stored} == ids
+
+
+def test_deployment_recipes_install_the_server_extra() -> None:
+    requirements = (EXAMPLES / "deployment/requirements.txt").read_text().split()
+    assert requirements == ["fastapi-issues[server]"]
+    assert "--workers" in _dockerfile_command()
+    assert "--workers" in _procfile_command()
+
+
+# -- Every sample is exercised -------------------------------------------------------------
+
+
+def test_every_sample_is_exercised() -> None:
+    this_file = Path(__file__).read_text()
+    samples = sorted(
+        p.relative_to(EXAMPLES).as_posix()
+        for p in EXAMPLES.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert samples, "no samples found"
+    untested = [s for s in samples if f'"{s}"' not in this_file and f"/{s}" not in this_file]
+    assert untested == [], f"samples no test runs: {untested}"
