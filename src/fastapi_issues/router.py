@@ -60,10 +60,7 @@ def _username(user: Any) -> str | None:
     """The reporter name for a resolved user: its `username`, or the user itself if a str."""
     if user is None or isinstance(user, str):
         return user
-    if isinstance(user, Mapping):
-        name = user.get("username")
-    else:
-        name = getattr(user, "username", None)
+    name = user.get("username") if isinstance(user, Mapping) else getattr(user, "username", None)
     return name if isinstance(name, str) else None
 
 
@@ -181,8 +178,12 @@ def make_issue_router(
         }
     }
 
-    def route(operation: IssueOperation, method: str, path: str, **kwargs: Any) -> Any:
-        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    Endpoint = Callable[..., Awaitable[Any]]
+
+    def route(
+        operation: IssueOperation, method: str, path: str, **kwargs: Any
+    ) -> Callable[[Endpoint], Endpoint]:
+        def register(endpoint: Endpoint) -> Endpoint:
             if operation in exclude:
                 return endpoint
             router.add_api_route(
