@@ -4,6 +4,6 @@ from fastapi_issues import JSONFileIssueStore, make_issue_router
 
 app = FastAPI(title="My product")
 
-# Issues live in data/issues.json; writes are atomic, durable and safe across workers.
+# Issues live in data/issues.json: atomic, durable, safe across workers.
 store = JSONFileIssueStore("data/issues.json")
 app.include_router(make_issue_router(store, prefix="/api/v1/issues"))

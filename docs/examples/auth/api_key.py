@@ -6,17 +6,21 @@ from fastapi.security import APIKeyHeader
 
 from fastapi_issues import JSONFileIssueStore, make_issue_router
 
-# Which key belongs to whom. Load these from your secret store, never from the source.
+# Whose key is which. Load them from your secret store, not the source.
 API_KEYS = {"ada": "ada-key-change-me", "ci-bot": "ci-bot-key-change-me"}
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-async def current_user(key: Annotated[str | None, Security(api_key_header)]) -> str:
+async def current_user(
+    key: Annotated[str | None, Security(api_key_header)],
+) -> str:
     for username, known in API_KEYS.items():
         if key is not None and secrets.compare_digest(key, known):
             return username  # a plain string becomes the issue's reporter
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing or unknown API key")
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "Missing or unknown API key"
+    )
 
 
 app = FastAPI()

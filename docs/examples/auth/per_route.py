@@ -15,7 +15,9 @@ async def current_user(x_user: Annotated[str | None, Header()] = None) -> str:
 # --8<-- [start:routes]
 async def require_admin(user: Annotated[str, Depends(current_user)]) -> None:
     if user != "ada":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only admins may delete issues")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Only admins may delete issues"
+        )
 
 
 app = FastAPI()

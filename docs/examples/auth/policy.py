@@ -2,7 +2,12 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException
 
-from fastapi_issues import IssueAction, IssueOut, JSONFileIssueStore, make_issue_router
+from fastapi_issues import (
+    IssueAction,
+    IssueOut,
+    JSONFileIssueStore,
+    make_issue_router,
+)
 
 ADMINS = {"ada"}
 
@@ -15,8 +20,10 @@ async def current_user(x_user: Annotated[str | None, Header()] = None) -> str:
 
 
 # --8<-- [start:policy]
-def reporters_own_their_issues(user: str, action: IssueAction, issue: IssueOut | None) -> bool:
-    """Everyone signed in may read and create; only the reporter or an admin may change."""
+def reporters_own_their_issues(
+    user: str, action: IssueAction, issue: IssueOut | None
+) -> bool:
+    """Everyone may read and create; reporters and admins may change."""
     if action in ("read", "create") or user in ADMINS:
         return True
     return issue is not None and issue.reporter == user
@@ -25,6 +32,8 @@ def reporters_own_their_issues(user: str, action: IssueAction, issue: IssueOut |
 app = FastAPI()
 store = JSONFileIssueStore("data/issues.json")
 app.include_router(
-    make_issue_router(store, auth_dependency=current_user, policy=reporters_own_their_issues)
+    make_issue_router(
+        store, auth_dependency=current_user, policy=reporters_own_their_issues
+    )
 )
 # --8<-- [end:policy]

@@ -8,14 +8,19 @@ from fastapi_issues import make_issue_router
 from fastapi_issues.storage.urls import open_issue_store
 
 # --8<-- [start:store]
-# One setting picks the store: a path or json:///path for a JSON file, memory:// for none.
-store = open_issue_store(os.environ.get("ISSUES_STORAGE_URL", "data/issues.json"))
+# One setting picks the store: a path or json:///path for a JSON file,
+# memory:// for none.
+store = open_issue_store(
+    os.environ.get("ISSUES_STORAGE_URL", "data/issues.json")
+)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    close = getattr(store, "close", None)  # the JSON store holds a lock file open
+    close = getattr(
+        store, "close", None
+    )  # the JSON store holds a lock file open
     if close is not None:
         close()
 

@@ -16,5 +16,7 @@ def health_check() -> dict[str, str]:
 
 # --8<-- [start:mount]
 store = JSONFileIssueStore("data/issues.json")
-app.include_router(make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"]))
+app.include_router(
+    make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"])
+)
 # --8<-- [end:mount]
