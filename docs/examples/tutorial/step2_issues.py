@@ -16,7 +16,6 @@ def health_check() -> dict[str, str]:
 
 # --8<-- [start:mount]
 store = JSONFileIssueStore("data/issues.json")
-app.include_router(
-    make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"])
-)
+router = make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"])
+app.include_router(router)
 # --8<-- [end:mount]

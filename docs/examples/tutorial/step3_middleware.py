@@ -17,9 +17,8 @@ def health_check() -> dict[str, str]:
 
 
 store = JSONFileIssueStore("data/issues.json")
-app.include_router(
-    make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"])
-)
+router = make_issue_router(store, prefix="/api/v1/issues", tags=["Issues"])
+app.include_router(router)
 
 # --8<-- [start:middleware]
 app.add_middleware(
