@@ -81,8 +81,11 @@ class DurableJSONArray(Generic[T]):
         decode: Callable[[Any, float], T],
         encode: Callable[[T], str],
         what: str = "records",
+        file_mode: int = 0o666,
     ) -> None:
         self.path = Path(path)
+        # Permissions of the data file, before the umask; 0o600 keeps secrets private.
+        self._file_mode = file_mode
         self._key = key
         self._decode = decode
         self._encode = encode
@@ -184,7 +187,9 @@ class DurableJSONArray(Generic[T]):
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = os.open(tmp, flags, self._file_mode)
+            with open(fd, "w", encoding="utf-8", newline="\n") as f:
                 f.write("[\n" + ",\n".join(lines) + "\n]\n")
                 f.flush()
                 os.fsync(f.fileno())
