@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -65,3 +67,43 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+CLI = Path(sys.executable).parent / "fastapi-issues"
+
+
+def fastapi_issues_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
+    """Run the `fastapi-issues` command the pages tell readers to type; return its stdout."""
+    result = subprocess.run(
+        [str(CLI), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 0, f"fastapi-issues {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """`export FASTAPI_ISSUES_SECRET_KEY="$(fastapi-issues secret)"`, as the pages say."""
+    secret = fastapi_issues_cli("secret").strip()
+    monkeypatch.setenv("FASTAPI_ISSUES_SECRET_KEY", secret)
+    return secret
+
+
+def add_user(username: str, password: str, *extra: str) -> None:
+    """`fastapi-issues user add USERNAME` with the password on stdin, in the current folder."""
+    out = fastapi_issues_cli("user", "add", username, "--password-stdin", *extra, stdin=password)
+    assert username in out
+
+
+async def login(
+    client: httpx.AsyncClient, username: str, password: str, path: str = "/token"
+) -> dict[str, str]:
+    """The Authorization header of a fresh token, got as Swagger UI's Authorize gets it."""
+    response = await client.post(path, data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -23,7 +23,15 @@ import httpx
 import pytest
 
 from fastapi_issues import InMemoryIssueStore
-from tests.docs.conftest import EXAMPLES, LoadExample, serve
+from fastapi_issues.auth import AuthSettingsError
+from tests.docs.conftest import (
+    EXAMPLES,
+    LoadExample,
+    add_user,
+    fastapi_issues_cli,
+    login,
+    serve,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +65,11 @@ async def test_home_example_serves_the_issue_api(load_example: LoadExample) -> N
 # -- Quickstart ----------------------------------------------------------------------------
 
 
-async def test_quickstart_app_creates_and_lists_as_the_page_says(load_example: LoadExample) -> None:
+async def test_quickstart_from_nothing_to_an_authenticated_issue(
+    load_example: LoadExample, secret_key: str
+) -> None:
+    """The Quickstart's steps in order: secret, `user add`, run, log in, create."""
+    add_user("ada", "correct horse battery")
     module = load_example("quickstart/main.py")
     body = {
         "title": "Login button does nothing",
@@ -65,21 +77,41 @@ async def test_quickstart_app_creates_and_lists_as_the_page_says(load_example: L
         "priority": "high",
     }
     async with serve(module.app) as client:
-        docs = await client.get("/docs")
-        assert docs.status_code == 200
-        paths = (await client.get("/openapi.json")).json()["paths"]
-        assert "post" in paths["/api/v1/issues"]
-        created = await client.post("/api/v1/issues", json=body)
+        assert (await client.get("/docs")).status_code == 200
+        schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+        assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "token"
+
+        anonymous = await client.post("/api/v1/issues", json=body)
+        assert anonymous.status_code == 401
+        wrong = await client.post("/token", data={"username": "ada", "password": "nope"})
+        assert wrong.status_code == 401
+
+        auth = await login(client, "ada", "correct horse battery")
+        created = await client.post("/api/v1/issues", json=body, headers=auth)
         assert created.status_code == 201
         issue = created.json()
+        assert issue["reporter"] == "ada"
         assert created.headers["location"] == f"http://test/api/v1/issues/{issue['id']}"
         assert created.headers["etag"] == '"v1"'
-        await client.post("/api/v1/issues", json={**body, "title": "Typo", "priority": "low"})
+        await client.post(
+            "/api/v1/issues", json={**body, "title": "Typo", "priority": "low"}, headers=auth
+        )
         listed = await client.get(
-            "/api/v1/issues", params={"status": "open", "sort": "priority", "direction": "desc"}
+            "/api/v1/issues",
+            params={"status": "open", "sort": "priority", "direction": "desc"},
+            headers=auth,
         )
         assert [i["priority"] for i in listed.json()] == ["high", "low"]
     assert [i["title"] for i in _stored("data/issues.json")] == [body["title"], "Typo"]
+    assert [u["username"] for u in _stored("data/users.json")] == ["ada"]
+
+
+def test_quickstart_app_refuses_to_start_without_a_secret(
+    load_example: LoadExample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASTAPI_ISSUES_SECRET_KEY", raising=False)
+    with pytest.raises(AuthSettingsError, match="fastapi-issues secret"):
+        load_example("quickstart/main.py")
 
 
 # -- Tutorial ------------------------------------------------------------------------------
@@ -182,6 +214,33 @@ async def test_tutorial_step3_timing_and_cors(load_example: LoadExample) -> None
         assert "access-control-allow-origin" not in foreign.headers
 
 
+async def test_tutorial_step4_crash_course_login(
+    load_example: LoadExample, secret_key: str
+) -> None:
+    add_user("johndoe", "correct horse battery", "--full-name", "John Doe")
+    module = load_example("tutorial/step4_auth.py")
+    async with serve(module.app) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/api/v1/issues")).status_code == 401
+        auth = await login(client, "johndoe", "correct horse battery")
+        me = (await client.get("/users/me", headers=auth)).json()
+        assert me == {
+            "username": "johndoe",
+            "email": None,
+            "full_name": "John Doe",
+            "disabled": False,
+        }
+        created = await client.post("/api/v1/issues", json=NEW_ISSUE, headers=auth)
+        assert created.status_code == 201
+        assert created.json()["reporter"] == "johndoe"
+        assert "x-process-time" in created.headers
+
+        fastapi_issues_cli("user", "disable", "johndoe")
+        inactive = await client.get("/api/v1/issues", headers=auth)
+        assert inactive.status_code == 400
+        assert inactive.json() == {"detail": "Inactive user"}
+
+
 # -- Storage -------------------------------------------------------------------------------
 
 
@@ -189,13 +248,13 @@ async def test_storage_env_setting_picks_the_store(
     load_example: LoadExample, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("ISSUES_STORAGE_URL", f"json://{tmp_path}/elsewhere.json")
-    module = load_example("deployment/main.py")
+    module = load_example("storage/from_url.py")
     async with serve(module.app) as client:
         assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
     assert len(_stored(tmp_path / "elsewhere.json")) == 1
 
     monkeypatch.setenv("ISSUES_STORAGE_URL", "memory://")
-    module = load_example("deployment/main.py")
+    module = load_example("storage/from_url.py")
     assert isinstance(module.store, InMemoryIssueStore)
 
 
@@ -203,10 +262,9 @@ async def test_storage_default_is_the_json_file(
     load_example: LoadExample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
-    module = load_example("deployment/main.py")
+    module = load_example("storage/from_url.py")
     async with serve(module.app) as client:
         assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
-        assert (await client.get("/health")).json() == {"status": "ok"}
     assert len(_stored("data/issues.json")) == 1
 
 
@@ -261,6 +319,19 @@ TestEventedIssueStore = _import_sample("storage/test_evented_store.py").TestEven
 
 
 # -- Auth ----------------------------------------------------------------------------------
+
+
+async def test_auth_builtin_under_a_prefix(load_example: LoadExample, secret_key: str) -> None:
+    add_user("ada", "correct horse battery")
+    module = load_example("auth/builtin_prefixed.py")
+    async with serve(module.app) as client:
+        schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+        assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "auth/token"
+        assert (await client.post("/token", data={"username": "ada"})).status_code == 404
+        auth = await login(client, "ada", "correct horse battery", path="/auth/token")
+        assert (await client.get("/auth/users/me", headers=auth)).json()["username"] == "ada"
+        created = await client.post("/api/v1/issues", json=NEW_ISSUE, headers=auth)
+        assert created.json()["reporter"] == "ada"
 
 
 async def test_auth_api_key_dependency(load_example: LoadExample) -> None:
@@ -344,7 +415,16 @@ def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     project = tmp_path / "project"
     project.mkdir()
     (project / "main.py").write_text((EXAMPLES / "deployment/main.py").read_text())
-    env = {**os.environ, "ISSUES_STORAGE_URL": str(tmp_path / "data" / "issues.json")}
+    storage = str(tmp_path / "data" / "issues.json")
+    env = {
+        **os.environ,
+        "ISSUES_STORAGE_URL": storage,
+        "FASTAPI_ISSUES_SECRET_KEY": fastapi_issues_cli("secret").strip(),
+    }
+    # `docker run ... fastapi-issues user add ada`: the CLI finds the store the same way.
+    fastapi_issues_cli(
+        "user", "add", "ada", "--password-stdin", stdin="correct horse battery", env=env
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", *command],
         cwd=project,
@@ -372,27 +452,35 @@ def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_deployment_recipe_serves_with_two_workers(deployed: str, tmp_path: Path) -> None:
-    command_workers = 2
+    workers = 2
     with httpx.Client(base_url=deployed, timeout=10) as client:
+        assert client.post("/api/v1/issues", json=NEW_ISSUE).status_code == 401
+        login = client.post("/token", data={"username": "ada", "password": "correct horse battery"})
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         ids = set()
         for n in range(20):
             response = client.post(
-                "/api/v1/issues", json={"title": f"Issue {n}", "description": "From a worker"}
+                "/api/v1/issues",
+                json={"title": f"Issue {n}", "description": "From a worker"},
+                headers=auth,
             )
             assert response.status_code == 201
             ids.add(response.json()["id"])
-        # New connections land on either worker; each must see all twenty issues.
-        for _ in range(command_workers * 3):
-            with httpx.Client(base_url=deployed, timeout=10) as fresh:
-                listed = fresh.get("/api/v1/issues", params={"limit": 100})
-                assert {i["id"] for i in listed.json()} == ids
+    # New connections land on either worker: each accepts the token (one shared secret)
+    # and sees all twenty issues (one shared file).
+    for _ in range(workers * 3):
+        with httpx.Client(base_url=deployed, timeout=10) as fresh:
+            listed = fresh.get("/api/v1/issues", params={"limit": 100}, headers=auth)
+            assert listed.status_code == 200
+            assert {i["id"] for i in listed.json()} == ids
     stored = json.loads((tmp_path / "data" / "issues.json").read_text())
     assert {i["id"] for i in stored} == ids
+    assert {i["reporter"] for i in stored} == {"ada"}
 
 
-def test_deployment_recipes_install_the_server_extra() -> None:
+def test_deployment_recipes_install_the_auth_and_server_extras() -> None:
     requirements = (EXAMPLES / "deployment/requirements.txt").read_text().split()
-    assert requirements == ["fastapi-issues[server]"]
+    assert requirements == ["fastapi-issues[auth,server]"]
     assert "--workers" in _dockerfile_command()
     assert "--workers" in _procfile_command()
 

@@ -62,10 +62,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def uvicorn(app: str, cwd: Path, env: dict[str, str]) -> Iterator[str]:
-    """Serve `app` ("module:attribute") from `cwd` on 127.0.0.1; yield its base URL."""
+def uvicorn(app: str, cwd: Path, env: dict[str, str], log: Path) -> Iterator[str]:
+    """Serve `app` ("module:attribute") from `cwd` on 127.0.0.1, output to `log`; yield
+    its base URL."""
     port = _free_port()
-    log = cwd / f"uvicorn-{port}.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
@@ -109,45 +109,87 @@ def open_docs(browser: Browser, base: str) -> Page:
     return page
 
 
+def authorize(page: Page, username: str, password: str) -> None:
+    """Swagger UI's Authorize dialog: the OAuth2 password flow against the app's /token."""
+    page.locator(".auth-wrapper .btn.authorize").click()
+    dialog = page.locator(".modal-ux")
+    dialog.locator("#oauth_username").fill(username)
+    dialog.locator("#oauth_password").fill(password)
+    dialog.locator(".auth-btn-wrapper .btn.authorize").click()
+    # Once logged in, the dialog offers Logout instead of Authorize.
+    # (Matched by text: Swagger UI labels the buttons differently for screen readers.)
+    dialog.locator("button", has_text="Logout").wait_for()
+    dialog.locator("button", has_text="Close").click()
+
+
 def create_with_try_it_out(page: Page, body: dict[str, str]) -> tuple[str, dict[str, object]]:
     """Expand "Create an issue", fill the body, Execute; return the status and the JSON."""
     operation = page.locator(".opblock.opblock-post").filter(has_text="Create an issue")
-    operation.locator(".opblock-summary").click()
-    operation.get_by_role("button", name="Try it out").click()
+    if not operation.locator(".opblock-body").is_visible():
+        operation.locator(".opblock-summary").click()
+    try_it_out = operation.get_by_role("button", name="Try it out")
+    if try_it_out.is_visible():
+        try_it_out.click()
     operation.locator("textarea.body-param__text").fill(json.dumps(body))
     operation.get_by_role("button", name="Execute").click()
     response = operation.locator(".live-responses-table tbody tr.response")
     response.wait_for()
     status = response.locator(".response-col_status").inner_text().strip()
     returned = json.loads(response.locator(".response-col_description pre").first.inner_text())
+    # Clear, so a second Execute waits for its own response.
+    operation.get_by_role("button", name="Clear").click()
     return status, returned
 
 
 BODY = {"title": "Created in a real browser", "description": "Through Swagger UI's Try it out."}
+PASSWORD = "correct horse battery"
 
 
-def test_example_app_docs_create_an_issue(browser: Browser, tmp_path: Path) -> None:
+def cli(*args: str, cwd: Path, env: dict[str, str], stdin: str = "") -> str:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "fastapi-issues"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_example_app_docs_log_in_and_create_an_issue(browser: Browser, tmp_path: Path) -> None:
     storage = tmp_path / "issues.json"
     env = {"ISSUES_STORAGE_URL": str(storage)}
-    with uvicorn("examples.app:app", REPO, env) as base:
+    env["FASTAPI_ISSUES_SECRET_KEY"] = cli("secret", cwd=tmp_path, env=env).strip()
+    cli("user", "add", "tester", "--password-stdin", cwd=tmp_path, env=env, stdin=PASSWORD)
+    with uvicorn("examples.app:app", REPO, env, tmp_path / "uvicorn.log") as base:
         page = open_docs(browser, base)
+        status, refused = create_with_try_it_out(page, BODY)
+        assert status == "401", refused
+        authorize(page, "tester", PASSWORD)
         status, issue = create_with_try_it_out(page, BODY)
         page.screenshot(path=tmp_path / "example-app-docs.png", full_page=True)
-        assert status == "201"
+        assert status == "201", issue
         assert issue["title"] == BODY["title"]
-        stored = httpx.get(f"{base}/api/v1/issues/{issue['id']}").json()
-        assert stored["description"] == BODY["description"]
+        assert issue["reporter"] == "tester"
     assert [i["id"] for i in json.loads(storage.read_text())] == [issue["id"]]
 
 
-def test_quickstart_app_docs_create_an_issue(browser: Browser, tmp_path: Path) -> None:
-    """The Quickstart, followed literally: its main.py in an empty folder, then /docs."""
+def test_quickstart_followed_literally_in_a_browser(browser: Browser, tmp_path: Path) -> None:
+    """The Quickstart's main.py in an empty folder, its commands, then /docs as it says."""
     project = tmp_path / "my-app"
     project.mkdir()
     shutil.copy(EXAMPLES / "quickstart/main.py", project / "main.py")
-    with uvicorn("main:app", project, {}) as base:
+    env = {"FASTAPI_ISSUES_SECRET_KEY": cli("secret", cwd=project, env={}).strip()}
+    env["ISSUES_STORAGE_URL"] = ""  # as on a fresh machine: the CLI's default, data/
+    cli("user", "add", "ada", "--password-stdin", cwd=project, env=env, stdin=PASSWORD)
+    with uvicorn("main:app", project, env, tmp_path / "uvicorn.log") as base:
         page = open_docs(browser, base)
+        authorize(page, "ada", PASSWORD)
         status, issue = create_with_try_it_out(page, BODY)
-        assert status == "201"
+        assert status == "201", issue
+        assert issue["reporter"] == "ada"
     stored = json.loads((project / "data" / "issues.json").read_text())
     assert [i["id"] for i in stored] == [issue["id"]]
