@@ -63,3 +63,11 @@ def test_api_reference_is_rendered_from_docstrings(site: Path) -> None:
     # A phrase from make_issue_router's docstring and one from the IssueStore protocol's.
     assert "Build the issue routes as an" in page
     assert "Where issues live" in page
+
+
+def test_api_reference_shows_no_untested_code(site: Path) -> None:
+    """Docstrings are rendered as they are: a code example in one would be Python on the
+    site that no test runs. Signatures are rendered differently and are fine."""
+    page = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    assert 'class="highlight"' not in page
+    assert 'class="language-python highlight"' not in page

@@ -80,13 +80,9 @@ def current_active_user(
 ) -> UserDependency:
     """Like `current_user`, and a disabled user gets 400 `Inactive user`.
 
-    Pass it as `auth_dependency` to `make_issue_router`::
-
-        auth = current_active_user(user_store, settings)
-        app.include_router(make_auth_router(user_store, settings))
-        app.include_router(make_issue_router(store, auth_dependency=auth))
-
-    The issue router then records the user's `username` as the `reporter` of new issues.
+    Pass it as `auth_dependency` to `make_issue_router`, next to a `make_auth_router` built
+    with the same user store and settings. The issue router then records the user's
+    `username` as the `reporter` of new issues.
     """
     resolve_user = current_user(user_store, settings, token_url=token_url)
 
