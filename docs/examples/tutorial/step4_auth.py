@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 import os
 
 from fastapi import FastAPI
@@ -11,6 +12,8 @@ from fastapi_issues.auth import (
     open_user_store,
 )
 from fastapi_issues.middleware import ProcessTimeMiddleware
+
+# --8<-- [end:imports]
 
 app = FastAPI(
     title="Issue Tracker API",
