@@ -268,6 +268,81 @@ async def test_storage_default_is_the_json_file(
     assert len(_stored("data/issues.json")) == 1
 
 
+async def test_storage_sqlite_sample_keeps_issues_across_restarts(
+    load_example: LoadExample,
+) -> None:
+    module = load_example("storage/sqlite_store.py")
+    async with serve(module.app) as client:
+        issue = (await client.post("/api/v1/issues", json=NEW_ISSUE)).json()
+    assert Path("data/issues.db").is_file()
+    restarted = load_example("storage/sqlite_store.py")
+    async with serve(restarted.app) as client:
+        listed = (await client.get("/api/v1/issues")).json()
+    assert [i["id"] for i in listed] == [issue["id"]]
+
+
+async def test_storage_url_opens_sqlite_with_tables_made_at_start_up(
+    load_example: LoadExample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ISSUES_STORAGE_URL", "sqlite:///data/issues.db")
+    module = load_example("storage/from_url.py")
+    async with serve(module.app) as client:
+        assert Path("data/issues.db").is_file(), "prepare_store made the database at start-up"
+        assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
+        assert (await client.get("/api/v1/issues")).headers["x-total-count"] == "1"
+
+
+async def test_storage_url_opens_postgresql(
+    load_example: LoadExample, monkeypatch: pytest.MonkeyPatch, postgres_database: str
+) -> None:
+    monkeypatch.setenv("ISSUES_STORAGE_URL", postgres_database)
+    module = load_example("storage/from_url.py")
+    async with serve(module.app) as client:
+        created = await client.post("/api/v1/issues", json=NEW_ISSUE)
+        assert created.status_code == 201
+        found = await client.get("/api/v1/issues", params={"q": "BUTTON"})
+        assert [i["id"] for i in found.json()] == [created.json()["id"]]
+
+
+async def test_storage_migrating_json_to_sqlite_as_the_page_says(
+    load_example: LoadExample, secret_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
+    add_user("ada", "correct horse battery")
+    before = load_example("deployment/main.py")
+    async with serve(before.app) as client:
+        auth = await login(client, "ada", "correct horse battery")
+        for n in range(3):
+            await client.post(
+                "/api/v1/issues", json={**NEW_ISSUE, "title": f"Issue {n}"}, headers=auth
+            )
+        await client.patch(
+            f"/api/v1/issues/{_stored('data/issues.json')[0]['id']}",
+            json={"status": "closed"},
+            headers=auth,
+        )
+    json_issues = _stored("data/issues.json")
+
+    out = fastapi_issues_cli(
+        "migrate", "--from", "data/issues.json", "--to", "sqlite:///data/issues.db"
+    )
+    assert out.splitlines() == [
+        "issues: 3 copied, 0 already there",
+        "users: 1 copied, 0 already there",
+    ]
+    again = fastapi_issues_cli(
+        "migrate", "--from", "data/issues.json", "--to", "sqlite:///data/issues.db"
+    )
+    assert again.splitlines()[0] == "issues: 0 copied, 3 already there"
+
+    monkeypatch.setenv("ISSUES_STORAGE_URL", "sqlite:///data/issues.db")
+    after = load_example("deployment/main.py")
+    async with serve(after.app) as client:
+        auth = await login(client, "ada", "correct horse battery")
+        listed = (await client.get("/api/v1/issues", headers=auth)).json()
+    assert listed == json_issues
+
+
 async def test_storage_dependency_override_sample_passes(load_example: LoadExample) -> None:
     module = load_example("storage/test_app_in_memory.py")
     await module.test_create_then_list()
@@ -382,6 +457,24 @@ async def test_auth_per_route_dependencies_and_exclude(load_example: LoadExample
 # -- Deployment ----------------------------------------------------------------------------
 
 
+async def test_deployment_app_on_postgresql(
+    load_example: LoadExample,
+    secret_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_database: str,
+) -> None:
+    # The PostgreSQL recipe: one URL for issues and users, users added with the CLI.
+    monkeypatch.setenv("ISSUES_STORAGE_URL", postgres_database)
+    add_user("ada", "correct horse battery")
+    module = load_example("deployment/main.py")
+    async with serve(module.app) as client:
+        auth = await login(client, "ada", "correct horse battery")
+        created = await client.post("/api/v1/issues", json=NEW_ISSUE, headers=auth)
+        assert created.json()["reporter"] == "ada"
+        assert (await client.get("/health")).json() == {"status": "ok"}
+    assert not Path("data").exists(), "nothing was written beside the app"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -478,9 +571,9 @@ def test_deployment_recipe_serves_with_two_workers(deployed: str, tmp_path: Path
     assert {i["reporter"] for i in stored} == {"ada"}
 
 
-def test_deployment_recipes_install_the_auth_and_server_extras() -> None:
+def test_deployment_recipes_install_the_extras_they_need() -> None:
     requirements = (EXAMPLES / "deployment/requirements.txt").read_text().split()
-    assert requirements == ["fastapi-issues[auth,server]"]
+    assert requirements == ["fastapi-issues[auth,postgres,server]"]
     assert "--workers" in _dockerfile_command()
     assert "--workers" in _procfile_command()
 

@@ -11,24 +11,28 @@ from fastapi_issues.auth import (
     make_auth_router,
     open_user_store,
 )
-from fastapi_issues.storage.urls import open_issue_store
+from fastapi_issues.storage.urls import (
+    close_store,
+    open_issue_store,
+    prepare_store,
+)
 
-# One setting picks the store: a path or json:///path for a JSON file,
-# memory:// for none.
+# A JSON file, sqlite:///path or postgresql://user@host/db; users live with
+# the issues (users.json beside the file, or a table in the same database).
 storage_url = os.environ.get("ISSUES_STORAGE_URL", "data/issues.json")
 store = open_issue_store(storage_url)
-users = open_user_store(storage_url)  # users.json beside the issues file
+users = open_user_store(storage_url)
 # Refuses to start without FASTAPI_ISSUES_SECRET_KEY.
 settings = AuthSettings.from_env(os.environ)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    for opened in (store, users):
+        await prepare_store(opened)  # SQL: create the tables, or fail now
     yield
-    for opened in (store, users):  # JSON stores hold a lock file open
-        close = getattr(opened, "close", None)
-        if close is not None:
-            close()
+    for opened in (store, users):
+        await close_store(opened)
 
 
 app = FastAPI(title="My product", lifespan=lifespan)

@@ -5,20 +5,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fastapi_issues import make_issue_router
-from fastapi_issues.storage.urls import open_issue_store
+from fastapi_issues.storage.urls import (
+    close_store,
+    open_issue_store,
+    prepare_store,
+)
 
-# One setting picks the store: a path or json:///path for a JSON file,
-# memory:// for none.
+# One setting picks the store: data/issues.json, sqlite:///data/issues.db,
+# postgresql://user@host/db, memory://
 storage_url = os.environ.get("ISSUES_STORAGE_URL", "data/issues.json")
 store = open_issue_store(storage_url)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await prepare_store(store)  # SQL: create the tables, or fail now
     yield
-    close = getattr(store, "close", None)  # the JSON store holds a lock file
-    if close is not None:
-        close()
+    await close_store(store)  # connections, lock files
 
 
 app = FastAPI(title="My product", lifespan=lifespan)
