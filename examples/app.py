@@ -14,6 +14,8 @@ Settings, all from the environment:
   workers. Also FASTAPI_ISSUES_TOKEN_MINUTES and the others `AuthSettings.from_env` reads.
 - FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
 - FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
+- FASTAPI_ISSUES_ADMINS: comma-separated usernames who may edit and delete any issue; everyone
+  else may edit and delete only the issues they reported (with auth on).
 
 Users live in `users.json` beside the issues file, or in the same database with a SQL
 ISSUES_STORAGE_URL; add them with `fastapi-issues user add NAME`.
@@ -32,6 +34,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from fastapi_issues import make_issue_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
+from fastapi_issues.policies import ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
@@ -144,8 +147,13 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
         if demo:
             startup.append(lambda: ensure_demo_user(users, passwords))
 
+    # Only the reporter or an admin may edit or delete an issue (403 for anyone else).
+    admins = [a.strip() for a in env.get("FASTAPI_ISSUES_ADMINS", "").split(",") if a.strip()]
+    policy = ReporterOrAdmin(admins) if auth_dependency is not None else None
     app.include_router(
-        make_issue_router(store, auth_dependency=auth_dependency, prefix="/api/v1/issues")
+        make_issue_router(
+            store, auth_dependency=auth_dependency, prefix="/api/v1/issues", policy=policy
+        )
     )
 
     # In production list only the origins of your own front ends; never "*" together with
