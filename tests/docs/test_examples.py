@@ -424,19 +424,28 @@ async def test_auth_api_key_dependency(load_example: LoadExample) -> None:
         assert schemes == {"APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
 
 
-async def test_auth_policy_reporters_own_their_issues(load_example: LoadExample) -> None:
+async def test_auth_policies_ready_made_and_own(load_example: LoadExample) -> None:
     module = load_example("auth/policy.py")
     bob, eve, ada = ({"X-User": name} for name in ("bob", "eve", "ada"))
     async with serve(module.app) as client:
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE, headers=bob)).json()
         assert issue["reporter"] == "bob"
         url = f"/api/v1/issues/{issue['id']}"
+        # ReporterOrAdmin: everyone reads; only the reporter or an admin changes.
         assert (await client.get(url, headers=eve)).status_code == 200
-        denied = await client.patch(url, json={"status": "closed"}, headers=eve)
+        assert (await client.get("/api/v1/issues", headers=eve)).status_code == 200
+        denied = await client.patch(url, json={"priority": "high"}, headers=eve)
         assert denied.status_code == 403
         assert (await client.delete(url, headers=eve)).status_code == 403
+        assert (await client.patch(url, json={"priority": "high"}, headers=ada)).status_code == 200
         assert (await client.patch(url, json={"status": "closed"}, headers=bob)).status_code == 200
-        assert (await client.delete(url, headers=ada)).status_code == 204
+        # Closed: frozen for the reporter too, not for an admin.
+        frozen = await client.patch(url, json={"status": "open"}, headers=bob)
+        assert frozen.status_code == 403
+        assert (await client.delete(url, headers=bob)).status_code == 403
+        assert (await client.patch(url, json={"status": "open"}, headers=ada)).status_code == 200
+        assert (await client.delete(url, headers=bob)).status_code == 204
+        assert (await client.get(url, headers=bob)).status_code == 404
         assert (await client.get(url)).status_code == 401
 
 

@@ -5,35 +5,42 @@ from fastapi import FastAPI, Header, HTTPException
 from fastapi_issues import (
     IssueAction,
     IssueOut,
+    IssueStatus,
     JSONFileIssueStore,
+    ReporterOrAdmin,
     make_issue_router,
 )
 
-ADMINS = {"ada"}
-
 
 async def current_user(x_user: Annotated[str | None, Header()] = None) -> str:
-    # Stands in for your real auth; only the policy below matters here.
+    # Stands in for your real auth; only the policies below matter here.
     if not x_user:
         raise HTTPException(401, "Who are you?")
     return x_user
 
 
-# --8<-- [start:policy]
-def reporters_own_their_issues(
+# --8<-- [start:ready-made]
+ADMINS = {"ada"}
+reporter_or_admin = ReporterOrAdmin(admins=ADMINS)
+# --8<-- [end:ready-made]
+
+
+# --8<-- [start:own]
+def closed_issues_are_frozen(
     user: str, action: IssueAction, issue: IssueOut | None
 ) -> bool:
-    """Everyone may read and create; reporters and admins may change."""
-    if action in ("read", "create") or user in ADMINS:
-        return True
-    return issue is not None and issue.reporter == user
+    """ReporterOrAdmin, and once closed, only an admin may change an issue."""
+    closed = issue is not None and issue.status is IssueStatus.closed
+    if closed and action in ("update", "delete") and user not in ADMINS:
+        return False
+    return reporter_or_admin(user, action, issue)
 
 
 app = FastAPI()
 store = JSONFileIssueStore("data/issues.json")
 app.include_router(
     make_issue_router(
-        store, auth_dependency=current_user, policy=reporters_own_their_issues
+        store, auth_dependency=current_user, policy=closed_issues_are_frozen
     )
 )
-# --8<-- [end:policy]
+# --8<-- [end:own]
