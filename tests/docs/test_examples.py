@@ -484,6 +484,28 @@ async def test_deployment_app_on_postgresql(
     assert not Path("data").exists(), "nothing was written beside the app"
 
 
+async def test_deployment_app_throttles_logins_and_limits_bodies(
+    load_example: LoadExample, secret_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
+    add_user("ada", "correct horse battery")
+    module = load_example("deployment/main.py")
+    async with serve(module.app) as client:
+        statuses = [
+            (await client.post("/token", data={"username": "ada", "password": "guess"})).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [401] * 5 + [429]
+        auth_refused = await client.post(
+            "/token", data={"username": "ada", "password": "correct horse battery"}
+        )
+        assert auth_refused.status_code == 429
+        assert int(auth_refused.headers["retry-after"]) >= 1
+
+        huge = {"title": "Huge", "description": "x" * (2 * 1024 * 1024)}
+        assert (await client.post("/api/v1/issues", json=huge)).status_code == 413
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

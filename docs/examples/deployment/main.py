@@ -7,10 +7,12 @@ from fastapi import FastAPI
 from fastapi_issues import make_issue_router
 from fastapi_issues.auth import (
     AuthSettings,
+    LoginThrottle,
     current_active_user,
     make_auth_router,
     open_user_store,
 )
+from fastapi_issues.middleware import BodySizeLimitMiddleware
 from fastapi_issues.storage.urls import (
     close_store,
     open_issue_store,
@@ -36,7 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="My product", lifespan=lifespan)
-app.include_router(make_auth_router(users, settings))
+# Repeated failed logins get 429 and a growing wait; bodies over 1 MiB get 413.
+app.include_router(
+    make_auth_router(users, settings, throttle=LoginThrottle())
+)
+app.add_middleware(BodySizeLimitMiddleware)
 app.include_router(
     make_issue_router(
         store, auth_dependency=current_active_user(users, settings)
