@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import socket
 import subprocess
@@ -129,28 +130,28 @@ class Bench:
         folder = self.settings.out / "profiles"
         folder.mkdir(parents=True, exist_ok=True)
         suffix = {"flamegraph": "svg", "speedscope": "json", "raw": "txt"}[self.settings.profile]
-        name = f"{store}-{size}-{'auth' if auth else 'open'}-{case}.{suffix}"
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "py_spy",
-                "record",
-                "--pid",
-                str(server.pid),
-                "--duration",
-                str(max(1, round(self.settings.seconds))),
-                "--rate",
-                "200",
-                "--nonblocking",
-                "--format",
-                self.settings.profile,
-                "--output",
-                str(folder / name),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        case_name = re.sub(r"[^\w+-]+", "_", case).strip("_")
+        name = f"{store}-{size}-{'auth' if auth else 'open'}-{case_name}.{suffix}"
+        with open(folder / f"{name}.log", "wb") as log:
+            return subprocess.Popen(
+                [
+                    _py_spy(),
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--duration",
+                    str(max(1, round(self.settings.seconds))),
+                    "--rate",
+                    "200",
+                    "--nonblocking",
+                    "--format",
+                    self.settings.profile,
+                    "--output",
+                    str(folder / name),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
 
     def wanted(self, case: str) -> bool:
         return self.settings.cases is None or case in self.settings.cases
@@ -298,6 +299,11 @@ def _progress(r: CaseResult) -> None:
         f"server CPU {r.server_cpu:.2f}, other CPU {r.other_cpu:.2f}"
         + (f", {r.extra}" if r.extra else "")
     )
+
+
+def _py_spy() -> str:
+    beside_python = Path(sys.executable).with_name("py-spy")
+    return str(beside_python) if beside_python.exists() else "py-spy"
 
 
 def _machine_busy() -> float:

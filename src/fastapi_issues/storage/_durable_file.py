@@ -144,7 +144,7 @@ class DurableJSONArray(Generic[T]):
                         future.set_exception(exc)
                 continue
             self._snapshot = snapshot
-            for (_, future), (ok, value) in zip(batch, outcomes):
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away; its change is applied all the same
                     continue
                 if ok:
