@@ -51,7 +51,9 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
 
     # In production list only the origins of your own front ends; never "*" together with
     # credentials. Browsers may only read the headers named in expose_headers.
-    origins = [o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")]
+    origins = [
+        o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")
+    ]
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o for o in origins if o],

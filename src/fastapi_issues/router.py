@@ -290,10 +290,12 @@ def make_issue_router(
         }
     }
 
+    Endpoint = Callable[..., Awaitable[Any]]
+
     def route(
         operation: IssueOperation, method: str, path: str, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    ) -> Callable[[Endpoint], Endpoint]:
+        def register(endpoint: Endpoint) -> Endpoint:
             if operation in exclude:
                 return endpoint
             router.add_api_route(

@@ -37,7 +37,9 @@ from fastapi_issues.storage.base import (
 __all__ = ["IssueStoreContract"]
 
 
-def _new(title: str = "An issue", priority: str = "medium", text: str = "Something broke") -> IssueCreate:
+def _new(
+    title: str = "An issue", priority: str = "medium", text: str = "Something broke"
+) -> IssueCreate:
     return IssueCreate(title=title, description=text, priority=IssuePriority(priority))
 
 
@@ -197,9 +199,7 @@ class IssueStoreContract:
         by_status = await store.list(IssueQuery(status=[IssueStatus.open]))
         assert _ids(by_status.items) == [low.id, medium.id]
         assert by_status.total == 2
-        by_priority = await store.list(
-            IssueQuery(priority=[IssuePriority.low, IssuePriority.high])
-        )
+        by_priority = await store.list(IssueQuery(priority=[IssuePriority.low, IssuePriority.high]))
         assert _ids(by_priority.items) == [low.id, high.id]
         both = await store.list(
             IssueQuery(status=[IssueStatus.closed], priority=[IssuePriority.high])

@@ -65,9 +65,7 @@ def apply_update(
     return updated
 
 
-def apply_delete(
-    issues: dict[str, IssueOut], issue_id: str, expected_version: int | None
-) -> None:
+def apply_delete(issues: dict[str, IssueOut], issue_id: str, expected_version: int | None) -> None:
     current = issues.get(issue_id)
     if current is None:
         raise IssueNotFound(issue_id)
@@ -117,9 +115,7 @@ class IssueIndex:
         view = self._views.get((sort, direction))
         if view is None:
             # sorted() is stable, so ties keep creation order in both directions.
-            view = sorted(
-                self.issues.values(), key=_SORT_KEYS[sort], reverse=direction == "desc"
-            )
+            view = sorted(self.issues.values(), key=_SORT_KEYS[sort], reverse=direction == "desc")
             self._views[(sort, direction)] = view
         return view
 

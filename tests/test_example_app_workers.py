@@ -1,0 +1,85 @@
+"""The example app under `uvicorn --workers 4` on one JSON file: no acknowledged create is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "server exited early"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@pytest.mark.slow
+def test_four_workers_one_file_1000_creates_all_survive(tmp_path: Path) -> None:
+    data = tmp_path / "issues.json"
+    port = free_port()
+    env = {
+        **os.environ,
+        "ISSUES_STORAGE_URL": str(data),
+        "FASTAPI_ISSUES_AUTH": "off",
+        "PYTHONPATH": str(ROOT),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "examples.app:app",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "4", "--log-level", "warning",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/health", server)
+
+        async def fire() -> list[str]:
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+                gate = asyncio.Semaphore(32)
+
+                async def one(n: int) -> str:
+                    async with gate:
+                        body = {"title": f"Issue {n}", "description": "From many workers"}
+                        response = await client.post("/api/v1/issues", json=body)
+                        assert response.status_code == 201, response.text
+                        return str(response.json()["id"])
+
+                return await asyncio.gather(*(one(n) for n in range(1000)))
+
+        ids = asyncio.run(fire())
+        assert len(set(ids)) == 1000
+        on_disk = {item["id"] for item in json.loads(data.read_text())}
+        assert on_disk == set(ids)
+        # Every worker sees the others' writes.
+        for _ in range(8):
+            listed = httpx.get(f"{base}/api/v1/issues", params={"limit": 1}, timeout=10)
+            assert listed.headers["X-Total-Count"] == "1000"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

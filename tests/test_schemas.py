@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from fastapi_issues import IssueCreate, IssuePriority, IssueStatus, IssueUpdate
+
+
+def test_create_defaults_and_ignores_unknown_fields() -> None:
+    issue = IssueCreate.model_validate({"title": "Abc", "description": "Hello", "foo": "bar"})
+    assert issue.priority is IssuePriority.medium
+    assert "foo" not in issue.model_dump()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"title": "ab", "description": "Hello"},
+        {"title": "a" * 101, "description": "Hello"},
+        {"title": "Abc", "description": "Hell"},
+        {"title": "Abc", "description": "x" * 2001},
+        {"title": "Abc", "description": "Hello", "priority": "urgent"},
+    ],
+)
+def test_create_rules(data: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        IssueCreate.model_validate(data)
+
+
+def test_update_knows_which_fields_were_sent() -> None:
+    update = IssueUpdate.model_validate({"status": "closed"})
+    assert update.changes() == {"status": IssueStatus.closed}
+    assert IssueUpdate().changes() == {}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"title": ""}, {"title": "ab"}, {"title": None}, {"description": None}, {"status": "test"}],
+)
+def test_update_cannot_blank_or_null_a_field(data: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        IssueUpdate.model_validate(data)
