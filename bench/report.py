@@ -24,6 +24,7 @@ class CaseResult:
     server_cpu: float
     other_cpu: float
     ratio: float | None = None
+    cpu_ratio: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -175,6 +176,13 @@ def check_targets(results: Sequence[CaseResult], sizes: Sequence[int]) -> list[T
     return targets
 
 
+DISTURBED = 0.3
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def _verdict(target: Target) -> str:
     return {True: "met", False: "NOT MET", None: "not measured"}[target.met]
 
@@ -192,16 +200,19 @@ def markdown(meta: dict[str, Any], results: Sequence[CaseResult], targets: Seque
         f"{meta['baseline_rate']:,.0f} req/s (the mean of the runs before and after).",
         "",
         "| store | issues | auth | case | conns | req/s | p50 ms | p99 ms | errors | x baseline "
-        "| RSS MB | server CPU | other CPU |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| x baseline per CPU-s | RSS MB | server CPU | other CPU |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    disturbed = False
     for r in results:
+        mark = ""
+        if r.other_cpu > DISTURBED:
+            mark, disturbed = " †", True
         lines.append(
             f"| {r.store} | {'' if r.size is None else f'{r.size:,}'} | "
-            f"{'on' if r.auth else 'off'} | {r.case} | {r.connections} | {r.rate:,.0f} | "
-            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | "
-            f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.rss_mb:.0f} | "
-            f"{r.server_cpu:.2f} | {r.other_cpu:.2f} |"
+            f"{'on' if r.auth else 'off'} | {r.case}{mark} | {r.connections} | {r.rate:,.0f} | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {_ratio(r.ratio)} | "
+            f"{_ratio(r.cpu_ratio)} | {r.rss_mb:.0f} | {r.server_cpu:.2f} | {r.other_cpu:.2f} |"
         )
     lines += ["", "| target | measured | needed | verdict |", "|---|---:|---|---|"]
     for t in targets:
@@ -210,8 +221,16 @@ def markdown(meta: dict[str, Any], results: Sequence[CaseResult], targets: Seque
         lines.append(f"| {t.name}{detail} | {measured} | {t.needed} | {_verdict(t)} |")
     if meta.get("notes"):
         lines += ["", *(f"- {note}" for note in meta["notes"])]
+    if disturbed:
+        lines += [
+            "",
+            f"† other processes used more than {DISTURBED:g} of a core during this case: its "
+            "req/s is less trustworthy; compare its ratio per CPU-second too.",
+        ]
     lines += [
         "",
+        "x baseline per CPU-s: requests per CPU-second of the server, against the baseline's "
+        "(how much work a request costs, whatever else ran on the machine). "
         "server CPU: the share of its core the server used during the case (1.00 = saturated). "
         "other CPU: cores' worth of time used by processes other than the server and wrk "
         "(another load on the machine makes a case's numbers less trustworthy).",

@@ -158,11 +158,11 @@ class Bench:
 
     # -- the baseline --------------------------------------------------------------------
 
-    def baseline(self) -> float:
+    def baseline(self) -> CaseResult:
         server = self._server("bench.apps:baseline", dict(os.environ), "/", "baseline")
         with server:
             result, _ = self.measure(server, ("baseline", None, False, "GET /"), "static")
-        return result.rate
+        return result
 
     # -- the example app on one store ----------------------------------------------------
 
@@ -299,6 +299,10 @@ def _progress(r: CaseResult) -> None:
         f"server CPU {r.server_cpu:.2f}, other CPU {r.other_cpu:.2f}"
         + (f", {r.extra}" if r.extra else "")
     )
+
+
+def _per_cpu(result: CaseResult) -> float:
+    return result.rate / result.server_cpu if result.server_cpu else 0.0
 
 
 def _py_spy() -> str:
@@ -491,9 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("baseline again")
         after = bench.baseline()
 
-    baseline_rate = (before + after) / 2
+    baseline_rate = (before.rate + after.rate) / 2
+    baseline_per_cpu = (_per_cpu(before) + _per_cpu(after)) / 2
     for result in bench.results:
         result.ratio = result.rate / baseline_rate if baseline_rate else None
+        if baseline_per_cpu:
+            result.cpu_ratio = _per_cpu(result) / baseline_per_cpu
     targets = check_targets(bench.results, settings.sizes)
     meta = {
         "started": started.isoformat(timespec="seconds"),
@@ -510,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warmup": settings.warmup,
         "connections": settings.connections,
         "baseline_rate": baseline_rate,
-        "baseline_runs": [before, after],
+        "baseline_runs": [before.rate, after.rate],
         "notes": notes,
     }
     json_path, md_path = write(settings.out, stamp, meta, bench.results, targets)

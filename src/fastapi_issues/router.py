@@ -171,15 +171,17 @@ def _matches_weakly(header: str, etag: str) -> bool:
 
 def _link_header(request: Request, page: int, last: int) -> str:
     # What `request.url.include_query_params(page=n)` gives, with the URL parsed once
-    # rather than once per link.
+    # rather than once per link: the other parameters in order, then `page`.
     url = request.url
-    kept = urlencode(
-        [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k != "page"]
-    )
-    base = f"{url.replace(query='')}?{kept}&page=" if kept else f"{url.replace(query='')}?page="
+    base = str(url.replace(query="")) + "?"
+    if url.query:
+        pairs = parse_qsl(url.query, keep_blank_values=True)
+        kept = urlencode([(k, v) for k, v in pairs if k != "page"])
+        if kept:
+            base += kept + "&"
 
     def link(number: int, rel: str) -> str:
-        return f'<{base}{number}>; rel="{rel}"'
+        return f'<{base}page={number}>; rel="{rel}"'
 
     links = [link(1, "first")]
     if page > 1:

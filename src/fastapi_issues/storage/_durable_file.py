@@ -83,6 +83,8 @@ class DurableJSONArray(Generic[T]):
         what: str = "records",
     ) -> None:
         self.path = Path(path)
+        # Plain strings: every read stats the file, and a str skips the Path conversion.
+        self._path_str = os.fspath(self.path)
         self._key = key
         self._decode = decode
         self._encode = encode
@@ -231,7 +233,7 @@ class DurableJSONArray(Generic[T]):
 
     def _signature(self) -> _Signature | None:
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._path_str)
         except FileNotFoundError:
             return None
         return (self._read_generation(), st.st_ino, st.st_size, st.st_mtime_ns)
@@ -243,9 +245,13 @@ class DurableJSONArray(Generic[T]):
         return self._lock_fd
 
     def _read_generation(self) -> int:
-        if self._lock_fd is None and not self._lock_path.exists():
-            return 0
-        raw = os.pread(self._lock_file(), _GENERATION_BYTES, 0)
+        fd = self._lock_fd
+        if fd is None:
+            try:
+                fd = self._lock_fd = os.open(self._lock_path, os.O_RDWR)
+            except FileNotFoundError:
+                return 0
+        raw = os.pread(fd, _GENERATION_BYTES, 0)
         return int.from_bytes(raw, "big") if len(raw) == _GENERATION_BYTES else 0
 
     def _write_generation(self, generation: int) -> None:
