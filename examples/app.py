@@ -6,13 +6,25 @@ Settings, all from the environment:
 - ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none).
 - FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
   (default `http://localhost:3000`).
+- FASTAPI_ISSUES_AUTH: `on` (default) protects the issue routes with JWT bearer tokens from
+  `POST /token`; `off` serves them to anyone (for benchmarks).
+- FASTAPI_ISSUES_SECRET_KEY: the token signing key (`fastapi-issues secret` makes one). Without
+  it a random key is made per process: tokens die with the process and are refused by other
+  workers. Also FASTAPI_ISSUES_TOKEN_MINUTES and the others `AuthSettings.from_env` reads.
+- FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
+- FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
+
+Users live in `users.json` beside the issues file; add them with
+`fastapi-issues user add NAME`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,20 +33,72 @@ from fastapi_issues import make_issue_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
 from fastapi_issues.storage.urls import open_issue_store
 
+if TYPE_CHECKING:
+    from fastapi_issues.auth import Passwords, UserStore
+
 DEFAULT_STORAGE_URL = "data/issues.json"
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"
+DEMO_USERNAME = "johndoe"
+DEMO_PASSWORD = "secret"  # the crash course's demo login, only with FASTAPI_ISSUES_DEMO=1
+
+_log = logging.getLogger("examples.app")
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "on", "true", "yes"}:
+        return True
+    if value in {"0", "off", "false", "no"}:
+        return False
+    raise ValueError(f"{name} must be on or off, not {env[name]!r}")
+
+
+async def ensure_demo_user(users: UserStore, passwords: Passwords) -> None:
+    """Create the crash course's `johndoe` unless a user of that name exists."""
+    from pydantic import SecretStr
+
+    from fastapi_issues.auth import UserExists, UserInDB, UserNotFound
+
+    try:
+        await users.get(DEMO_USERNAME)
+        return
+    except UserNotFound:
+        pass
+    hashed = await passwords.hash(DEMO_PASSWORD)
+    demo = UserInDB(
+        username=DEMO_USERNAME,
+        full_name="John Doe",
+        email="johndoe@example.com",
+        hashed_password=SecretStr(hashed),
+    )
+    try:
+        await users.create(demo)
+    except UserExists:  # another worker made it first
+        return
+    _log.warning(
+        "created the demo user %r; never enable FASTAPI_ISSUES_DEMO in production", DEMO_USERNAME
+    )
 
 
 def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     env = os.environ if env is None else env
-    store = open_issue_store(env.get("ISSUES_STORAGE_URL", DEFAULT_STORAGE_URL))
+    storage_url = env.get("ISSUES_STORAGE_URL", DEFAULT_STORAGE_URL)
+    store = open_issue_store(storage_url)
+    auth_on = _flag(env, "FASTAPI_ISSUES_AUTH", True)
+    demo = _flag(env, "FASTAPI_ISSUES_DEMO", False)
+    startup: list[Callable[[], Awaitable[None]]] = []
+    closers: list[Callable[[], Any]] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for start in startup:
+            await start()
         yield
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
+        for close in (getattr(store, "close", None), *closers):
+            if close is not None:
+                close()
 
     app = FastAPI(
         title="Issue Tracker API",
@@ -47,7 +111,39 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     async def health_check() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(make_issue_router(store, prefix="/api/v1/issues"))
+    auth_dependency = None
+    if auth_on:
+        # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
+        from fastapi_issues.auth import (
+            AuthSettings,
+            JSONFileUserStore,
+            Passwords,
+            current_active_user,
+            make_auth_router,
+            open_user_store,
+        )
+
+        settings = AuthSettings.from_env(env, random_secret_if_missing=True)
+        users = open_user_store(storage_url)
+        if isinstance(users, JSONFileUserStore):
+            closers.append(users.close)
+        passwords = Passwords()
+        # At the root, so the crash course's `/token` and `/users/me` hold.
+        app.include_router(
+            make_auth_router(
+                users,
+                settings,
+                passwords=passwords,
+                registration=_flag(env, "FASTAPI_ISSUES_REGISTRATION", False),
+            )
+        )
+        auth_dependency = current_active_user(users, settings)
+        if demo:
+            startup.append(lambda: ensure_demo_user(users, passwords))
+
+    app.include_router(
+        make_issue_router(store, auth_dependency=auth_dependency, prefix="/api/v1/issues")
+    )
 
     # In production list only the origins of your own front ends; never "*" together with
     # credentials. Browsers may only read the headers named in expose_headers.

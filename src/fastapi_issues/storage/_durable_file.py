@@ -84,10 +84,13 @@ class DurableJSONArray(Generic[T]):
         decode: Callable[[Any, float], T],
         encode: Callable[[T], str],
         what: str = "records",
+        file_mode: int = 0o666,
     ) -> None:
         self.path = Path(path)
         # Plain strings: every read stats the file, and a str skips the Path conversion.
         self._path_str = os.fspath(self.path)
+        # Permissions of the data file, before the umask; 0o600 keeps secrets private.
+        self._file_mode = file_mode
         self._key = key
         self._decode = decode
         self._encode = encode
@@ -214,12 +217,13 @@ class DurableJSONArray(Generic[T]):
         # Written under the exclusive lock, so pid and a counter make the name unique.
         tmp = folder / f".{self.path.name}.{os.getpid()}.{next(_temp_numbers)}.tmp"
         try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
             try:
-                f = open(tmp, "wb")  # noqa: SIM115 - closed just below
+                fd = os.open(tmp, flags, self._file_mode)
             except FileNotFoundError:  # the folder went away since the store opened
                 folder.mkdir(parents=True, exist_ok=True)
-                f = open(tmp, "wb")  # noqa: SIM115
-            with f:
+                fd = os.open(tmp, flags, self._file_mode)
+            with open(fd, "wb") as f:
                 f.write(b"[\n" + b",\n".join(lines) + b"\n]\n")
                 f.flush()
                 os.fsync(f.fileno())

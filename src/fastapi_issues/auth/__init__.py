@@ -1,0 +1,72 @@
+"""Default authentication: argon2 passwords, JWT bearer tokens, a user store, `/token`.
+
+Needs the `auth` extra: `pip install "fastapi-issues[auth]"`. Everything here is optional;
+`make_issue_router(auth_dependency=...)` takes any dependency of your own instead.
+
+    from fastapi_issues.auth import (
+        AuthSettings, current_active_user, make_auth_router, open_user_store,
+    )
+
+    settings = AuthSettings.from_env(os.environ)
+    users = open_user_store("data/issues.json")   # data/users.json
+    app.include_router(make_auth_router(users, settings))
+    app.include_router(
+        make_issue_router(store, auth_dependency=current_active_user(users, settings))
+    )
+"""
+
+try:
+    import jwt  # noqa: F401
+    import pwdlib  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        f"fastapi_issues.auth needs the 'auth' extra ({exc.name} is missing): "
+        'pip install "fastapi-issues[auth]"'
+    ) from exc
+
+from fastapi_issues.auth.dependencies import UserDependency, current_active_user, current_user
+from fastapi_issues.auth.passwords import Passwords
+from fastapi_issues.auth.router import AccessToken, make_auth_router
+from fastapi_issues.auth.settings import AuthSettings, AuthSettingsError, generate_secret
+from fastapi_issues.auth.tokens import InvalidToken, create_access_token, decode_access_token
+from fastapi_issues.auth.users import (
+    InMemoryUserStore,
+    JSONFileUserStore,
+    NewUser,
+    User,
+    UserExists,
+    UserInDB,
+    UserNotFound,
+    UserRegistration,
+    UserStore,
+    UserStoreNotFound,
+    UserUpdate,
+    open_user_store,
+)
+
+__all__ = [
+    "AccessToken",
+    "AuthSettings",
+    "AuthSettingsError",
+    "InMemoryUserStore",
+    "InvalidToken",
+    "JSONFileUserStore",
+    "NewUser",
+    "Passwords",
+    "User",
+    "UserDependency",
+    "UserExists",
+    "UserInDB",
+    "UserNotFound",
+    "UserRegistration",
+    "UserStore",
+    "UserStoreNotFound",
+    "UserUpdate",
+    "create_access_token",
+    "current_active_user",
+    "current_user",
+    "decode_access_token",
+    "generate_secret",
+    "make_auth_router",
+    "open_user_store",
+]

@@ -1,0 +1,98 @@
+"""FastAPI dependencies that turn a bearer token into the current user."""
+
+# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordBearer
+
+from fastapi_issues.auth.settings import AuthSettings
+from fastapi_issues.auth.tokens import InvalidToken, decode_access_token
+from fastapi_issues.auth.users import User, UserNotFound, UserStore
+from fastapi_issues.storage.base import StorageError
+
+__all__ = ["UserDependency", "current_active_user", "current_user"]
+
+_log = logging.getLogger("fastapi_issues.auth")
+
+UserDependency = Callable[..., Awaitable[User]]
+"""What `current_user` and `current_active_user` return: a dependency resolving a `User`."""
+
+INVALID_CREDENTIALS = "Could not validate credentials"
+INACTIVE_USER = "Inactive user"
+
+
+def credentials_error(detail: str = INVALID_CREDENTIALS) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def user_store_unavailable(exc: StorageError) -> HTTPException:
+    # The cause (a path, a driver message) goes to the log, not to the client.
+    _log.error("user store failed: %s", exc)
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "User store unavailable")
+
+
+def current_user(
+    user_store: UserStore, settings: AuthSettings, *, token_url: str = "token"
+) -> UserDependency:
+    """A dependency resolving the user named by the request's bearer token.
+
+    A missing, malformed, forged or expired token, or one naming no stored user, gets 401
+    with `WWW-Authenticate: Bearer`. Disabled users pass; see `current_active_user`.
+
+    Args:
+        user_store: where users are looked up, on every request (a user disabled or removed
+            meanwhile is noticed at once).
+        settings: the same settings the tokens were made with.
+        token_url: where clients get tokens, for the OpenAPI schema, so Swagger UI's
+            Authorize button works. It must match where the auth router is mounted; the
+            default `token` (relative, like the crash course's) fits a router at the root.
+
+    The dependency returns a `User`, which has no password hash. Hosts with their own
+    authentication do not need this: pass any dependency of theirs as `auth_dependency`.
+    """
+    scheme = OAuth2PasswordBearer(tokenUrl=token_url)
+
+    async def get_current_user(token: Annotated[str, Depends(scheme)]) -> User:
+        try:
+            claims = decode_access_token(token, settings)
+        except InvalidToken as exc:
+            _log.debug("rejected a bearer token: %s", exc)
+            raise credentials_error() from None
+        try:
+            user = await user_store.get(claims["sub"])
+        except UserNotFound:
+            raise credentials_error() from None
+        except StorageError as exc:
+            raise user_store_unavailable(exc) from exc
+        return user.public()
+
+    return get_current_user
+
+
+def current_active_user(
+    user_store: UserStore, settings: AuthSettings, *, token_url: str = "token"
+) -> UserDependency:
+    """Like `current_user`, and a disabled user gets 400 `Inactive user`.
+
+    Pass it as `auth_dependency` to `make_issue_router`::
+
+        auth = current_active_user(user_store, settings)
+        app.include_router(make_auth_router(user_store, settings))
+        app.include_router(make_issue_router(store, auth_dependency=auth))
+
+    The issue router then records the user's `username` as the `reporter` of new issues.
+    """
+    resolve_user = current_user(user_store, settings, token_url=token_url)
+
+    async def get_current_active_user(user: Annotated[User, Depends(resolve_user)]) -> User:
+        if user.disabled:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, INACTIVE_USER)
+        return user
+
+    return get_current_active_user

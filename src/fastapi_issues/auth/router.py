@@ -1,0 +1,213 @@
+"""`make_auth_router`: `POST /token` (OAuth2 password flow), `GET /users/me`, and an optional
+`POST /register`."""
+
+# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+
+import logging
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field, SecretStr
+
+from fastapi_issues.auth.dependencies import (
+    INACTIVE_USER,
+    credentials_error,
+    current_active_user,
+    user_store_unavailable,
+)
+from fastapi_issues.auth.passwords import Passwords
+from fastapi_issues.auth.settings import AuthSettings
+from fastapi_issues.auth.tokens import create_access_token
+from fastapi_issues.auth.users import (
+    User,
+    UserExists,
+    UserInDB,
+    UserNotFound,
+    UserRegistration,
+    UserStore,
+    UserUpdate,
+)
+from fastapi_issues.router import ErrorMessage
+from fastapi_issues.storage.base import StorageError
+
+__all__ = ["AccessToken", "make_auth_router"]
+
+_log = logging.getLogger("fastapi_issues.auth")
+
+BAD_LOGIN = "Incorrect username or password"
+
+
+class AccessToken(BaseModel):
+    """What a successful login returns (RFC 6749 §5.1)."""
+
+    access_token: str
+    token_type: str = Field(default="bearer", examples=["bearer"])
+    expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
+
+
+def make_auth_router(
+    user_store: UserStore,
+    settings: AuthSettings,
+    *,
+    passwords: Passwords | None = None,
+    prefix: str = "",
+    token_url: str | None = None,
+    name: str = "auth",
+    tags: Sequence[str | Enum] | None = ("Auth",),
+    registration: bool = False,
+) -> APIRouter:
+    """Build the login routes as an `APIRouter` to pass to `app.include_router`.
+
+    - `POST {prefix}/token`: the OAuth2 password flow. Takes form fields `username` and
+      `password` (as Swagger UI's Authorize dialog sends them) and returns
+      `{"access_token", "token_type": "bearer", "expires_in"}`. Wrong credentials get 401
+      with `WWW-Authenticate: Bearer`, the same answer in about the same time whether the
+      user exists or not. A password hashed with outdated parameters is re-hashed.
+    - `GET {prefix}/users/me`: the logged-in user, without its password hash.
+    - `POST {prefix}/register` (only with `registration=True`): anyone may create a user.
+
+    Args:
+        user_store: where users live.
+        settings: how tokens are signed; pass the same to `current_active_user`.
+        passwords: the password hasher; argon2 with pwdlib's recommended parameters by
+            default.
+        prefix: where the routes live; mount the router with `app.include_router(router)`
+            and no further prefix, or pass `token_url` yourself.
+        token_url: where clients get tokens, as written into the OpenAPI schema for
+            Swagger UI; by default `{prefix}/token` relative to the app root.
+        name: namespaces route names and operation ids (`auth:token`, `auth:me`,
+            `auth:register`).
+        tags: OpenAPI tags for the routes.
+        registration: serve `POST /register`. Off by default: users are made with the
+            `fastapi-issues user add` command.
+
+    To protect other routes, build the dependency with the same store, settings and token
+    URL: `current_active_user(user_store, settings, token_url=...)`.
+    """
+    hasher = passwords if passwords is not None else Passwords()
+    if token_url is None:
+        token_url = f"{prefix}/token".lstrip("/")
+    active_user = current_active_user(user_store, settings, token_url=token_url)
+    ActiveUser = Annotated[User, Depends(active_user)]
+    lifetime_seconds = int(settings.token_lifetime.total_seconds())
+
+    router = APIRouter(prefix=prefix, tags=list(tags) if tags else None)
+
+    unauthorized: dict[int | str, dict[str, Any]] = {
+        status.HTTP_401_UNAUTHORIZED: {
+            "model": ErrorMessage,
+            "description": "Missing or invalid credentials.",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+        }
+    }
+    inactive: dict[int | str, dict[str, Any]] = {
+        status.HTTP_400_BAD_REQUEST: {"model": ErrorMessage, "description": "Inactive user."}
+    }
+    unavailable: dict[int | str, dict[str, Any]] = {
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ErrorMessage,
+            "description": "The user store cannot be reached or read.",
+        }
+    }
+
+    async def authenticate(username: str, password: str) -> UserInDB | None:
+        try:
+            user = await user_store.get(username)
+        except UserNotFound:
+            await hasher.verify_dummy(password)
+            return None
+        except StorageError as exc:
+            raise user_store_unavailable(exc) from exc
+        verified, new_hash = await hasher.verify_and_update(
+            password, user.hashed_password.get_secret_value()
+        )
+        if not verified:
+            return None
+        if new_hash is not None:
+            try:
+                await user_store.update(username, UserUpdate(hashed_password=SecretStr(new_hash)))
+            except StorageError as exc:
+                # The login is valid all the same; the next one will try again.
+                _log.warning("could not store the re-hashed password of a user: %s", exc)
+            else:
+                _log.info("re-hashed the password of %r with the current parameters", username)
+        return user
+
+    @router.post(
+        "/token",
+        response_model=AccessToken,
+        name=f"{name}:token",
+        operation_id=f"{name}:token",
+        summary="Log in and get an access token",
+        description=(
+            "The OAuth2 password flow: send `username` and `password` as form data. Send the "
+            "returned token in `Authorization: Bearer <token>` on later requests."
+        ),
+        responses={**unauthorized, **inactive, **unavailable},
+    )
+    async def login(
+        response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    ) -> AccessToken:
+        user = await authenticate(form.username, form.password)
+        if user is None:
+            raise credentials_error(BAD_LOGIN)
+        if user.disabled:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, INACTIVE_USER)
+        # RFC 6749 §5.1: responses carrying tokens must not be cached.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        return AccessToken(
+            access_token=create_access_token(user.username, settings),
+            token_type="bearer",
+            expires_in=lifetime_seconds,
+        )
+
+    @router.get(
+        "/users/me",
+        response_model=User,
+        name=f"{name}:me",
+        operation_id=f"{name}:me",
+        summary="The logged-in user",
+        responses={**unauthorized, **inactive, **unavailable},
+    )
+    async def read_me(user: ActiveUser) -> User:
+        return user
+
+    if registration:
+
+        @router.post(
+            "/register",
+            response_model=User,
+            status_code=status.HTTP_201_CREATED,
+            name=f"{name}:register",
+            operation_id=f"{name}:register",
+            summary="Create a user",
+            description="Creates an enabled user; log in with `POST /token` afterwards.",
+            responses={
+                status.HTTP_409_CONFLICT: {
+                    "model": ErrorMessage,
+                    "description": "The username is taken.",
+                },
+                **unavailable,
+            },
+        )
+        async def register(payload: UserRegistration) -> User:
+            hashed = await hasher.hash(payload.password.get_secret_value())
+            new_user = UserInDB(
+                username=payload.username,
+                email=payload.email,
+                full_name=payload.full_name,
+                hashed_password=SecretStr(hashed),
+            )
+            try:
+                created = await user_store.create(new_user)
+            except UserExists:
+                raise HTTPException(status.HTTP_409_CONFLICT, "That username is taken") from None
+            except StorageError as exc:
+                raise user_store_unavailable(exc) from exc
+            return created.public()
+
+    return router

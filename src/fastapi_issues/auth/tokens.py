@@ -1,0 +1,64 @@
+"""Signed JWT access tokens: making them and checking them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+import jwt
+
+from fastapi_issues.auth.settings import AuthSettings
+
+__all__ = ["InvalidToken", "create_access_token", "decode_access_token"]
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired, or lacks a claim it must have."""
+
+
+def create_access_token(
+    subject: str, settings: AuthSettings, *, now: datetime | None = None
+) -> str:
+    """A signed access token for `subject` (a username), valid for the configured lifetime."""
+    issued = now if now is not None else datetime.now(timezone.utc)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iat": issued,
+        "exp": issued + settings.token_lifetime,
+        "jti": secrets.token_urlsafe(12),
+    }
+    if settings.issuer is not None:
+        claims["iss"] = settings.issuer
+    if settings.audience is not None:
+        claims["aud"] = settings.audience
+    return jwt.encode(claims, settings.secret_key, algorithm=settings.algorithm)
+
+
+def decode_access_token(token: str, settings: AuthSettings) -> dict[str, Any]:
+    """The claims of a valid token; `InvalidToken` for any other.
+
+    Only the configured algorithm is accepted, whatever the token's header claims (so
+    `alg: none` and algorithm swaps fail), and `exp` and a non-empty string `sub` are
+    required, as are `iss` and `aud` when the settings name them.
+    """
+    required = ["exp", "sub"]
+    if settings.issuer is not None:
+        required.append("iss")
+    if settings.audience is not None:
+        required.append("aud")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[settings.algorithm],
+            issuer=settings.issuer,
+            audience=settings.audience,
+            options={"require": required, "enforce_minimum_key_length": True},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(str(exc)) from None
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("the token's subject is empty")
+    return claims

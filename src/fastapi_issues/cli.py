@@ -1,0 +1,276 @@
+"""The `fastapi-issues` command: manage users, make secrets.
+
+Each command is added by one small `add_*_command(commands)` function listed in `COMMANDS`;
+it builds its parser and points `run` at a handler taking the parsed arguments and returning
+the exit status. Handlers raise `CommandError` for anything the user got wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import inspect
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import SecretStr, ValidationError
+
+from fastapi_issues.storage.base import StorageError
+
+if TYPE_CHECKING:
+    from fastapi_issues.auth.users import UserStore
+
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+__all__ = ["COMMANDS", "CommandError", "build_parser", "main"]
+
+DEFAULT_STORAGE_URL = "data/issues.json"
+STORAGE_URL_ENV = "ISSUES_STORAGE_URL"
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """Bad input or a failed command; `main` prints the message and exits with status 1."""
+
+
+# -- shared helpers ----------------------------------------------------------------------
+
+
+def add_storage_url_option(parser: argparse.ArgumentParser) -> None:
+    """`--storage-url`, for every command that opens a store."""
+    parser.add_argument(
+        "--storage-url",
+        metavar="URL",
+        help=(
+            f"the issue store: a path to the issues JSON file, json:///path or memory:// "
+            f"(default: ${STORAGE_URL_ENV}, else {DEFAULT_STORAGE_URL}); users live in "
+            "users.json beside the issues file"
+        ),
+    )
+
+
+def storage_url(args: argparse.Namespace) -> str:
+    """The store URL from `--storage-url`, the environment, or the default."""
+    url: str | None = args.storage_url
+    return url or os.environ.get(STORAGE_URL_ENV) or DEFAULT_STORAGE_URL
+
+
+def require_auth_extra() -> None:
+    """Raise `CommandError` unless the `auth` extra is installed."""
+    try:
+        import fastapi_issues.auth  # noqa: F401
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def open_users(args: argparse.Namespace, *, create: bool = False) -> UserStore:
+    """The user store the arguments name; `CommandError` if it cannot be opened."""
+    require_auth_extra()
+    from fastapi_issues.auth.users import UserStoreNotFound, open_user_store
+
+    url = storage_url(args)
+    try:
+        store = open_user_store(url, create=create)
+    except UserStoreNotFound as exc:
+        raise CommandError(f"{exc}; check --storage-url, or add a user first") from None
+    except (ValueError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    if url == "memory://":
+        print("warning: memory:// keeps nothing once this command ends", file=sys.stderr)
+    return store
+
+
+def run_with(store: object, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work()` on a new event loop, then close `store` whichever way it closes.
+
+    Store errors become `CommandError`s.
+    """
+
+    async def run() -> T:
+        try:
+            return await work()
+        finally:
+            close = getattr(store, "aclose", None) or getattr(store, "close", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+
+    try:
+        return asyncio.run(run())
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """A validation error as one line naming each bad field."""
+    problems = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "input"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{field.replace('_', ' ')}: {message}")
+    return "; ".join(problems)
+
+
+# -- user --------------------------------------------------------------------------------
+
+
+def add_user_command(commands: Subcommands) -> None:
+    """`user add|disable|enable|list`."""
+    user = commands.add_parser("user", help="add, disable, enable or list users")
+    actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="create a user (the password is asked twice)")
+    add.add_argument("username")
+    add.add_argument("--email")
+    add.add_argument("--full-name")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input, for scripts",
+    )
+    add_storage_url_option(add)
+    add.set_defaults(run=run_user_add)
+
+    for name, disabled in (("disable", True), ("enable", False)):
+        toggle = actions.add_parser(name, help=f"{name} a user")
+        toggle.add_argument("username")
+        add_storage_url_option(toggle)
+        toggle.set_defaults(run=run_user_set_disabled, disabled=disabled)
+
+    listing = actions.add_parser("list", help="list users (never their password hashes)")
+    add_storage_url_option(listing)
+    listing.set_defaults(run=run_user_list)
+
+
+def read_new_password(args: argparse.Namespace) -> str:
+    """The new user's password, from standard input or asked twice on the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = getpass.getpass("Password: ")
+        if password and getpass.getpass("Repeat password: ") != password:
+            raise CommandError("the passwords do not match")
+    if not password:
+        raise CommandError("the password is empty")
+    return password
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    require_auth_extra()
+    from fastapi_issues.auth.passwords import Passwords
+    from fastapi_issues.auth.users import (
+        NewUser,
+        UserExists,
+        UserInDB,
+        UserNotFound,
+        UserRegistration,
+    )
+
+    try:
+        details = NewUser(username=args.username, email=args.email, full_name=args.full_name)
+    except ValidationError as exc:
+        raise CommandError(describe(exc)) from None
+    store = open_users(args, create=True)
+
+    async def add() -> None:
+        # Fail before asking for a password; `create` checks again, atomically.
+        try:
+            await store.get(args.username)
+        except UserNotFound:
+            pass
+        else:
+            raise UserExists(args.username)
+        password = read_new_password(args)
+        try:
+            registration = UserRegistration(**details.model_dump(), password=SecretStr(password))
+        except ValidationError as exc:
+            raise CommandError(describe(exc)) from None
+        hashed = await Passwords().hash(registration.password.get_secret_value())
+        await store.create(UserInDB(**details.model_dump(), hashed_password=SecretStr(hashed)))
+
+    run_with(store, add)
+    print(f"created user {args.username!r}")
+    return 0
+
+
+def run_user_set_disabled(args: argparse.Namespace) -> int:
+    require_auth_extra()
+    from fastapi_issues.auth.users import UserUpdate
+
+    store = open_users(args)
+    changes = UserUpdate(disabled=args.disabled)
+    run_with(store, lambda: store.update(args.username, changes))
+    print(f"{'disabled' if args.disabled else 'enabled'} user {args.username!r}")
+    return 0
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    store = open_users(args)
+    users = run_with(store, store.list)
+    rows = [("USERNAME", "EMAIL", "FULL NAME", "STATUS")]
+    rows += [
+        (u.username, u.email or "-", u.full_name or "-", "disabled" if u.disabled else "active")
+        for u in users
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[3]]))
+    return 0
+
+
+# -- secret ------------------------------------------------------------------------------
+
+
+def add_secret_command(commands: Subcommands) -> None:
+    """`secret`: print a fresh signing key for FASTAPI_ISSUES_SECRET_KEY."""
+    secret = commands.add_parser(
+        "secret", help="print a fresh random secret for FASTAPI_ISSUES_SECRET_KEY"
+    )
+    secret.set_defaults(run=run_secret)
+
+
+def run_secret(args: argparse.Namespace) -> int:
+    import secrets
+
+    print(secrets.token_urlsafe(48))
+    return 0
+
+
+# -- the entry point ---------------------------------------------------------------------
+
+COMMANDS: list[Callable[[Subcommands], None]] = [add_user_command, add_secret_command]
+"""The functions that add each top-level command to the parser, in help order."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastapi-issues", description="Manage a fastapi-issues deployment."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: `sys.argv[1:]`) and return its exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        status: int = args.run(args)
+    except CommandError as exc:
+        print(f"fastapi-issues: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    return status

@@ -1,0 +1,354 @@
+"""`make_auth_router`: the password flow at `/token`, `/users/me`, optional `/register`."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import SecretStr
+
+from fastapi_issues.auth import (
+    AuthSettings,
+    InMemoryUserStore,
+    Passwords,
+    UserInDB,
+    UserUpdate,
+    make_auth_router,
+)
+from fastapi_issues.storage.base import StorageError
+from tests.auth.conftest import FAST, PASSWORD, SECRET, AppFactory, bearer, login
+
+pytestmark = pytest.mark.anyio
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+def assert_no_hash(response: httpx.Response) -> None:
+    assert "$argon2" not in response.text
+    assert "hashed_password" not in response.text
+
+
+# -- POST /token ---------------------------------------------------------------------------
+
+
+async def test_login_returns_a_bearer_token(client: httpx.AsyncClient) -> None:
+    response = await login(client, "ada", PASSWORD)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 1800
+    assert response.headers["Cache-Control"] == "no-store"
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "ada"
+    assert claims["exp"] - claims["iat"] == 1800
+    assert_no_hash(response)
+
+
+async def test_login_accepts_what_swagger_ui_sends(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/token",
+        data={"grant_type": "password", "username": "ada", "password": PASSWORD, "scope": ""},
+    )
+    assert response.status_code == 200
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_401(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = await login(client, "ada", "wrong password")
+    unknown = await login(client, "nobody", "wrong password")
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.json() == {"detail": "Incorrect username or password"}
+    assert wrong.content == unknown.content
+    assert wrong.headers.keys() == unknown.headers.keys()
+
+
+async def test_a_disabled_user_gets_no_token(client: httpx.AsyncClient) -> None:
+    right = await login(client, "eve", PASSWORD)
+    assert right.status_code == 400
+    assert right.json() == {"detail": "Inactive user"}
+    assert "access_token" not in right.text
+    # Without the password, nobody learns the account is disabled.
+    assert (await login(client, "eve", "wrong password")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "missing"),
+    [
+        ({"json": {"username": "ada", "password": PASSWORD}}, "username"),
+        ({"data": {"username": "ada"}}, "password"),
+        ({"data": {"password": PASSWORD}}, "username"),
+        ({"data": {"username": "ada", "password": PASSWORD, "grant_type": "code"}}, "grant_type"),
+    ],
+    ids=["json body", "no password", "no username", "other grant"],
+)
+async def test_malformed_logins_get_422(
+    client: httpx.AsyncClient, kwargs: dict[str, object], missing: str
+) -> None:
+    response = await client.post("/token", **kwargs)  # type: ignore[arg-type]
+    assert response.status_code == 422
+    assert missing in {error["loc"][-1] for error in response.json()["detail"]}
+
+
+async def test_usernames_are_case_sensitive(client: httpx.AsyncClient) -> None:
+    assert (await login(client, "ADA", PASSWORD)).status_code == 401
+
+
+async def test_an_outdated_hash_is_rehashed_on_login(settings: AuthSettings) -> None:
+    weak = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    stronger = Argon2Hasher(time_cost=2, memory_cost=2048, parallelism=1)
+    outdated = weak.hash(PASSWORD)
+    users = InMemoryUserStore([UserInDB(username="ada", hashed_password=SecretStr(outdated))])
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(users, settings, passwords=Passwords(PasswordHash((stronger,))))
+    )
+    async with client_for(app) as client:
+        assert (await login(client, "ada", "wrong password")).status_code == 401
+        assert (await users.get("ada")).hashed_password.get_secret_value() == outdated
+        assert (await login(client, "ada", PASSWORD)).status_code == 200
+        rehashed = (await users.get("ada")).hashed_password.get_secret_value()
+        assert rehashed != outdated
+        assert "m=2048,t=2" in rehashed
+        assert not stronger.check_needs_rehash(rehashed)
+        assert (await login(client, "ada", PASSWORD)).status_code == 200
+        assert (await users.get("ada")).hashed_password.get_secret_value() == rehashed
+
+
+class FailingUpdates(InMemoryUserStore):
+    async def update(self, username: str, changes: UserUpdate) -> UserInDB:
+        raise StorageError("disk full at /srv/users.json")
+
+
+async def test_a_failed_rehash_does_not_fail_the_login(
+    settings: AuthSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    outdated = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=512, parallelism=1),))
+    users = FailingUpdates(
+        [UserInDB(username="ada", hashed_password=SecretStr(outdated.hash(PASSWORD)))]
+    )
+    app = FastAPI()
+    app.include_router(make_auth_router(users, settings, passwords=Passwords(FAST)))
+    async with client_for(app) as client:
+        with caplog.at_level(logging.WARNING, logger="fastapi_issues.auth"):
+            assert (await login(client, "ada", PASSWORD)).status_code == 200
+    assert "could not store the re-hashed password" in caplog.text
+    assert "$argon2" not in caplog.text
+
+
+class BrokenStore(InMemoryUserStore):
+    async def get(self, username: str) -> UserInDB:
+        raise StorageError("cannot read /srv/users.json")
+
+
+async def test_an_unreadable_user_store_gets_503_without_details(settings: AuthSettings) -> None:
+    from fastapi_issues.auth import current_active_user
+    from fastapi_issues.router import make_issue_router
+    from fastapi_issues.storage import InMemoryIssueStore
+
+    users = BrokenStore()
+    app = FastAPI()
+    app.include_router(make_auth_router(users, settings, passwords=Passwords(FAST)))
+    app.include_router(
+        make_issue_router(
+            InMemoryIssueStore(), auth_dependency=current_active_user(users, settings)
+        )
+    )
+    token = bearer(jwt.encode({"sub": "ada", "exp": 2**40}, SECRET, algorithm="HS256"))
+    async with client_for(app) as client:
+        for response in (
+            await login(client, "ada", PASSWORD),
+            await client.get("/users/me", headers=token),
+            await client.get("/api/v1/issues", headers=token),
+        ):
+            assert response.status_code == 503
+            assert response.json() == {"detail": "User store unavailable"}
+
+
+async def test_a_stored_hash_of_unknown_format_never_logs_in(settings: AuthSettings) -> None:
+    users = InMemoryUserStore([UserInDB(username="ada", hashed_password=SecretStr(PASSWORD))])
+    app = FastAPI()
+    app.include_router(make_auth_router(users, settings, passwords=Passwords(FAST)))
+    async with client_for(app) as client:
+        assert (await login(client, "ada", PASSWORD)).status_code == 401
+
+
+# -- timing --------------------------------------------------------------------------------
+
+
+async def login_time(client: httpx.AsyncClient, username: str) -> float:
+    started = time.perf_counter()
+    response = await login(client, username, "wrong password")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 401
+    return elapsed
+
+
+async def median_ratio(client: httpx.AsyncClient, rounds: int = 9) -> float:
+    """Median time of an unknown-user login over that of a wrong-password login."""
+    unknown, wrong = [], []
+    for _ in range(rounds):  # interleaved, so a burst of load slows both alike
+        wrong.append(await login_time(client, "ada"))
+        unknown.append(await login_time(client, "nobody"))
+    return statistics.median(unknown) / statistics.median(wrong)
+
+
+async def test_unknown_users_take_about_as_long_as_wrong_passwords(
+    settings: AuthSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Costly enough (~10-30 ms) that argon2, not HTTP, dominates each login.
+    hasher = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=16 * 1024, parallelism=1),))
+    ada = UserInDB(username="ada", hashed_password=SecretStr(hasher.hash(PASSWORD)))
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(InMemoryUserStore([ada]), settings, passwords=Passwords(hasher))
+    )
+    async with client_for(app) as client:
+        await login_time(client, "nobody")  # makes the dummy hash
+        assert 1 / 3 < await median_ratio(client) < 3
+
+        # The bound still catches a missing dummy check.
+        async def skip(self: Passwords, password: str) -> None:
+            return None
+
+        monkeypatch.setattr(Passwords, "verify_dummy", skip)
+        assert await median_ratio(client) < 1 / 3
+
+
+# -- GET /users/me ---------------------------------------------------------------------------
+
+
+async def test_me_returns_the_user_without_the_hash(client: httpx.AsyncClient) -> None:
+    token = (await login(client, "ada", PASSWORD)).json()["access_token"]
+    response = await client.get("/users/me", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json() == {
+        "username": "ada",
+        "email": "ada@example.com",
+        "full_name": "Ada Lovelace",
+        "disabled": False,
+    }
+    assert_no_hash(response)
+
+
+async def test_me_without_a_token_gets_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/users/me")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# -- POST /register ------------------------------------------------------------------------
+
+
+async def test_registration_is_off_by_default(client: httpx.AsyncClient) -> None:
+    response = await client.post("/register", json={"username": "mallory", "password": "x" * 12})
+    assert response.status_code == 404
+
+
+async def test_registration_creates_a_user_who_can_log_in(
+    make_app: AppFactory, users: InMemoryUserStore
+) -> None:
+    async with client_for(make_app(registration=True)) as client:
+        payload = {
+            "username": "grace",
+            "password": "a long enough password",
+            "email": "grace@example.com",
+            "full_name": "Grace Hopper",
+        }
+        created = await client.post("/register", json=payload)
+        assert created.status_code == 201
+        assert created.json() == {
+            "username": "grace",
+            "email": "grace@example.com",
+            "full_name": "Grace Hopper",
+            "disabled": False,
+        }
+        assert_no_hash(created)
+        assert "a long enough password" not in created.text
+        stored = (await users.get("grace")).hashed_password.get_secret_value()
+        assert stored.startswith("$argon2id$")
+        assert (await login(client, "grace", "a long enough password")).status_code == 200
+
+        again = await client.post("/register", json={**payload, "password": "another password"})
+        assert again.status_code == 409
+        assert again.json() == {"detail": "That username is taken"}
+        assert (await login(client, "grace", "another password")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "grace", "password": "short"},
+        {"username": "has space", "password": "long enough"},
+        {"username": "grace", "password": "long enough", "email": "nope"},
+        {"username": "grace", "password": "long enough", "disabled": False},
+        {"username": "grace"},
+    ],
+    ids=["short password", "bad username", "bad email", "extra field", "no password"],
+)
+async def test_registration_refuses_bad_input(
+    make_app: AppFactory, users: InMemoryUserStore, payload: dict[str, object]
+) -> None:
+    async with client_for(make_app(registration=True)) as client:
+        response = await client.post("/register", json=payload)
+    assert response.status_code == 422
+    assert [u.username for u in await users.list()] == ["ada", "eve"]
+
+
+# -- OpenAPI -------------------------------------------------------------------------------
+
+
+def test_openapi_names_routes_documents_errors_and_the_token_url(make_app: AppFactory) -> None:
+    schema = make_app(registration=True).openapi()
+    paths = schema["paths"]
+    token = paths["/token"]["post"]
+    assert token["operationId"] == "auth:token"
+    assert {"401", "422"} <= set(token["responses"])
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    me = paths["/users/me"]["get"]
+    assert me["operationId"] == "auth:me"
+    assert "401" in me["responses"]
+    assert me["security"] == [{"OAuth2PasswordBearer": []}]
+    register = paths["/register"]["post"]
+    assert register["operationId"] == "auth:register"
+    assert {"409", "422"} <= set(register["responses"])
+    flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
+    assert flows["password"]["tokenUrl"] == "token"
+    # Every issue route asks for the token, so Swagger UI sends it.
+    for path, operations in paths.items():
+        if path.startswith("/api/v1/issues"):
+            for operation in operations.values():
+                assert operation["security"] == [{"OAuth2PasswordBearer": []}]
+                assert "401" in operation["responses"]
+    assert "hashed_password" not in str(schema)
+
+
+async def test_a_prefixed_router_points_swagger_at_its_own_token_url(
+    users: InMemoryUserStore, settings: AuthSettings
+) -> None:
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(users, settings, passwords=Passwords(FAST), prefix="/auth", name="login")
+    )
+    schema = app.openapi()
+    assert set(schema["paths"]) == {"/auth/token", "/auth/users/me"}
+    assert schema["paths"]["/auth/token"]["post"]["operationId"] == "login:token"
+    flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
+    assert flows["password"]["tokenUrl"] == "auth/token"
+    async with client_for(app) as client:
+        response = await client.post("/auth/token", data={"username": "ada", "password": PASSWORD})
+        assert response.status_code == 200
+        me = await client.get("/auth/users/me", headers=bearer(response.json()["access_token"]))
+        assert me.json()["username"] == "ada"
