@@ -76,9 +76,28 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 
 
 def test_list_parameters_are_documented_as_fastapi_documents_them() -> None:
-    ours = _app().openapi()["paths"][BASE]["get"]["parameters"]
-    reference = _reference_app().openapi()["paths"][BASE]["get"]["parameters"]
-    assert ours == reference
+    ours = _app().openapi()["paths"][BASE]["get"]
+    reference = _reference_app().openapi()["paths"][BASE]["get"]
+    assert ours["parameters"] == reference["parameters"]
+    assert ours["responses"]["422"] == reference["responses"]["422"]
+
+
+def test_a_list_only_router_still_documents_its_422() -> None:
+    app = FastAPI()
+    app.include_router(
+        make_issue_router(
+            InMemoryIssueStore(), exclude={"create", "get", "update", "patch", "delete"}
+        )
+    )
+    schema = app.openapi()
+    operation = schema["paths"][BASE]["get"]
+    assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HTTPValidationError"
+    }
+    assert "HTTPValidationError" in schema["components"]["schemas"]
+    assert [p["name"] for p in operation["parameters"]] == [
+        p["name"] for p in _reference_app().openapi()["paths"][BASE]["get"]["parameters"]
+    ]
 
 
 @pytest.mark.parametrize(

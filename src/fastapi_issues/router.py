@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, params, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -137,6 +137,20 @@ def _parse_list_query(request: Request) -> _ListQuery:
 
 
 _ISSUE_LIST = TypeAdapter(list[IssueOut])
+
+# As FastAPI documents the 422 of a route whose parameters it validates itself.
+_VALIDATION_ERROR_RESPONSE = {
+    "description": "Validation Error",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+
+
+async def _lists_validation_schemas(
+    _: Annotated[str | None, Query(alias="_", include_in_schema=False)] = None,
+) -> None:
+    return None
 
 
 def _username(user: Any) -> str | None:
@@ -306,7 +320,10 @@ def make_issue_router(
                 methods=[method],
                 name=f"{name}:{operation}",
                 operation_id=f"{name}:{operation}",
-                dependencies=list(extra_dependencies.get(operation, ())),
+                dependencies=[
+                    *extra_dependencies.get(operation, ()),
+                    *kwargs.pop("dependencies_extra", ()),
+                ],
                 responses={**common_errors, **kwargs.pop("responses", {})},
                 **kwargs,
             )
@@ -358,7 +375,17 @@ def make_issue_router(
             "issues is in the `X-Total-Count` header and links to the first, previous, next "
             "and last pages are in the `Link` header (RFC 8288)."
         ),
-        openapi_extra={"parameters": _list_query_parameters()},
+        openapi_extra={
+            "parameters": _list_query_parameters(),
+            "responses": {"422": _VALIDATION_ERROR_RESPONSE},
+        },
+        **(
+            # The 422 answer above refers to schemas FastAPI adds only for routes with
+            # parameters; when no other route is served, a hidden one makes it add them.
+            {"dependencies_extra": [Depends(_lists_validation_schemas)]}
+            if set(get_args(IssueOperation)) - set(exclude) == {"list"}
+            else {}
+        ),
     )
     async def list_issues(request: Request, store: Store, user: User) -> Any:
         params = _parse_list_query(request)
