@@ -3,7 +3,8 @@
 Run it with `uvicorn examples.app:app` or `fastapi dev examples/app.py`.
 
 Settings, all from the environment:
-- ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none).
+- ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none;
+  `sqlite:///issues.db` or `postgresql://user@host/db` for a database).
 - FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
   (default `http://localhost:3000`).
 - FASTAPI_ISSUES_AUTH: `on` (default) protects the issue routes with JWT bearer tokens from
@@ -14,8 +15,8 @@ Settings, all from the environment:
 - FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
 - FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
 
-Users live in `users.json` beside the issues file; add them with
-`fastapi-issues user add NAME`.
+Users live in `users.json` beside the issues file, or in the same database with a SQL
+ISSUES_STORAGE_URL; add them with `fastapi-issues user add NAME`.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from fastapi_issues import make_issue_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
-from fastapi_issues.storage.urls import open_issue_store
+from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth import Passwords, UserStore
@@ -89,16 +90,18 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     auth_on = _flag(env, "FASTAPI_ISSUES_AUTH", True)
     demo = _flag(env, "FASTAPI_ISSUES_DEMO", False)
     startup: list[Callable[[], Awaitable[None]]] = []
-    closers: list[Callable[[], Any]] = []
+    other_stores: list[object] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # SQL stores create their tables here (failing fast if the database is down) and
+        # every store lets go of its connections or files on the way out.
+        await prepare_store(store)
         for start in startup:
             await start()
         yield
-        for close in (getattr(store, "close", None), *closers):
-            if close is not None:
-                close()
+        for opened in (store, *other_stores):
+            await close_store(opened)
 
     app = FastAPI(
         title="Issue Tracker API",
@@ -116,7 +119,6 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
         # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
         from fastapi_issues.auth import (
             AuthSettings,
-            JSONFileUserStore,
             Passwords,
             current_active_user,
             make_auth_router,
@@ -125,8 +127,9 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
 
         settings = AuthSettings.from_env(env, random_secret_if_missing=True)
         users = open_user_store(storage_url)
-        if isinstance(users, JSONFileUserStore):
-            closers.append(users.close)
+        # With a SQL store, users live in the same database (their own table).
+        startup.append(lambda: prepare_store(users))
+        other_stores.append(users)
         passwords = Passwords()
         # At the root, so the crash course's `/token` and `/users/me` hold.
         app.include_router(

@@ -1,4 +1,4 @@
-"""The `fastapi-issues` command: manage users, make secrets.
+"""The `fastapi-issues` command: manage users, make secrets, migrate stores.
 
 Each command is added by one small `add_*_command(commands)` function listed in `COMMANDS`;
 it builds its parser and points `run` at a handler taking the parsed arguments and returning
@@ -46,9 +46,10 @@ def add_storage_url_option(parser: argparse.ArgumentParser) -> None:
         "--storage-url",
         metavar="URL",
         help=(
-            f"the issue store: a path to the issues JSON file, json:///path or memory:// "
-            f"(default: ${STORAGE_URL_ENV}, else {DEFAULT_STORAGE_URL}); users live in "
-            "users.json beside the issues file"
+            f"the issue store: a path to the issues JSON file, json:///path, memory://, "
+            f"sqlite:///path or postgresql://... (default: ${STORAGE_URL_ENV}, else "
+            f"{DEFAULT_STORAGE_URL}); users live in users.json beside the issues file, or "
+            "in the same database"
         ),
     )
 
@@ -242,9 +243,54 @@ def run_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- migrate -----------------------------------------------------------------------------
+
+
+def add_migrate_command(commands: Subcommands) -> None:
+    """`migrate --from URL --to URL`."""
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy every issue and user from one store to another",
+        description=(
+            "Copy every issue (ids, times, reporter, version and order kept) and every user "
+            "from one store to another, e.g. --from data/issues.json --to sqlite:///issues.db. "
+            "Records the target already has are skipped, so it is safe to run again."
+        ),
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL")
+    migrate.add_argument("--no-users", action="store_true", help="copy the issues only")
+    migrate.set_defaults(run=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from fastapi_issues.migrate import migrate
+
+    if args.source == args.target:
+        raise CommandError("--from and --to name the same store")
+    work = migrate(args.source, args.target, users=not args.no_users)
+    try:
+        report = asyncio.run(work)
+    except (ValueError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"issues: {report.issues_copied} copied, "
+        f"{report.issues_already_present} already there"
+    )
+    if not args.no_users:
+        print(
+            f"users: {report.users_copied} copied, {report.users_already_present} already there"
+        )
+    return 0
+
+
 # -- the entry point ---------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Subcommands], None]] = [add_user_command, add_secret_command]
+COMMANDS: list[Callable[[Subcommands], None]] = [
+    add_user_command,
+    add_secret_command,
+    add_migrate_command,
+]
 """The functions that add each top-level command to the parser, in help order."""
 
 

@@ -88,6 +88,19 @@ class IssueStoreContract:
         with pytest.raises(IssueNotFound):
             await store.get("00000000-0000-0000-0000-000000000000")
 
+    async def test_unusual_ids_and_filters_are_simply_not_found(self, store: IssueStore) -> None:
+        await store.create(_new(), reporter="ada")
+        for odd in ("", "x" * 100, "a\x00b", "'; DROP TABLE issues; --", "%", "é"):
+            with pytest.raises(IssueNotFound):
+                await store.get(odd)
+            with pytest.raises(IssueNotFound):
+                await store.update(odd, IssueUpdate(title="Nope"))
+            with pytest.raises(IssueNotFound):
+                await store.delete(odd, expected_version=1)
+            assert (await store.list(IssueQuery(reporter=odd))).total == 0
+        assert (await store.list(IssueQuery(text="a\x00b"))).total == 0
+        assert (await store.list(IssueQuery())).total == 1
+
     async def test_reporter_is_optional(self, store: IssueStore) -> None:
         issue = await store.create(_new())
         assert issue.reporter is None
@@ -149,6 +162,24 @@ class IssueStoreContract:
         assert stored.version == 2
         assert stored.title == winners[0].title
 
+    async def test_concurrent_updates_of_one_issue_are_all_applied(
+        self, store: IssueStore
+    ) -> None:
+        issue = await store.create(_new())
+        await asyncio.gather(
+            *(store.update(issue.id, IssueUpdate(title=f"Edit {n}")) for n in range(10))
+        )
+        # Last write wins, but every write counts: none was based on a stale copy.
+        assert (await store.get(issue.id)).version == 11
+
+    async def test_update_of_a_deleted_issue_raises_not_found(self, store: IssueStore) -> None:
+        issue = await store.create(_new())
+        await store.delete(issue.id)
+        with pytest.raises(IssueNotFound):
+            await store.update(issue.id, IssueUpdate(title="Too late"))
+        with pytest.raises(IssueNotFound):
+            await store.update(issue.id, IssueUpdate(title="Too late"), expected_version=1)
+
     # -- delete --------------------------------------------------------------------------
 
     async def test_delete_removes_the_issue(self, store: IssueStore) -> None:
@@ -171,6 +202,17 @@ class IssueStoreContract:
         await store.delete(issue.id, expected_version=2)
         with pytest.raises(IssueNotFound):
             await store.get(issue.id)
+
+    async def test_concurrent_conditional_deletes_let_exactly_one_win(
+        self, store: IssueStore
+    ) -> None:
+        issue = await store.create(_new())
+        results = await asyncio.gather(
+            *(store.delete(issue.id, expected_version=1) for _ in range(5)),
+            return_exceptions=True,
+        )
+        assert results.count(None) == 1
+        assert all(isinstance(r, IssueNotFound) for r in results if r is not None)
 
     # -- list ----------------------------------------------------------------------------
 
@@ -278,6 +320,79 @@ class IssueStoreContract:
         assert _ids(newest_first.items)[0] == b.id
         oldest_first = await store.list(IssueQuery(sort="created_at", direction="desc"))
         assert _ids(oldest_first.items) == [c.id, a.id, b.id]
+
+    async def test_sorts_titles_by_code_point(self, store: IssueStore) -> None:
+        titles = ["apple", "Zebra", "Émile", "Banana", "zebra"]
+        by_title = {(await store.create(_new(title))).id: title for title in titles}
+        page = await store.list(IssueQuery(sort="title"))
+        assert [by_title[i] for i in _ids(page.items)] == sorted(titles)
+        page = await store.list(IssueQuery(sort="title", direction="desc"))
+        assert [by_title[i] for i in _ids(page.items)] == sorted(titles, reverse=True)
+
+    async def test_ties_keep_creation_order_in_both_directions(self, store: IssueStore) -> None:
+        a = await store.create(_new("Beta"))
+        b = await store.create(_new("Alpha"))
+        c = await store.create(_new("Beta"))
+        d = await store.create(_new("Alpha"))
+        asc = await store.list(IssueQuery(sort="title"))
+        desc = await store.list(IssueQuery(sort="title", direction="desc"))
+        assert _ids(asc.items) == [b.id, d.id, a.id, c.id]
+        assert _ids(desc.items) == [a.id, c.id, b.id, d.id]
+        # Pages cut through the runs of equal titles without repeating or skipping one.
+        pages = [
+            await store.list(IssueQuery(sort="title", direction="desc", offset=n, limit=1))
+            for n in range(4)
+        ]
+        assert [_ids(page.items)[0] for page in pages] == _ids(desc.items)
+
+    async def test_text_search_folds_case_beyond_ascii(self, store: IssueStore) -> None:
+        found = await store.create(_new("ÉCOLE fermée", text="Les portes restent closes"))
+        await store.create(_new("Ecole ouverte", text="Les portes sont ouvertes"))
+        assert _ids((await store.list(IssueQuery(text="école"))).items) == [found.id]
+        assert _ids((await store.list(IssueQuery(text="RESTENT"))).items) == [found.id]
+
+    async def test_text_search_treats_backslashes_literally(self, store: IssueStore) -> None:
+        path = await store.create(_new("Path C:\\temp fails"))
+        await store.create(_new("Path C:temp fails"))
+        assert _ids((await store.list(IssueQuery(text="c:\\t"))).items) == [path.id]
+
+    async def test_empty_text_matches_everything(self, store: IssueStore) -> None:
+        await store.create(_new("One"))
+        await store.create(_new("Two"))
+        assert (await store.list(IssueQuery(text=""))).total == 2
+
+    async def test_filters_sort_and_paging_combine(self, store: IssueStore) -> None:
+        wanted = []
+        for n in range(12):
+            priority = ("low", "medium", "high")[n % 3]
+            issue = await store.create(
+                _new(f"Login issue {n}" if n % 2 else f"Other issue {n}", priority),
+                reporter="ada" if n < 8 else "bob",
+            )
+            if n % 2 and n < 8 and priority != "low":
+                wanted.append(issue)
+        query = IssueQuery(
+            text="LOGIN",
+            reporter="ada",
+            priority=[IssuePriority.medium, IssuePriority.high],
+            sort="priority",
+            direction="desc",
+        )
+        everything = await store.list(query)
+        expected = sorted(wanted, key=lambda i: i.priority != IssuePriority.high)
+        assert _ids(everything.items) == _ids(expected)
+        second = await store.list(IssueQuery(**{**query.__dict__, "offset": 1, "limit": 1}))
+        assert _ids(second.items) == _ids(expected[1:2])
+        assert second.total == len(expected)
+
+    async def test_list_and_get_agree_to_the_microsecond(self, store: IssueStore) -> None:
+        created = await store.create(_new())
+        updated = await store.update(created.id, IssueUpdate(title="Changed"))
+        listed = (await store.list(IssueQuery())).items[0]
+        fetched = await store.get(created.id)
+        assert listed == fetched == updated
+        assert listed.created_at == created.created_at
+        assert listed.updated_at.utcoffset() == timedelta(0)
 
     async def test_filtered_pages_count_only_matches(self, store: IssueStore) -> None:
         highs = []
@@ -469,6 +584,12 @@ class UserStoreContract:
         users = await store.list()
         assert [u.username for u in users] == ["ada", "bob", "carol"]
         assert [u.disabled for u in users] == [False, True, False]
+
+    async def test_list_orders_usernames_by_code_point(self, store: UserStore) -> None:
+        names = ["bob", "Zoe", "ada", "Ada", "9lives", "zed"]
+        for name in names:
+            await store.create(_user(name))
+        assert [u.username for u in await store.list()] == sorted(names)
 
     async def test_concurrent_creates_are_all_kept(self, store: UserStore) -> None:
         await asyncio.gather(*(store.create(_user(f"user{n:02}")) for n in range(30)))

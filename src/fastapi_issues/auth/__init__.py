@@ -15,6 +15,8 @@ Needs the `auth` extra: `pip install "fastapi-issues[auth]"`. Everything here is
     )
 """
 
+from typing import TYPE_CHECKING, Any
+
 try:
     import jwt  # noqa: F401
     import pwdlib  # noqa: F401
@@ -44,6 +46,9 @@ from fastapi_issues.auth.users import (
     open_user_store,
 )
 
+if TYPE_CHECKING:
+    from fastapi_issues.auth.sql import SQLUserStore
+
 __all__ = [
     "AccessToken",
     "AuthSettings",
@@ -53,6 +58,7 @@ __all__ = [
     "JSONFileUserStore",
     "NewUser",
     "Passwords",
+    "SQLUserStore",
     "User",
     "UserDependency",
     "UserExists",
@@ -70,3 +76,12 @@ __all__ = [
     "make_auth_router",
     "open_user_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so auth works without SQLAlchemy installed.
+    if name == "SQLUserStore":
+        from fastapi_issues.auth.sql import SQLUserStore
+
+        return SQLUserStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

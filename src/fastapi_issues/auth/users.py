@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 
 from fastapi_issues.storage._durable_file import DurableJSONArray
 from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.urls import is_sql_url, sql_extra_missing, sqlite_path
 
 __all__ = [
     "InMemoryUserStore",
@@ -307,13 +308,16 @@ def open_user_store(url: str, *, create: bool = True) -> UserStore:
 
     - `memory://`: an `InMemoryUserStore`;
     - `json:///path/issues.json`, or a plain path: a `JSONFileUserStore` on `users.json`
-      in the same folder as the issues file.
+      in the same folder as the issues file;
+    - `sqlite:///...` or `postgresql://...`: a `SQLUserStore` in the same database.
 
     With `create=False`, raise `UserStoreNotFound` when the store does not exist yet instead
     of starting an empty one (the CLI uses this for commands that only read or change users).
     """
     if url == "memory://":
         return InMemoryUserStore()
+    if is_sql_url(url):
+        return _open_sql_user_store(url, create=create)
     if url.startswith("json://"):
         path = url.removeprefix("json://")
     elif "://" in url:
@@ -325,3 +329,14 @@ def open_user_store(url: str, *, create: bool = True) -> UserStore:
     if not create and not users_path.exists():
         raise UserStoreNotFound(f"no users file at {users_path}")
     return JSONFileUserStore(users_path)
+
+
+def _open_sql_user_store(url: str, *, create: bool) -> UserStore:
+    try:
+        from fastapi_issues.auth.sql import SQLUserStore
+    except ImportError as exc:
+        raise sql_extra_missing(url, exc) from exc
+    path = sqlite_path(url)
+    if not create and path is not None and not Path(path).is_file():
+        raise UserStoreNotFound(f"no SQLite database at {path}")
+    return SQLUserStore(url)

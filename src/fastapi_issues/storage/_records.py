@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +37,32 @@ def new_issue(data: IssueCreate, reporter: str | None) -> IssueOut:
         reporter=reporter,
         version=1,
     )
+
+
+def as_imported(issue: IssueOut) -> IssueOut:
+    """`issue` with naive times read as UTC, so it compares with every other issue."""
+    if issue.created_at.tzinfo is not None and issue.updated_at.tzinfo is not None:
+        return issue
+    return issue.model_copy(
+        update={
+            "created_at": _aware(issue.created_at),
+            "updated_at": _aware(issue.updated_at),
+        }
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def add_missing(issues: dict[str, IssueOut], imported: Sequence[IssueOut]) -> int:
+    """Add the issues whose ids are not in `issues` yet, in order; return how many."""
+    added = 0
+    for issue in imported:
+        if issue.id not in issues:
+            issues[issue.id] = as_imported(issue)
+            added += 1
+    return added
 
 
 def check_version(issue: IssueOut, expected_version: int | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -11,6 +11,8 @@ from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueSt
 
 __all__ = [
     "CorruptStoreError",
+    "IssueExporter",
+    "IssueImporter",
     "IssueNotFound",
     "IssuePage",
     "IssueQuery",
@@ -113,4 +115,29 @@ class IssueStore(Protocol):
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         """Remove an issue; raise `IssueNotFound` or `VersionConflict` as `update` does."""
+        ...
+
+
+@runtime_checkable
+class IssueImporter(Protocol):
+    """A store that takes issues as they are, for copying them from another store.
+
+    Separate from `IssueStore`: a store need not offer it to serve the API.
+    """
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add `issues` in their order, after those already stored, keeping their ids, times,
+        reporter and version. Ids already present are skipped, never overwritten.
+
+        Returns how many were added.
+        """
+        ...
+
+
+@runtime_checkable
+class IssueExporter(Protocol):
+    """A store that can hand out every issue it holds, for copying them to another store."""
+
+    def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order."""
         ...

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage._durable_file import DurableJSONArray
-from fastapi_issues.storage._records import IssueIndex, apply_delete, apply_update, new_issue
+from fastapi_issues.storage._records import (
+    IssueIndex,
+    add_missing,
+    apply_delete,
+    apply_update,
+    new_issue,
+)
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
 
 __all__ = ["JSONFileIssueStore"]
@@ -90,6 +97,16 @@ class JSONFileIssueStore:
 
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         await self._file.write(lambda issues: apply_delete(issues, issue_id, expected_version))
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add issues as they are, skipping ids already here; see `IssueImporter`."""
+        batch = list(issues)
+        return await self._file.write(lambda records: add_missing(records, batch))
+
+    async def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order; see `IssueExporter`."""
+        for issue in list((await self._current()).issues.values()):
+            yield issue
 
     def close(self) -> None:
         """Release the lock file's descriptor."""

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
-from fastapi_issues.storage._records import IssueIndex, apply_delete, apply_update, new_issue
+from fastapi_issues.storage._records import (
+    IssueIndex,
+    add_missing,
+    apply_delete,
+    apply_update,
+    new_issue,
+)
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
 
 __all__ = ["InMemoryIssueStore"]
@@ -43,3 +51,15 @@ class InMemoryIssueStore:
     async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
         apply_delete(self._index.issues, issue_id, expected_version)
         self._index.changed()
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add issues as they are, skipping ids already here; see `IssueImporter`."""
+        added = add_missing(self._index.issues, issues)
+        if added:
+            self._index.changed()
+        return added
+
+    async def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order; see `IssueExporter`."""
+        for issue in list(self._index.issues.values()):
+            yield issue

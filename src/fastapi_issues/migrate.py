@@ -1,0 +1,154 @@
+"""Copy every issue from one store to another: JSON file to SQLite, SQLite to PostgreSQL, ..."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fastapi_issues.schemas import IssueOut
+from fastapi_issues.storage.base import IssueExporter, IssueImporter, IssueQuery, IssueStore
+from fastapi_issues.storage.urls import (
+    close_store,
+    is_sql_url,
+    open_issue_store,
+    prepare_store,
+    sqlite_path,
+)
+
+__all__ = ["MigrationReport", "migrate", "migrate_stores"]
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What a migration did: how many records it copied and how many the target had already."""
+
+    issues_copied: int = 0
+    issues_already_present: int = 0
+    users_copied: int = 0
+    users_already_present: int = 0
+
+
+async def migrate(
+    from_url: str, to_url: str, *, users: bool = True, batch_size: int = DEFAULT_BATCH_SIZE
+) -> MigrationReport:
+    """Copy every issue, and every user, from the stores at `from_url` to those at `to_url`.
+
+    URLs are those of `open_issue_store`; users are where `open_user_store` finds them
+    (`users.json` beside a JSON issues file, the same database for SQL). Issues keep their
+    ids, times, reporter, version and creation order; users keep everything, password hash
+    and `disabled` included. Records the target already has (same issue id, same username)
+    are left alone, so running it again copies nothing twice.
+
+    With `users=False` only issues are copied (the `auth` extra is needed otherwise). Raises
+    `ValueError` when the source does not exist.
+    """
+    _check_source_exists(from_url)
+    if users:
+        _require_auth_extra()
+    source = open_issue_store(from_url)
+    try:
+        target = open_issue_store(to_url)
+        try:
+            report = await migrate_stores(source, target, batch_size=batch_size)
+        finally:
+            await close_store(target)
+    finally:
+        await close_store(source)
+    if not users:
+        return report
+    copied, present = await _migrate_users(from_url, to_url)
+    return replace(report, users_copied=copied, users_already_present=present)
+
+
+async def migrate_stores(
+    source: IssueStore, target: IssueStore, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> MigrationReport:
+    """Copy every issue from `source` to `target`, both open stores; see `migrate`.
+
+    `target` must implement `IssueImporter`. A `source` that is no `IssueExporter` is read
+    page by page in `created_at` order.
+    """
+    if not isinstance(target, IssueImporter):
+        raise TypeError(f"{type(target).__name__} cannot import issues (no import_issues)")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    await prepare_store(source)
+    await prepare_store(target)
+    seen = copied = 0
+    batch: list[IssueOut] = []
+    async for issue in _every_issue(source, batch_size):
+        batch.append(issue)
+        if len(batch) == batch_size:
+            copied += await target.import_issues(batch)
+            seen += len(batch)
+            batch = []
+    if batch:
+        copied += await target.import_issues(batch)
+        seen += len(batch)
+    return MigrationReport(issues_copied=copied, issues_already_present=seen - copied)
+
+
+async def _every_issue(source: IssueStore, batch_size: int) -> AsyncIterator[IssueOut]:
+    if isinstance(source, IssueExporter):
+        async for issue in source.export_issues():
+            yield issue
+        return
+    offset = 0
+    while True:
+        page = await source.list(IssueQuery(offset=offset, limit=batch_size))
+        for issue in page.items:
+            yield issue
+        if len(page.items) < batch_size:
+            return
+        offset += batch_size
+
+
+def _require_auth_extra() -> None:
+    try:
+        import fastapi_issues.auth  # noqa: F401
+    except ImportError as exc:
+        raise ValueError(f"{exc}; or copy the issues only (users=False, --no-users)") from None
+
+
+async def _migrate_users(from_url: str, to_url: str) -> tuple[int, int]:
+    from fastapi_issues.auth.users import UserExists, UserStoreNotFound, open_user_store
+
+    try:
+        source = open_user_store(from_url, create=False)
+    except UserStoreNotFound:
+        return 0, 0  # a deployment without users, as with auth off
+    try:
+        found = await source.list()
+    finally:
+        await close_store(source)
+    if not found:
+        return 0, 0
+    target = open_user_store(to_url)
+    copied = 0
+    try:
+        for user in found:
+            try:
+                await target.create(user)
+            except UserExists:
+                continue
+            copied += 1
+    finally:
+        await close_store(target)
+    return copied, len(found) - copied
+
+
+def _check_source_exists(url: str) -> None:
+    # Opening a missing file or SQLite database would create an empty one and copy nothing.
+    if url == "memory://":
+        raise ValueError("memory:// holds nothing to migrate from")
+    if is_sql_url(url):
+        path = sqlite_path(url)
+        if path is None:
+            return
+    else:
+        path = url.removeprefix("json://")
+    if not path or not Path(path).is_file():
+        raise ValueError(f"nothing to migrate from: {path or url!r} does not exist")

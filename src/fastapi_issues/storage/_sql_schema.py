@@ -1,0 +1,145 @@
+"""The tables of the SQL stores, shared by every store that lives in one database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from fastapi_issues.schemas import IssuePriority, IssueStatus
+
+SCHEMA_VERSION = 1
+"""Bumped by every change to the tables below; `create_schema` refuses newer databases."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class _SQLiteMicroseconds(TypeDecorator[datetime]):
+    """A UTC time as integer microseconds since 1970: SQLite has no time type, and integers
+    sort, compare and round-trip exactly where ISO text would depend on its formatting."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return (value - _EPOCH) // _MICROSECOND
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _EPOCH + timedelta(microseconds=value)
+
+
+# PostgreSQL keeps microseconds in timestamptz and asyncpg returns it in UTC.
+UTCTimestamp = DateTime(timezone=True).with_variant(_SQLiteMicroseconds(), "sqlite")
+
+# Titles sort by code point like Python strings; "C" makes PostgreSQL compare bytes of
+# UTF-8, which is the same order. SQLite's default BINARY collation already is.
+CodePointText = Text().with_variant(Text(collation="C"), "postgresql")
+
+# Big on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-assigned rowid.
+SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
+
+PRIORITY_RANK: dict[str, int] = {
+    IssuePriority.low.value: 0,
+    IssuePriority.medium.value: 1,
+    IssuePriority.high.value: 2,
+}
+
+
+def _one_of(column: str, values: list[str]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = MetaData()
+
+meta = Table(
+    "fastapi_issues_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    # Creation order: ties in every sort are broken by it, ascending in both directions.
+    Column("seq", SequenceNumber, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("title", CodePointText, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    # low < medium < high, so sorting and filtering by priority can use an index.
+    Column("priority_rank", SmallInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", UTCTimestamp, nullable=False),
+    Column("updated_at", UTCTimestamp, nullable=False),
+    Column("reporter", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint(_one_of("priority", list(PRIORITY_RANK)), name="ck_issues_priority"),
+    CheckConstraint(
+        " OR ".join(
+            f"(priority = '{name}' AND priority_rank = {rank})"
+            for name, rank in PRIORITY_RANK.items()
+        ),
+        name="ck_issues_priority_rank",
+    ),
+    CheckConstraint(_one_of("status", [s.value for s in IssueStatus]), name="ck_issues_status"),
+    CheckConstraint("version >= 1", name="ck_issues_version"),
+)
+
+# One index per sort key, each ending in seq so that a page is read straight off it.
+# Descending sorts walk them backwards and re-sort only runs of equal keys; priority has
+# runs of a third of the table, so it gets a descending index of its own.
+Index("ix_issues_created_at", issues.c.created_at, issues.c.seq)
+Index("ix_issues_updated_at", issues.c.updated_at, issues.c.seq)
+Index("ix_issues_title", issues.c.title, issues.c.seq)
+Index("ix_issues_priority", issues.c.priority_rank, issues.c.seq)
+Index("ix_issues_priority_desc", issues.c.priority_rank.desc(), issues.c.seq)
+# The filters: a status or reporter narrows the rows, in the default (creation) order.
+Index("ix_issues_status", issues.c.status, issues.c.created_at, issues.c.seq)
+Index("ix_issues_reporter", issues.c.reporter, issues.c.created_at, issues.c.seq)
+
+users = Table(
+    "users",
+    metadata,
+    # Listed in code-point order, and compared exactly: "Ada" and "ada" are two users.
+    Column("username", CodePointText, primary_key=True),
+    Column("email", Text, nullable=True),
+    Column("full_name", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False),
+    Column("hashed_password", Text, nullable=False),
+)
+
+ISSUE_COLUMNS = (
+    issues.c.id,
+    issues.c.title,
+    issues.c.description,
+    issues.c.priority,
+    issues.c.status,
+    issues.c.created_at,
+    issues.c.updated_at,
+    issues.c.reporter,
+    issues.c.version,
+)
+"""The columns an `IssueOut` is read from, in its field order."""

@@ -1,0 +1,118 @@
+"""`SQLUserStore`: the user contract on SQLite and PostgreSQL, beside the issues."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
+from fastapi_issues.auth.users import UserUpdate, open_user_store
+from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.testing import UserStoreContract
+
+pytestmark = pytest.mark.anyio
+
+
+class TestSQLiteUserStore(UserStoreContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[SQLUserStore]:
+        store = SQLUserStore(f"sqlite:///{tmp_path / 'issues.db'}")
+        yield store
+        await store.aclose()
+
+
+class TestSQLiteUserStoreTwoConnections(UserStoreContract):
+    """Writes through one store, reads through another on the same file."""
+
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[object]:
+        url = f"sqlite:///{tmp_path / 'issues.db'}"
+        writer = SQLUserStore(url)
+        reader = SQLUserStore(url)
+
+        class SplitStore:
+            create = writer.create
+            update = writer.update
+            get = reader.get
+            list = reader.list
+
+        yield SplitStore()
+        await writer.aclose()
+        await reader.aclose()
+
+
+class TestPostgresUserStore(UserStoreContract):
+    @pytest.fixture
+    async def store(self, postgres_url: str, postgres_schema: str) -> AsyncIterator[SQLUserStore]:
+        store = SQLUserStore(postgres_url, schema=postgres_schema)
+        yield store
+        await store.aclose()
+
+
+def user(name: str = "ada") -> UserInDB:
+    return UserInDB(username=name, hashed_password=SecretStr(f"hash-of-{name}"))
+
+
+async def test_users_live_in_the_issues_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    issues = SQLIssueStore(url)
+    users = open_user_store(url)
+    try:
+        assert isinstance(users, SQLUserStore)
+        await users.create(user())
+        await issues.create_schema()
+    finally:
+        await issues.aclose()
+        await users.aclose()
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert conn.execute("SELECT username, hashed_password FROM users").fetchall() == [
+            ("ada", "hash-of-ada")
+        ]
+    assert {"issues", "users", "fastapi_issues_meta"} <= tables
+
+
+async def test_open_user_store_with_create_false_needs_the_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    with pytest.raises(UserStoreNotFound, match="no SQLite database"):
+        open_user_store(url, create=False)
+    assert not (tmp_path / "issues.db").exists()
+    made = SQLUserStore(url)
+    await made.create(user())
+    await made.aclose()
+    found = open_user_store(url, create=False)
+    try:
+        assert (await found.get("ada")).username == "ada"
+    finally:
+        await found.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_host_apps_own_users_table_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, login TEXT)")
+    store = SQLUserStore(f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        with pytest.raises(StorageError, match="table users exists but was not made"):
+            await store.list()
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.postgres
+async def test_odd_usernames_are_simply_not_found_on_postgres(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    store = SQLUserStore(postgres_url, schema=postgres_schema)
+    try:
+        for odd in ("a\x00b", "'; DROP TABLE users; --", ""):
+            with pytest.raises(UserNotFound):
+                await store.get(odd)
+            with pytest.raises(UserNotFound):
+                await store.update(odd, UserUpdate(disabled=True))
+    finally:
+        await store.aclose()

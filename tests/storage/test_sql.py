@@ -1,0 +1,322 @@
+"""The SQL store on SQLite and PostgreSQL: the contract suite, and what only SQL stores do."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
+from fastapi_issues.storage._sql_database import SQLITE_BUSY_TIMEOUT_MS
+from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
+from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.testing import IssueStoreContract
+
+
+class TestSQLiteIssueStore(IssueStoreContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[SQLIssueStore]:
+        store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
+        await store.create_schema()
+        yield store
+        await store.aclose()
+
+
+class TestSQLiteIssueStoreTwoConnections(IssueStoreContract):
+    """Writes go through one store and reads through another on the same file, as they
+    would from two processes."""
+
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[object]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'issues.db'}"
+        writer = SQLIssueStore(url)
+        reader = SQLIssueStore(url)
+
+        class SplitStore:
+            create = writer.create
+            update = writer.update
+            delete = writer.delete
+            get = reader.get
+            list = reader.list
+
+        yield SplitStore()
+        await writer.aclose()
+        await reader.aclose()
+
+
+class TestPostgresIssueStore(IssueStoreContract):
+    @pytest.fixture
+    async def store(self, postgres_url: str, postgres_schema: str) -> AsyncIterator[SQLIssueStore]:
+        store = SQLIssueStore(postgres_url, schema=postgres_schema)
+        await store.create_schema()
+        yield store
+        await store.aclose()
+
+
+def sqlite_url(tmp_path: Path, name: str = "issues.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def _new(title: str = "An issue") -> IssueCreate:
+    return IssueCreate(title=title, description="Something broke")
+
+
+@pytest.fixture
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file, or a PostgreSQL schema of this test's own when the param says so."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    postgres_url = request.getfixturevalue("postgres_url")
+    schema = request.getfixturevalue("postgres_schema")
+    return f"{postgres_url}#{schema}"
+
+
+def open_store(url: str) -> SQLIssueStore:
+    if "#" in url:
+        url, schema = url.split("#")
+        return SQLIssueStore(url, schema=schema)
+    return SQLIssueStore(url)
+
+
+both_databases = pytest.mark.parametrize(
+    "sql_url",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+    indirect=True,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@both_databases
+async def test_tables_are_created_on_first_use(sql_url: str) -> None:
+    store = open_store(sql_url)
+    try:
+        issue = await store.create(_new())
+        assert await store.get(issue.id) == issue
+    finally:
+        await store.aclose()
+
+
+@both_databases
+async def test_schema_version_is_recorded_and_creation_is_idempotent(sql_url: str) -> None:
+    stores = [open_store(sql_url) for _ in range(4)]
+    try:
+        # As when several app processes start at once: they take turns, none fails.
+        await asyncio.gather(*(store.create_schema() for store in stores))
+        await stores[0].create_schema()
+        async with stores[0].engine.connect() as conn:
+            rows = (await conn.execute(select(meta.c.key, meta.c.value))).all()
+        assert sorted(tuple(row) for row in rows) == [
+            ("schema_version", str(SCHEMA_VERSION)),
+            ("table:issues", "created"),
+        ]
+    finally:
+        for store in stores:
+            await store.aclose()
+
+
+@both_databases
+async def test_a_newer_schema_version_is_refused(sql_url: str) -> None:
+    store = open_store(sql_url)
+    await store.create_schema()
+    async with store.engine.begin() as conn:
+        await conn.execute(update(meta).values(value=str(SCHEMA_VERSION + 1)))
+    await store.aclose()
+    newer = open_store(sql_url)
+    try:
+        with pytest.raises(StorageError, match="upgrade fastapi-issues"):
+            await newer.create_schema()
+        with pytest.raises(StorageError):
+            await newer.list(IssueQuery())
+    finally:
+        await newer.aclose()
+
+
+async def test_tables_of_another_application_are_not_adopted(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        conn.execute("CREATE TABLE issues (id INTEGER PRIMARY KEY, summary TEXT)")
+    for _ in range(2):  # the refusal is not forgotten by the second try
+        store = SQLIssueStore(sqlite_url(tmp_path))
+        try:
+            with pytest.raises(StorageError, match="table issues exists but was not made"):
+                await store.create_schema()
+        finally:
+            await store.aclose()
+
+
+async def test_other_tables_of_the_host_app_do_not_matter(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, login TEXT)")
+    store = SQLIssueStore(sqlite_url(tmp_path))
+    try:
+        issue = await store.create(_new())
+        assert await store.get(issue.id) == issue
+    finally:
+        await store.aclose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_full_sync(
+    tmp_path: Path,
+) -> None:
+    store = SQLIssueStore(sqlite_url(tmp_path))
+    try:
+        await store.create_schema()
+        async with store.engine.connect() as conn:
+            journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+            synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+        assert journal == "wal"
+        assert timeout == SQLITE_BUSY_TIMEOUT_MS
+        assert synchronous == 2  # FULL
+    finally:
+        await store.aclose()
+
+
+async def test_sqlite_keeps_times_as_integer_microseconds(tmp_path: Path) -> None:
+    store = SQLIssueStore(sqlite_url(tmp_path))
+    issue = await store.create(_new())
+    await store.aclose()
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        created, updated = conn.execute("SELECT created_at, updated_at FROM issues").fetchone()
+    expected = (issue.created_at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
+        microseconds=1
+    )
+    assert created == updated == expected
+    reopened = SQLIssueStore(sqlite_url(tmp_path))
+    try:
+        again = await reopened.get(issue.id)
+        assert again == issue
+        assert again.created_at.microsecond == issue.created_at.microsecond
+        assert again.created_at.tzinfo is not None
+    finally:
+        await reopened.aclose()
+
+
+@both_databases
+async def test_times_in_other_zones_and_naive_times_filter_correctly(sql_url: str) -> None:
+    store = open_store(sql_url)
+    try:
+        issue = await store.create(_new())
+        in_paris = issue.created_at.astimezone(timezone(timedelta(hours=2)))
+        naive_utc = issue.created_at.replace(tzinfo=None)
+        for since in (in_paris, naive_utc):
+            assert (await store.list(IssueQuery(created_since=since))).total == 1
+            later = since + timedelta(microseconds=1)
+            assert (await store.list(IssueQuery(created_since=later))).total == 0
+    finally:
+        await store.aclose()
+
+
+async def test_an_unreachable_database_raises_storage_error() -> None:
+    store = SQLIssueStore("postgresql+asyncpg://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(StorageError):
+            await store.get("anything")
+        with pytest.raises(StorageError):
+            await store.create(_new())
+        with pytest.raises(StorageError):
+            await store.create_schema()
+    finally:
+        await store.aclose()
+
+
+async def test_a_missing_folder_is_created(tmp_path: Path) -> None:
+    store = SQLIssueStore(sqlite_url(tmp_path / "data"))
+    try:
+        await store.create(_new())
+        assert (tmp_path / "data" / "issues.db").is_file()
+    finally:
+        await store.aclose()
+
+
+async def test_an_unusable_sqlite_path_raises_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    store = SQLIssueStore(sqlite_url(tmp_path / "a-file"))
+    try:
+        with pytest.raises(StorageError, match="unable to open database file"):
+            await store.list(IssueQuery())
+    finally:
+        await store.aclose()
+        # aiosqlite stops the thread of a connection that failed to open on its own
+        # schedule; let it finish while this test's event loop still runs.
+        for _ in range(100):
+            names = [thread.name for thread in threading.enumerate()]
+            if not any(name.endswith("(_connection_worker_thread)") for name in names):
+                break
+            await asyncio.sleep(0.01)
+
+
+def test_in_memory_sqlite_is_refused() -> None:
+    with pytest.raises(ValueError, match="in-memory"):
+        SQLIssueStore("sqlite://")
+    with pytest.raises(ValueError, match="in-memory"):
+        SQLIssueStore("sqlite+aiosqlite:///:memory:")
+
+
+async def test_an_engine_passed_in_stays_the_callers(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'issues.db'}")
+    try:
+        store = SQLIssueStore(engine)
+        assert store.engine is engine
+        issue = await store.create(_new())
+        await store.aclose()
+        # Still usable, and set up for the stores (WAL, the text filter's function).
+        again = SQLIssueStore(engine)
+        assert await again.get(issue.id) == issue
+        async with engine.connect() as conn:
+            journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            found = await conn.exec_driver_sql("SELECT fastapi_issues_contains('éa', 'xÉAy', '')")
+        assert journal == "wal"
+        assert found.scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_lifespan_creates_the_schema_and_closes_the_connections(tmp_path: Path) -> None:
+    store = SQLIssueStore(sqlite_url(tmp_path))
+    app = FastAPI(lifespan=store.lifespan)
+    async with app.router.lifespan_context(app):
+        with sqlite3.connect(tmp_path / "issues.db") as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"issues", "fastapi_issues_meta"} <= tables
+        assert store.engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    assert store.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+
+
+async def test_the_router_serves_from_sql_with_etags(tmp_path: Path) -> None:
+    store = SQLIssueStore(sqlite_url(tmp_path))
+    app = FastAPI()
+    app.include_router(make_issue_router(store))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = {"title": "Crash on save", "description": "Every time", "priority": "high"}
+            created = await client.post("/api/v1/issues", json=body)
+            assert created.status_code == 201
+            location = created.headers["Location"]
+            patched = await client.patch(
+                location, json={"status": "closed"}, headers={"If-Match": '"v1"'}
+            )
+            assert patched.status_code == 200
+            assert patched.headers["ETag"] == '"v2"'
+            stale = await client.patch(
+                location, json={"title": "Again"}, headers={"If-Match": '"v1"'}
+            )
+            assert stale.status_code == 412
+            listed = await client.get("/api/v1/issues", params={"status": "closed", "q": "SAVE"})
+            assert listed.headers["X-Total-Count"] == "1"
+            assert listed.json()[0]["version"] == 2
+    finally:
+        await store.aclose()

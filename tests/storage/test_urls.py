@@ -1,0 +1,68 @@
+"""One setting picks the store: `open_issue_store(url)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
+from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.urls import close_store, is_sql_url, open_issue_store, prepare_store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("sqlite:///{tmp}/issues.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///{tmp}/issues.db", "sqlite+aiosqlite"),
+        ("postgresql://postgres@127.0.0.1:5432/test", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://postgres@127.0.0.1:5432/test", "postgresql+asyncpg"),
+        ("postgres://postgres@127.0.0.1:5432/test", "postgresql+asyncpg"),
+    ],
+)
+async def test_sql_urls_open_a_sql_store_on_the_async_driver(
+    url: str, driver: str, tmp_path: Path
+) -> None:
+    store = open_issue_store(url.format(tmp=tmp_path))
+    try:
+        assert isinstance(store, SQLIssueStore)
+        assert store.engine.url.drivername == driver
+    finally:
+        await close_store(store)
+
+
+def test_plain_paths_and_json_urls_open_a_json_store(tmp_path: Path) -> None:
+    for url in (str(tmp_path / "a.json"), f"json://{tmp_path / 'b.json'}"):
+        store = open_issue_store(url)
+        assert isinstance(store, JSONFileIssueStore)
+        store.close()
+    assert isinstance(open_issue_store("memory://"), InMemoryIssueStore)
+
+
+def test_unknown_schemes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported issue store URL scheme 'mysql'"):
+        open_issue_store("mysql://root@localhost/db")
+
+
+def test_is_sql_url() -> None:
+    assert is_sql_url("sqlite:///x.db")
+    assert is_sql_url("postgresql+asyncpg://h/db")
+    assert not is_sql_url("data/issues.json")
+    assert not is_sql_url("memory://")
+    assert not is_sql_url("C:\\data\\issues.json")
+
+
+async def test_prepare_and_close_work_for_every_kind_of_store(tmp_path: Path) -> None:
+    sql = open_issue_store(f"sqlite:///{tmp_path / 'issues.db'}")
+    await prepare_store(sql)
+    assert (tmp_path / "issues.db").exists()
+    await close_store(sql)
+    json_store = open_issue_store(str(tmp_path / "issues.json"))
+    await prepare_store(json_store)
+    await close_store(json_store)
+    memory = open_issue_store("memory://")
+    await prepare_store(memory)
+    await close_store(memory)
