@@ -191,13 +191,8 @@ class SQLIssueStore(SQLStoreBase):
     async def get(self, issue_id: str) -> IssueOut:
         if self._nul_is_unstorable and "\x00" in issue_id:
             raise IssueNotFound(issue_id)
-        if not self._db.ready:
-            await self._db.ensure_schema()
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(_SELECT_ONE, {"match_id": issue_id})).first()
-        except (SQLAlchemyError, OSError) as exc:
-            _unavailable(exc)
+        rows = await self._db.fetch(_SELECT_ONE, {"match_id": issue_id})
+        row = rows[0] if rows else None
         if row is None:
             raise IssueNotFound(issue_id)
         return _issue(row)
@@ -236,18 +231,14 @@ class SQLIssueStore(SQLStoreBase):
             params["created_since"] = _aware(query.created_since)
         if query.updated_since is not None:
             params["updated_since"] = _aware(query.updated_since)
-        try:
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(items_statement, params)).all() if limit else []
-                if rows and len(rows) < limit:
-                    # A short page is the last one, so it tells the total by itself.
-                    total = offset + len(rows)
-                elif not rows and offset == 0 and limit:
-                    total = 0
-                else:
-                    total = (await conn.execute(count_statement, params)).scalar_one()
-        except (SQLAlchemyError, OSError) as exc:
-            _unavailable(exc)
+        rows = await self._db.fetch(items_statement, params) if limit else []
+        if rows and len(rows) < limit:
+            # A short page is the last one, so it tells the total by itself.
+            total = offset + len(rows)
+        elif not rows and offset == 0 and limit:
+            total = 0
+        else:
+            total = (await self._db.fetch(count_statement, params))[0][0]
         return IssuePage(items=[_issue(row) for row in rows], total=total)
 
     async def update(
@@ -344,14 +335,7 @@ class SQLIssueStore(SQLStoreBase):
 
     async def _write(self, statement: Any, params: dict[str, Any]) -> int:
         """Run one write statement in its own transaction; return how many rows it touched."""
-        if not self._db.ready:
-            await self._db.ensure_schema()
-        try:
-            async with self._engine.begin() as conn:
-                result = await conn.execute(statement, params)
-        except (SQLAlchemyError, OSError) as exc:
-            _unavailable(exc)
-        return result.rowcount
+        return await self._db.write(statement, params)
 
     def _build_list_statements(self, shape: _ListShape) -> tuple[Select[Any], Select[Any]]:
         has_status, has_priority, has_reporter, has_text, has_created, has_updated = shape[:6]
