@@ -65,10 +65,12 @@ class _Compiled:
         if columns is None:  # a write; with RETURNING, the columns it returns
             returning = getattr(statement, "_returning", ())
             columns = returning
-        self.results: list[_Processor | None] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in columns
-        ]
+        # (position, converter) of the result columns that need converting, only.
+        self.results: list[tuple[int, _Processor]] = []
+        for position, column in enumerate(columns):
+            convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if convert is not None:
+                self.results.append((position, convert))
 
     def arguments(self, params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
         params = {**self.defaults, **params}
@@ -86,13 +88,16 @@ class _Compiled:
         )
 
     def rows(self, raw_rows: Sequence[Row]) -> list[Row]:
-        processors = self.results
-        if not any(processors):
+        converters = self.results
+        if not converters:
             return list(raw_rows)
-        return [
-            tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
-            for row in raw_rows
-        ]
+        rows: list[Row] = []
+        for raw in raw_rows:
+            row = list(raw)
+            for position, convert in converters:
+                row[position] = convert(row[position])
+            rows.append(row)
+        return rows
 
 
 class DirectSQL(Protocol):
