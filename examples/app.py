@@ -7,13 +7,18 @@ Settings, all from the environment:
   `sqlite:///issues.db` or `postgresql://user@host/db` for a database).
 - FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
   (default `http://localhost:3000`).
+- FASTAPI_ISSUES_MAX_BODY_BYTES: larger request bodies get 413 (default 1048576, 1 MiB).
 - FASTAPI_ISSUES_AUTH: `on` (default) protects the issue routes with JWT bearer tokens from
   `POST /token`; `off` serves them to anyone (for benchmarks).
 - FASTAPI_ISSUES_SECRET_KEY: the token signing key (`fastapi-issues secret` makes one). Without
   it a random key is made per process: tokens die with the process and are refused by other
   workers. Also FASTAPI_ISSUES_TOKEN_MINUTES and the others `AuthSettings.from_env` reads.
 - FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
+- FASTAPI_ISSUES_THROTTLE: `on` (default) answers repeated failed logins per username and per
+  client address with 429 and `Retry-After` (see `fastapi_issues.auth.throttle`).
 - FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
+- FASTAPI_ISSUES_ADMINS: comma-separated usernames who may edit and delete any issue; everyone
+  else may edit and delete only the issues they reported (with auth on).
 
 Users live in `users.json` beside the issues file, or in the same database with a SQL
 ISSUES_STORAGE_URL; add them with `fastapi-issues user add NAME`.
@@ -31,7 +36,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from fastapi_issues import make_issue_router
-from fastapi_issues.middleware import ProcessTimeMiddleware
+from fastapi_issues.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimitMiddleware,
+    ProcessTimeMiddleware,
+)
+from fastapi_issues.policies import ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
@@ -124,6 +134,7 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
             make_auth_router,
             open_user_store,
         )
+        from fastapi_issues.auth.throttle import LoginThrottle
 
         settings = AuthSettings.from_env(env, random_secret_if_missing=True)
         users = open_user_store(storage_url)
@@ -138,14 +149,20 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
                 settings,
                 passwords=passwords,
                 registration=_flag(env, "FASTAPI_ISSUES_REGISTRATION", False),
+                throttle=LoginThrottle() if _flag(env, "FASTAPI_ISSUES_THROTTLE", True) else None,
             )
         )
         auth_dependency = current_active_user(users, settings)
         if demo:
             startup.append(lambda: ensure_demo_user(users, passwords))
 
+    # Only the reporter or an admin may edit or delete an issue (403 for anyone else).
+    admins = [a.strip() for a in env.get("FASTAPI_ISSUES_ADMINS", "").split(",") if a.strip()]
+    policy = ReporterOrAdmin(admins) if auth_dependency is not None else None
     app.include_router(
-        make_issue_router(store, auth_dependency=auth_dependency, prefix="/api/v1/issues")
+        make_issue_router(
+            store, auth_dependency=auth_dependency, prefix="/api/v1/issues", policy=policy
+        )
     )
 
     # In production list only the origins of your own front ends; never "*" together with
@@ -153,6 +170,9 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     origins = [
         o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")
     ]
+    # Inside CORS, so a browser can read the 413 too.
+    max_body = int(env.get("FASTAPI_ISSUES_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o for o in origins if o],

@@ -205,3 +205,28 @@ async def test_registration_can_be_switched_on(tmp_path: Path) -> None:
         )
         assert created.status_code == 201
         await swagger_login(client, "grace", "a long passphrase")
+
+
+async def test_only_the_reporter_or_an_admin_may_edit_or_delete(tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        FASTAPI_ISSUES_REGISTRATION="on",
+        FASTAPI_ISSUES_ADMINS="root",
+        FASTAPI_ISSUES_SECRET_KEY=SECRET_KEY,
+    )
+    async with running(create_app(env)) as client:
+        headers = {}
+        for name in ("ada", "bob", "root"):
+            body = {"username": name, "password": "a long passphrase"}
+            assert (await client.post("/register", json=body)).status_code == 201
+            token = await swagger_login(client, name, "a long passphrase")
+            headers[name] = {"Authorization": f"Bearer {token}"}
+        issue = (await client.post("/api/v1/issues", json=ISSUE, headers=headers["ada"])).json()
+        url = f"/api/v1/issues/{issue['id']}"
+        assert (await client.get(url, headers=headers["bob"])).status_code == 200
+        denied = await client.patch(url, json={"title": "Bob's now"}, headers=headers["bob"])
+        assert denied.status_code == 403
+        assert (await client.delete(url, headers=headers["bob"])).status_code == 403
+        own = await client.patch(url, json={"title": "Ada's edit"}, headers=headers["ada"])
+        assert own.status_code == 200
+        assert (await client.delete(url, headers=headers["root"])).status_code == 204

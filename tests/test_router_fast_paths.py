@@ -7,7 +7,6 @@ route declared the ordinary FastAPI way.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
@@ -16,7 +15,7 @@ from fastapi import FastAPI, Query, Request
 from starlette.datastructures import URL
 
 from fastapi_issues import InMemoryIssueStore, IssueCreate, IssueQuery, make_issue_router
-from fastapi_issues.router import _link_header
+from fastapi_issues.router import MAX_FILTER_VALUES, NO_NUL, IsoDateTime, _link_header
 from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus
 from fastapi_issues.storage.base import IssueSortField, SortDirection
 
@@ -34,28 +33,37 @@ def _reference_app() -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=100, description="Issues per page.")] = 20,
         status_: Annotated[
             list[IssueStatus] | None,
-            Query(alias="status", description="Only these statuses (repeat to allow several)."),
+            Query(
+                alias="status",
+                max_length=MAX_FILTER_VALUES,
+                description="Only these statuses (repeat to allow several).",
+            ),
         ] = None,
         priority: Annotated[
             list[IssuePriority] | None,
-            Query(description="Only these priorities (repeat to allow several)."),
+            Query(
+                max_length=MAX_FILTER_VALUES,
+                description="Only these priorities (repeat to allow several).",
+            ),
         ] = None,
         reporter: Annotated[
-            str | None, Query(max_length=100, description="Only issues this user reported.")
+            str | None,
+            Query(max_length=100, pattern=NO_NUL, description="Only issues this user reported."),
         ] = None,
         q: Annotated[
             str | None,
             Query(
                 min_length=1,
                 max_length=200,
+                pattern=NO_NUL,
                 description="Text to find in the title or description, ignoring case.",
             ),
         ] = None,
         created_since: Annotated[
-            datetime | None, Query(description="Only issues created at or after this time.")
+            IsoDateTime | None, Query(description="Only issues created at or after this time.")
         ] = None,
         updated_since: Annotated[
-            datetime | None, Query(description="Only issues updated at or after this time.")
+            IsoDateTime | None, Query(description="Only issues updated at or after this time.")
         ] = None,
         sort: Annotated[IssueSortField, Query(description="What to order by.")] = "created_at",
         direction: Annotated[SortDirection, Query(description="Ascending or descending.")] = "asc",
@@ -116,6 +124,10 @@ def test_a_list_only_router_still_documents_its_422() -> None:
         "updated_since=2024-13-01",
         "sort=colour&direction=sideways",
         "page=1&page=0",
+        "status=open&" * 11,
+        "reporter=a%00b",
+        "q=%00",
+        "created_since=1.5",
     ],
 )
 async def test_bad_list_queries_get_the_same_422(query: str) -> None:

@@ -1,5 +1,6 @@
 """A production-grade issue tracker API that mounts into any FastAPI app."""
 
+from fastapi_issues.policies import ReporterOrAdmin
 from fastapi_issues.router import IssueAction, IssueOperation, IssuePolicy, make_issue_router
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
 from fastapi_issues.storage import (
@@ -32,6 +33,7 @@ __all__ = [
     "IssueStore",
     "IssueUpdate",
     "JSONFileIssueStore",
+    "ReporterOrAdmin",
     "StorageError",
     "VersionConflict",
     "__version__",

@@ -273,14 +273,9 @@ def run_migrate(args: argparse.Namespace) -> int:
         report = asyncio.run(work)
     except (ValueError, StorageError) as exc:
         raise CommandError(str(exc)) from None
-    print(
-        f"issues: {report.issues_copied} copied, "
-        f"{report.issues_already_present} already there"
-    )
+    print(f"issues: {report.issues_copied} copied, {report.issues_already_present} already there")
     if not args.no_users:
-        print(
-            f"users: {report.users_copied} copied, {report.users_already_present} already there"
-        )
+        print(f"users: {report.users_copied} copied, {report.users_already_present} already there")
     return 0
 
 

@@ -4,6 +4,7 @@
 
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from enum import Enum
@@ -13,8 +14,9 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssuePriority, IssueStatus, IssueUpdate
 from fastapi_issues.storage.base import (
     IssueNotFound,
@@ -56,6 +58,23 @@ _log = logging.getLogger("fastapi_issues")
 
 NOT_FOUND = "Issue not found"
 MAX_ID_LENGTH = 100
+MAX_FILTER_VALUES = 10
+# NUL is refused in every string the API takes: PostgreSQL cannot store or compare it.
+NO_NUL = r"^[^\x00]*$"
+_METHODS_IN_ALLOW_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+_OTHER_METHODS = ("OPTIONS", "TRACE")
+_BODY_OPERATIONS = frozenset({"create", "update", "patch"})
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: Any) -> Any:
+    # Pydantic would read "1.5" as a Unix timestamp; the documented format is ISO 8601.
+    if isinstance(value, str) and (len(value) > 64 or not _ISO_DATE_START.match(value)):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 class _ListQuery(BaseModel):
@@ -70,24 +89,29 @@ class _ListQuery(BaseModel):
     page: int = Field(1, ge=1, le=1_000_000, description="Page number, from 1.")
     limit: int = Field(20, ge=1, le=100, description="Issues per page.")
     status: list[IssueStatus] | None = Field(
-        None, description="Only these statuses (repeat to allow several)."
+        None,
+        max_length=MAX_FILTER_VALUES,
+        description="Only these statuses (repeat to allow several).",
     )
     priority: list[IssuePriority] | None = Field(
-        None, description="Only these priorities (repeat to allow several)."
+        None,
+        max_length=MAX_FILTER_VALUES,
+        description="Only these priorities (repeat to allow several).",
     )
     reporter: str | None = Field(
-        None, max_length=100, description="Only issues this user reported."
+        None, max_length=100, pattern=NO_NUL, description="Only issues this user reported."
     )
     q: str | None = Field(
         None,
         min_length=1,
         max_length=200,
+        pattern=NO_NUL,
         description="Text to find in the title or description, ignoring case.",
     )
-    created_since: datetime | None = Field(
+    created_since: IsoDateTime | None = Field(
         None, description="Only issues created at or after this time."
     )
-    updated_since: datetime | None = Field(
+    updated_since: IsoDateTime | None = Field(
         None, description="Only issues updated at or after this time."
     )
     sort: IssueSortField = Field("created_at", description="What to order by.")
@@ -305,6 +329,17 @@ def make_issue_router(
             "description": "`If-Match` names a version the issue is no longer at.",
         }
     }
+    body_errors: dict[int | str, dict[str, Any]] = {
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorMessage,
+            "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
+        },
+        413: {
+            "model": ErrorMessage,
+            "description": "The body is larger than the server accepts.",
+        },
+    }
+    served: dict[str, list[str]] = {}
 
     Endpoint = Callable[..., Awaitable[Any]]
 
@@ -314,19 +349,22 @@ def make_issue_router(
         def register(endpoint: Endpoint) -> Endpoint:
             if operation in exclude:
                 return endpoint
+            responses = {**common_errors, **kwargs.pop("responses", {})}
+            route_dependencies = list(extra_dependencies.get(operation, ()))
+            if operation in _BODY_OPERATIONS:
+                responses.update(body_errors)
+                route_dependencies.insert(0, Depends(reject_ambiguous_json))
             router.add_api_route(
                 path,
                 _with_fixed(endpoint, fixed),
                 methods=[method],
                 name=f"{name}:{operation}",
                 operation_id=f"{name}:{operation}",
-                dependencies=[
-                    *extra_dependencies.get(operation, ()),
-                    *kwargs.pop("dependencies_extra", ()),
-                ],
-                responses={**common_errors, **kwargs.pop("responses", {})},
+                dependencies=[*route_dependencies, *kwargs.pop("dependencies_extra", ())],
+                responses=responses,
                 **kwargs,
             )
+            served.setdefault(path, []).append(method)
             return endpoint
 
         return register
@@ -360,6 +398,7 @@ def make_issue_router(
         str,
         PathParam(
             max_length=MAX_ID_LENGTH,
+            pattern=NO_NUL,
             description="The issue's id, as returned when it was created.",
         ),
     ]
@@ -546,7 +585,49 @@ def make_issue_router(
             raise _unavailable(exc) from exc
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    # Starlette answers a method a path does not serve with the `Allow` of whichever route on
+    # that path it met first, so it would list GET alone for the collection. These routes
+    # list every method served there instead. Methods of excluded operations are left free
+    # for routes of the host's own.
+    excluded_methods = {_OPERATION_METHODS[operation] for operation in exclude}
+    if "GET" in excluded_methods:
+        excluded_methods.add("HEAD")
+    for path, methods in served.items():
+        served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
+        others = [
+            m
+            for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
+            if m not in served_here and m not in excluded_methods
+        ]
+        router.add_api_route(
+            path,
+            _method_not_allowed(allow),
+            methods=others,
+            include_in_schema=False,
+            name=f"{name}:method-not-allowed:{path}",
+        )
+
     return router
+
+
+_OPERATION_METHODS: dict[str, str] = {
+    "list": "GET",
+    "create": "POST",
+    "get": "GET",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+}
+
+
+def _method_not_allowed(allow: str) -> Callable[[], Awaitable[None]]:
+    async def method_not_allowed() -> None:
+        raise HTTPException(
+            status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed", headers={"Allow": allow}
+        )
+
+    return method_not_allowed
 
 
 def _with_etag(issue: IssueOut) -> Response:

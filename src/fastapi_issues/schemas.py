@@ -16,8 +16,10 @@ __all__ = [
     "IssueUpdate",
 ]
 
-Title = Annotated[str, StringConstraints(min_length=3, max_length=100)]
-Description = Annotated[str, StringConstraints(min_length=5, max_length=2000)]
+# NUL is refused: PostgreSQL text cannot hold it, and no title needs it.
+_NO_NUL = r"^[^\x00]*$"
+Title = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=_NO_NUL)]
+Description = Annotated[str, StringConstraints(min_length=5, max_length=2000, pattern=_NO_NUL)]
 
 
 class IssuePriority(str, Enum):

@@ -162,9 +162,7 @@ class IssueStoreContract:
         assert stored.version == 2
         assert stored.title == winners[0].title
 
-    async def test_concurrent_updates_of_one_issue_are_all_applied(
-        self, store: IssueStore
-    ) -> None:
+    async def test_concurrent_updates_of_one_issue_are_all_applied(self, store: IssueStore) -> None:
         issue = await store.create(_new())
         await asyncio.gather(
             *(store.update(issue.id, IssueUpdate(title=f"Edit {n}")) for n in range(10))

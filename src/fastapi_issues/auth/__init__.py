@@ -30,6 +30,13 @@ from fastapi_issues.auth.dependencies import UserDependency, current_active_user
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.router import AccessToken, make_auth_router
 from fastapi_issues.auth.settings import AuthSettings, AuthSettingsError, generate_secret
+from fastapi_issues.auth.throttle import (
+    InMemoryThrottleStorage,
+    LoginThrottle,
+    LoginThrottled,
+    ThrottleRule,
+    ThrottleStorage,
+)
 from fastapi_issues.auth.tokens import InvalidToken, create_access_token, decode_access_token
 from fastapi_issues.auth.users import (
     InMemoryUserStore,
@@ -53,12 +60,17 @@ __all__ = [
     "AccessToken",
     "AuthSettings",
     "AuthSettingsError",
+    "InMemoryThrottleStorage",
     "InMemoryUserStore",
     "InvalidToken",
     "JSONFileUserStore",
+    "LoginThrottle",
+    "LoginThrottled",
     "NewUser",
     "Passwords",
     "SQLUserStore",
+    "ThrottleRule",
+    "ThrottleStorage",
     "User",
     "UserDependency",
     "UserExists",

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
+from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
     credentials_error,
@@ -20,6 +21,7 @@ from fastapi_issues.auth.dependencies import (
 )
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.settings import AuthSettings
+from fastapi_issues.auth.throttle import LoginThrottle, LoginThrottled, throttled_login
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import (
     User,
@@ -58,6 +60,7 @@ def make_auth_router(
     name: str = "auth",
     tags: Sequence[str | Enum] | None = ("Auth",),
     registration: bool = False,
+    throttle: LoginThrottle | None = None,
 ) -> APIRouter:
     """Build the login routes as an `APIRouter` to pass to `app.include_router`.
 
@@ -83,6 +86,8 @@ def make_auth_router(
         tags: OpenAPI tags for the routes.
         registration: serve `POST /register`. Off by default: users are made with the
             `fastapi-issues user add` command.
+        throttle: a `LoginThrottle`: repeated failed logins per username and per client
+            address then get 429 with `Retry-After`, before any password is checked.
 
     To protect other routes, build the dependency with the same store, settings and token
     URL: `current_active_user(user_store, settings, token_url=...)`.
@@ -106,6 +111,27 @@ def make_auth_router(
     inactive: dict[int | str, dict[str, Any]] = {
         status.HTTP_400_BAD_REQUEST: {"model": ErrorMessage, "description": "Inactive user."}
     }
+    too_large: dict[int | str, dict[str, Any]] = {
+        413: {"model": ErrorMessage, "description": "The body is larger than the server accepts."}
+    }
+    unparseable: dict[int | str, dict[str, Any]] = {
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorMessage,
+            "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
+        }
+    }
+    throttled: dict[int | str, dict[str, Any]] = {}
+    if throttle is not None:
+        throttled[status.HTTP_429_TOO_MANY_REQUESTS] = {
+            "model": ErrorMessage,
+            "description": "Too many failed logins for this username or from this address.",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
     unavailable: dict[int | str, dict[str, Any]] = {
         status.HTTP_503_SERVICE_UNAVAILABLE: {
             "model": ErrorMessage,
@@ -146,12 +172,30 @@ def make_auth_router(
             "The OAuth2 password flow: send `username` and `password` as form data. Send the "
             "returned token in `Authorization: Bearer <token>` on later requests."
         ),
-        responses={**unauthorized, **inactive, **unavailable},
+        responses={**unauthorized, **inactive, **unavailable, **throttled, **too_large},
     )
     async def login(
-        response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+        request: Request,
+        response: Response,
+        form: Annotated[OAuth2PasswordRequestForm, Depends()],
     ) -> AccessToken:
-        user = await authenticate(form.username, form.password)
+        if throttle is None:
+            user = await authenticate(form.username, form.password)
+        else:
+            address = request.client.host if request.client else None
+            try:
+                user = await throttled_login(
+                    throttle,
+                    form.username,
+                    address,
+                    lambda: authenticate(form.username, form.password),
+                )
+            except LoginThrottled as exc:
+                raise HTTPException(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    "Too many failed logins; try again later",
+                    headers={"Retry-After": str(exc.retry_after)},
+                ) from None
         if user is None:
             raise credentials_error(BAD_LOGIN)
         if user.disabled:
@@ -186,12 +230,15 @@ def make_auth_router(
             operation_id=f"{name}:register",
             summary="Create a user",
             description="Creates an enabled user; log in with `POST /token` afterwards.",
+            dependencies=[Depends(reject_ambiguous_json)],
             responses={
                 status.HTTP_409_CONFLICT: {
                     "model": ErrorMessage,
                     "description": "The username is taken.",
                 },
                 **unavailable,
+                **too_large,
+                **unparseable,
             },
         )
         async def register(payload: UserRegistration) -> User:

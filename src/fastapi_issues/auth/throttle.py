@@ -1,0 +1,286 @@
+"""Login throttling: failed logins per username and per client address earn a growing wait.
+
+Each key (a username, a client address) may fail `free_failures` times in a row unhindered.
+The failure that uses up the last of them, and each one after, locks the key for
+`base_delay * 2**(failures - free_failures)` seconds, capped at `max_delay`, counted from
+that failure. While a key is locked, logins for it get 429 with
+`Retry-After` before any password is checked, and count for nothing, so hammering a locked
+key neither costs argon2 time nor extends the lock: a user whose name is attacked waits at
+most `max_delay` after the attacker's last guess. A key's failures are forgotten
+`forget_after` seconds after its last one; a successful login clears its username's.
+Per-address limits are looser than per-username ones, because many people may share one
+address (an office, a NAT).
+
+Failure counts live in a `ThrottleStorage`. The default, `InMemoryThrottleStorage`, is per
+process: with several workers each keeps its own counts. Give every worker one shared
+storage (Redis, a database) by implementing the three-method protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
+
+__all__ = [
+    "Failures",
+    "InMemoryThrottleStorage",
+    "LoginThrottle",
+    "LoginThrottled",
+    "ThrottleRule",
+    "ThrottleStorage",
+    "throttled_login",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The failed logins counted for one key."""
+
+    count: int
+    last: float
+    """When the latest one happened, in seconds since the epoch."""
+
+
+@runtime_checkable
+class ThrottleStorage(Protocol):
+    """Where failure counts live. Implementations must make `add` atomic per key."""
+
+    async def get(self, key: str) -> Failures | None:
+        """The failures counted for `key`, or None once they have expired or been cleared."""
+        ...
+
+    async def add(self, key: str, now: float, expire_after: float) -> Failures:
+        """Count one more failure for `key` at `now`; forget them all `expire_after` seconds
+        after this one unless another comes."""
+        ...
+
+    async def clear(self, key: str) -> None:
+        """Forget the failures of `key`."""
+        ...
+
+
+class InMemoryThrottleStorage:
+    """Failure counts in this process's memory, at most `max_keys` of them.
+
+    Expired keys are dropped as new failures arrive; past `max_keys`, the keys whose last
+    failure is oldest go first, so a flood of made-up usernames cannot exhaust memory.
+    """
+
+    def __init__(self, max_keys: int = 100_000, clock: Callable[[], float] = time.time) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self.max_keys = max_keys
+        self._clock = clock
+        # key -> (failures, expires at), oldest last failure first
+        self._entries: OrderedDict[str, tuple[Failures, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> Failures | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        failures, expires = entry
+        if expires <= self._clock():
+            del self._entries[key]
+            return None
+        return failures
+
+    async def add(self, key: str, now: float, expire_after: float) -> Failures:
+        previous = await self.get(key)
+        failures = Failures(count=(previous.count if previous else 0) + 1, last=now)
+        self._entries[key] = (failures, now + expire_after)
+        self._entries.move_to_end(key)
+        self._drop_expired_and_excess()
+        return failures
+
+    async def clear(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def _drop_expired_and_excess(self) -> None:
+        now = self._clock()
+        while self._entries:
+            key, (_, expires) = next(iter(self._entries.items()))
+            # Entries are in order of last failure; with one `expire_after` per key family
+            # the oldest expire first, and a live oldest entry ends the sweep.
+            if expires > now and len(self._entries) <= self.max_keys:
+                return
+            del self._entries[key]
+
+
+@dataclass(frozen=True)
+class ThrottleRule:
+    """How many failures in a row go unhindered, and how the wait grows after them."""
+
+    free_failures: int
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.free_failures < 1:
+            raise ValueError("free_failures must be at least 1")
+        if not 0 < self.base_delay <= self.max_delay:
+            raise ValueError("need 0 < base_delay <= max_delay")
+
+    def delay(self, failures: int) -> float:
+        """The lock that the `failures`-th failure starts (0 while still free)."""
+        over = failures - self.free_failures
+        if over < 0:
+            return 0.0
+        # Bounded exponent: a huge count must not overflow.
+        return min(self.max_delay, math.ldexp(self.base_delay, min(over, 64)))
+
+
+class LoginThrottled(Exception):
+    """Logins for this username or from this address must wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class LoginThrottle:
+    """Decides whether a login may be tried, and counts how it went.
+
+    Use it around the password check::
+
+        async with throttle.attempt(username, client_address):  # raises LoginThrottled
+            ok = await check_password(...)
+            if ok:
+                await throttle.succeeded(username)
+            else:
+                await throttle.failed(username, client_address)
+
+    Args:
+        storage: where counts live; `InMemoryThrottleStorage()` by default.
+        per_username: the rule for each username (default 5 free failures, then 1 s
+            doubling up to 5 minutes).
+        per_address: the rule for each client address (default 20 free failures, same
+            back-off). Keep it looser than `per_username`.
+        forget_after: seconds after a key's last failure when its count starts again.
+        clock: seconds since the epoch; for tests.
+    """
+
+    def __init__(
+        self,
+        storage: ThrottleStorage | None = None,
+        *,
+        per_username: ThrottleRule = ThrottleRule(free_failures=5),
+        per_address: ThrottleRule = ThrottleRule(free_failures=20),
+        forget_after: float = 900.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if forget_after < max(per_username.max_delay, per_address.max_delay):
+            raise ValueError("forget_after must be at least the longest max_delay")
+        self.storage: ThrottleStorage = (
+            storage if storage is not None else InMemoryThrottleStorage(clock=clock)
+        )
+        self.per_username = per_username
+        self.per_address = per_address
+        self.forget_after = forget_after
+        self._clock = clock
+        # Attempts whose password check is still running, per key, in this process: they
+        # may yet fail, so they count against the free failures.
+        self._in_flight: dict[str, int] = {}
+
+    def _keys(self, username: str, address: str | None) -> list[tuple[str, ThrottleRule]]:
+        # Case-folded, so `Alice` and `alice` share one count whatever the user store does.
+        return [
+            (f"user:{username[:200].casefold()}", self.per_username),
+            (f"addr:{address or 'unknown'}", self.per_address),
+        ]
+
+    async def retry_after(self, username: str, address: str | None) -> int:
+        """Seconds (rounded up) before a login for `username` from `address` may be
+        tried; 0 when it may be tried now."""
+        return await self._wait(username, address, own=0)
+
+    async def _wait(self, username: str, address: str | None, own: int) -> int:
+        now = self._clock()
+        wait = 0.0
+        for key, rule in self._keys(username, address):
+            failures = await self.storage.get(key)
+            count = failures.count if failures is not None else 0
+            key_wait = failures.last + rule.delay(count) - now if failures is not None else 0.0
+            others = self._in_flight.get(key, 0) - own
+            if key_wait <= 0 and others > 0 and count + others >= rule.free_failures:
+                # Checks still running may use up the free failures, or (past them) are
+                # the one try the expired lock allows: wait for their outcome.
+                key_wait = rule.base_delay
+            wait = max(wait, key_wait)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def attempt(self, username: str, address: str | None) -> _Attempt:
+        """An async context manager around one password check; raises `LoginThrottled`
+        on entry when the login must wait."""
+        return _Attempt(self, username, address)
+
+    async def failed(self, username: str, address: str | None) -> None:
+        """Count a failed login for the username and the address."""
+        now = self._clock()
+        for key, _ in self._keys(username, address):
+            await self.storage.add(key, now, self.forget_after)
+
+    async def succeeded(self, username: str) -> None:
+        """Clear the username's failures. The address keeps its count: else anyone with
+        one valid account could wipe their address's count between guesses at others."""
+        await self.storage.clear(f"user:{username[:200].casefold()}")
+
+
+async def throttled_login(
+    throttle: LoginThrottle,
+    username: str,
+    address: str | None,
+    authenticate: Callable[[], Awaitable[T | None]],
+) -> T | None:
+    """Run `authenticate` (which returns the user, or None for bad credentials) under
+    `throttle`, and count its outcome. Raises `LoginThrottled` without running it when the
+    login must wait."""
+    async with throttle.attempt(username, address):
+        user = await authenticate()
+        if user is None:
+            await throttle.failed(username, address)
+        else:
+            await throttle.succeeded(username)
+        return user
+
+
+class _Attempt:
+    def __init__(self, throttle: LoginThrottle, username: str, address: str | None) -> None:
+        self._throttle = throttle
+        self._keys = [key for key, _ in throttle._keys(username, address)]
+        self._username = username
+        self._address = address
+
+    async def __aenter__(self) -> None:
+        # Counted in flight before the check awaits anything, so that two attempts checked
+        # at once each see the other.
+        for key in self._keys:
+            self._throttle._in_flight[key] = self._throttle._in_flight.get(key, 0) + 1
+        try:
+            wait = await self._throttle._wait(self._username, self._address, own=1)
+        except BaseException:
+            self._release()
+            raise
+        if wait:
+            self._release()
+            raise LoginThrottled(wait)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        in_flight = self._throttle._in_flight
+        for key in self._keys:
+            left = in_flight.get(key, 0) - 1
+            if left > 0:
+                in_flight[key] = left
+            else:
+                in_flight.pop(key, None)
