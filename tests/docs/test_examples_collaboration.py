@@ -5,62 +5,16 @@ Samples: "collaboration/app.py", "collaboration/team.py".
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
-from fastapi_issues import JSONFileIssueStore
+from tests.docs.conftest import EXAMPLES, LoadExample, serve
 
 pytestmark = pytest.mark.anyio
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 NEW_ISSUE = {"title": "Login button does nothing", "description": "Clicking it has no effect."}
-_counter = itertools.count()
-
-
-@pytest.fixture
-def load_sample(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str], ModuleType]]:
-    """Import a sample with an empty folder as the working directory, as a reader's project."""
-    monkeypatch.chdir(tmp_path)
-    loaded: list[ModuleType] = []
-
-    def load(relative: str) -> ModuleType:
-        path = EXAMPLES / relative
-        name = f"collaboration_sample_{next(_counter)}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        loaded.append(module)
-        return module
-
-    yield load
-    for module in loaded:
-        sys.modules.pop(module.__name__, None)
-        for value in vars(module).values():
-            if isinstance(value, JSONFileIssueStore):
-                value.close()
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 def test_the_host_app_is_under_twenty_lines() -> None:
@@ -68,9 +22,9 @@ def test_the_host_app_is_under_twenty_lines() -> None:
 
 
 async def test_host_app_serves_issues_labels_and_comments(
-    load_sample: Callable[[str], ModuleType], tmp_path: Path
+    load_example: LoadExample, tmp_path: Path
 ) -> None:
-    module = load_sample("collaboration/app.py")
+    module = load_example("collaboration/app.py")
     async with serve(module.app) as client:
         bug = await client.post("/api/v1/labels", json={"name": "bug", "color": "#d73a4a"})
         assert bug.status_code == 201
@@ -91,9 +45,9 @@ async def test_host_app_serves_issues_labels_and_comments(
 
 
 async def test_team_app_shares_auth_and_policies(
-    load_sample: Callable[[str], ModuleType],
+    load_example: LoadExample,
 ) -> None:
-    module = load_sample("collaboration/team.py")
+    module = load_example("collaboration/team.py")
     ada, bob, cy = ({"X-User": name} for name in ("ada", "bob", "cy"))
     async with serve(module.app) as client:
         assert (await client.get("/api/v1/labels")).status_code == 401

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from fastapi_issues import IssuePriority, IssueQuery, IssueStatus
+from fastapi_issues.storage._sql_direct import _Compiled
 from fastapi_issues.storage._sql_schema import PRIORITY_RANK, issues
 from fastapi_issues.storage.sql import SQLIssueStore
 
@@ -94,12 +95,23 @@ async def plan_of_list(store: SQLIssueStore, query: IssueQuery) -> tuple[list[st
         if statement.lstrip().upper().startswith("SELECT"):
             sent.append((statement, parameters))
 
+    # Reads on SQLite skip the engine (see `_sql_direct`); their SQL is caught where it is
+    # made, and anything that still goes through the engine by its events.
+    arguments = _Compiled.arguments
+
+    def capture_direct(self: _Compiled, params: Any) -> tuple[str, tuple[Any, ...]]:
+        statement, values = arguments(self, params)
+        capture(None, None, statement, values)
+        return statement, values
+
     event.listen(store.engine.sync_engine, "before_cursor_execute", capture)
+    _Compiled.arguments = capture_direct  # type: ignore[method-assign]
     try:
         started = time.perf_counter()
         page = await store.list(query)
         elapsed = time.perf_counter() - started
     finally:
+        _Compiled.arguments = arguments  # type: ignore[method-assign]
         event.remove(store.engine.sync_engine, "before_cursor_execute", capture)
     assert sent, "list ran no query"
     assert page.total > 0

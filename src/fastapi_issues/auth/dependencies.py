@@ -3,11 +3,13 @@
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import HTTPException, status
 from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 
 from fastapi_issues.auth.settings import AuthSettings
 from fastapi_issues.auth.tokens import InvalidToken, decode_access_token
@@ -37,6 +39,76 @@ def user_store_unavailable(exc: StorageError) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "User store unavailable")
 
 
+class _VerifiedTokens:
+    """Claims of tokens already verified, so a client's every request does not pay for
+    decoding and checking the signature again (a third of an authenticated request).
+
+    Only tokens that passed `decode_access_token` with these settings are kept, and a kept
+    one is used only while it has not expired; the oldest are dropped first.
+    """
+
+    def __init__(self, settings: AuthSettings, size: int = 1024) -> None:
+        self._settings = settings
+        self._size = size
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def claims(self, token: str) -> dict[str, Any]:
+        claims = self._claims.get(token)
+        if claims is not None and time.time() < claims["exp"]:
+            return claims
+        self._claims.pop(token, None)
+        claims = decode_access_token(token, self._settings)  # raises InvalidToken
+        if len(self._claims) >= self._size:
+            del self._claims[next(iter(self._claims))]
+        self._claims[token] = claims
+        return claims
+
+
+def _user_resolver(
+    user_store: UserStore, settings: AuthSettings
+) -> Callable[[str], Awaitable[User]]:
+    tokens = _VerifiedTokens(settings)
+
+    async def resolve(token: str) -> User:
+        try:
+            claims = tokens.claims(token)
+        except InvalidToken as exc:
+            _log.debug("rejected a bearer token: %s", exc)
+            raise credentials_error() from None
+        try:
+            user = await user_store.get(claims["sub"])
+        except UserNotFound:
+            raise credentials_error() from None
+        except StorageError as exc:
+            raise user_store_unavailable(exc) from exc
+        return user.public()
+
+    return resolve
+
+
+class _BearerUser(OAuth2PasswordBearer):
+    """The user named by the request's bearer token, as one dependency.
+
+    Subclassing the scheme, rather than depending on it, keeps the OpenAPI security scheme
+    as it is and saves FastAPI a dependency level on every request.
+    """
+
+    def __init__(
+        self, token_url: str, resolve: Callable[[str], Awaitable[User]], *, active_only: bool
+    ) -> None:
+        super().__init__(tokenUrl=token_url, scheme_name=OAuth2PasswordBearer.__name__)
+        self._resolve = resolve
+        self._active_only = active_only
+
+    async def __call__(self, request: HTTPConnection) -> User:  # type: ignore[override]
+        token = await super().__call__(request)
+        assert token is not None  # auto_error: no token raised 401 already
+        user = await self._resolve(token)
+        if self._active_only and user.disabled:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, INACTIVE_USER)
+        return user
+
+
 def current_user(
     user_store: UserStore, settings: AuthSettings, *, token_url: str = "token"
 ) -> UserDependency:
@@ -56,23 +128,7 @@ def current_user(
     The dependency returns a `User`, which has no password hash. Hosts with their own
     authentication do not need this: pass any dependency of theirs as `auth_dependency`.
     """
-    scheme = OAuth2PasswordBearer(tokenUrl=token_url)
-
-    async def get_current_user(token: Annotated[str, Depends(scheme)]) -> User:
-        try:
-            claims = decode_access_token(token, settings)
-        except InvalidToken as exc:
-            _log.debug("rejected a bearer token: %s", exc)
-            raise credentials_error() from None
-        try:
-            user = await user_store.get(claims["sub"])
-        except UserNotFound:
-            raise credentials_error() from None
-        except StorageError as exc:
-            raise user_store_unavailable(exc) from exc
-        return user.public()
-
-    return get_current_user
+    return _BearerUser(token_url, _user_resolver(user_store, settings), active_only=False)
 
 
 def current_active_user(
@@ -80,19 +136,8 @@ def current_active_user(
 ) -> UserDependency:
     """Like `current_user`, and a disabled user gets 400 `Inactive user`.
 
-    Pass it as `auth_dependency` to `make_issue_router`::
-
-        auth = current_active_user(user_store, settings)
-        app.include_router(make_auth_router(user_store, settings))
-        app.include_router(make_issue_router(store, auth_dependency=auth))
-
-    The issue router then records the user's `username` as the `reporter` of new issues.
+    Pass it as `auth_dependency` to `make_issue_router`, next to a `make_auth_router` built
+    with the same user store and settings. The issue router then records the user's
+    `username` as the `reporter` of new issues.
     """
-    resolve_user = current_user(user_store, settings, token_url=token_url)
-
-    async def get_current_active_user(user: Annotated[User, Depends(resolve_user)]) -> User:
-        if user.disabled:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, INACTIVE_USER)
-        return user
-
-    return get_current_active_user
+    return _BearerUser(token_url, _user_resolver(user_store, settings), active_only=True)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
+
+R = TypeVar("R")
 
 __all__ = ["Passwords"]
 
@@ -20,15 +26,18 @@ class Passwords:
     """Hashes and checks passwords in worker threads.
 
     Argon2 costs tens of milliseconds of CPU and tens of megabytes of memory per call on
-    purpose, so every call runs in a worker thread (the event loop keeps serving other
-    requests) and at most `max_concurrency` run at once (a burst of logins queues instead of
-    exhausting memory or the shared thread pool).
+    purpose, so every call runs in a worker thread of its own small pool (the event loop
+    keeps serving other requests) and at most `max_concurrency` run at once (a burst of
+    logins queues instead of exhausting memory or the shared thread pool). On Linux those
+    threads run at a lower CPU priority, so when the CPU is short the event loop keeps most
+    of it: under load logins take longer, and nothing else waits for them.
 
     Args:
         password_hash: the pwdlib hasher; `PasswordHash.recommended()` (argon2) by default.
             Its first hasher makes new hashes; hashes by the others still verify and are
             replaced on the next successful login.
-        max_concurrency: hashes computed at once; the CPU count, at most 8, by default.
+        max_concurrency: hashes computed at once; by default the number of CPUs this
+            process may run on, at most 8.
     """
 
     def __init__(
@@ -36,13 +45,18 @@ class Passwords:
     ) -> None:
         self._hash = password_hash if password_hash is not None else PasswordHash.recommended()
         if max_concurrency is None:
-            max_concurrency = min(8, os.cpu_count() or 1)
-        self._limiter = CapacityLimiter(max_concurrency)
+            max_concurrency = min(8, _usable_cpus())
+        self._pool = ThreadPoolExecutor(
+            max_concurrency, thread_name_prefix="fastapi-issues-passwords", initializer=_yield_cpu
+        )
         self._dummy_hash: str | None = None
+
+    async def _run(self, function: Callable[..., R], *args: Any) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def hash(self, password: str) -> str:
         """A new hash of `password`, made by the current hasher."""
-        return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._limiter)
+        return await self._run(self._hash.hash, password)
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
         """Check `password` against `hashed`.
@@ -52,9 +66,7 @@ class Passwords:
         A hash no hasher recognises never matches.
         """
         try:
-            verified, updated = await anyio.to_thread.run_sync(
-                self._hash.verify_and_update, password, hashed, limiter=self._limiter
-            )
+            verified, updated = await self._run(self._hash.verify_and_update, password, hashed)
         except UnknownHashError:
             _log.warning("a stored password hash has an unknown format; the login is refused")
             await self.verify_dummy(password)
@@ -69,6 +81,28 @@ class Passwords:
         """
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(16))
-        await anyio.to_thread.run_sync(
-            self._hash.verify, password, self._dummy_hash, limiter=self._limiter
-        )
+        await self._run(self._hash.verify, password, self._dummy_hash)
+
+
+# How much lower than the server's the hashing threads' CPU priority is (Linux nice steps):
+# at +10 they get about a tenth of a busy core.
+_NICENESS = 10
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _yield_cpu() -> None:
+    # Linux sets priorities per thread (argon2's own lane threads inherit it); elsewhere
+    # PRIO_PROCESS would lower the whole server, so the threads keep the normal priority.
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + _NICENESS))
+    except OSError as exc:  # pragma: no cover - a sandbox may forbid it; hashing still works
+        _log.debug("could not lower the password threads' priority: %s", exc)

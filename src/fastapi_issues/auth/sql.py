@@ -79,16 +79,11 @@ class SQLUserStore(SQLStoreBase):
     async def get(self, username: str) -> UserInDB:
         if self._nul_is_unstorable and "\x00" in username:
             raise UserNotFound(username)
-        if not self._db.ready:
-            await self._db.ensure_schema()
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(_SELECT_ONE, {"match_username": username})).first()
-        except (SQLAlchemyError, OSError) as exc:
-            _unavailable(exc)
-        if row is None:
+        # Every authenticated request reads its user: the direct path, as issue reads.
+        rows = await self._db.fetch(_SELECT_ONE, {"match_username": username})
+        if not rows:
             raise UserNotFound(username)
-        return _user(row)
+        return _user(rows[0])
 
     async def create(self, user: UserInDB) -> UserInDB:
         if not self._db.ready:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
-import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -60,6 +61,7 @@ R = TypeVar("R")
 Change = Callable[[dict[str, T]], R]
 _Signature = tuple[int, int, int, int]  # generation, inode, size, mtime_ns
 _GENERATION_BYTES = 8
+_temp_numbers = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class _Snapshot(Generic[T]):
     records: dict[str, T]
     signature: _Signature | None
     # Encoded records by key, filled as records are written; unchanged ones are reused.
-    lines: dict[str, str] = field(default_factory=dict)
+    # Bytes, so a rewrite joins them without encoding the whole file again.
+    lines: dict[str, bytes] = field(default_factory=dict)
 
 
 class DurableJSONArray(Generic[T]):
@@ -84,6 +87,8 @@ class DurableJSONArray(Generic[T]):
         file_mode: int = 0o666,
     ) -> None:
         self.path = Path(path)
+        # Plain strings: every read stats the file, and a str skips the Path conversion.
+        self._path_str = os.fspath(self.path)
         # Permissions of the data file, before the umask; 0o600 keeps secrets private.
         self._file_mode = file_mode
         self._key = key
@@ -95,6 +100,9 @@ class DurableJSONArray(Generic[T]):
         self._swept = False
         self._pending: list[tuple[Change[T, Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._last_batch = 0
+        self._last_commit_seconds = 0.0
+        self._batch_full: asyncio.Event | None = None
         self._reload: asyncio.Future[None] | None = None
         # Loading at construction makes an app refuse to start on a corrupt file.
         self._snapshot: _Snapshot[T] = self._load()
@@ -130,13 +138,18 @@ class DurableJSONArray(Generic[T]):
         """Apply `change` to the records and return its result once it is on disk."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((change, future))
+        if self._batch_full is not None and len(self._pending) >= self._last_batch:
+            self._batch_full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
         return await future
 
     async def _flush_pending(self) -> None:
         while self._pending:
+            await self._gather_batch()
             batch, self._pending = self._pending, []
+            self._last_batch = len(batch)
+            started = time.monotonic()
             try:
                 snapshot, outcomes = await asyncio.to_thread(
                     self._commit, [change for change, _ in batch]
@@ -147,6 +160,7 @@ class DurableJSONArray(Generic[T]):
                         future.set_exception(exc)
                 continue
             self._snapshot = snapshot
+            self._last_commit_seconds = time.monotonic() - started
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away; its change is applied all the same
                     continue
@@ -154,6 +168,21 @@ class DurableJSONArray(Generic[T]):
                     future.set_result(value)
                 else:
                     future.set_exception(value)
+
+    async def _gather_batch(self) -> None:
+        # Each rewrite costs about the same whatever it holds. Writers whose changes were
+        # just committed are usually about to send more: rather than rewrite the file for
+        # the first few of them, wait for as many as the last batch had, but never longer
+        # than half a rewrite takes, so waiting never costs more than it can save.
+        if len(self._pending) >= self._last_batch:
+            return
+        self._batch_full = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._batch_full.wait(), self._last_commit_seconds / 2)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._batch_full = None
 
     def _commit(self, changes: list[Change[T, Any]]) -> tuple[_Snapshot[T], list[tuple[bool, Any]]]:
         with self._exclusive():
@@ -167,13 +196,14 @@ class DurableJSONArray(Generic[T]):
                     outcomes.append((True, change(records)))
                 except Exception as exc:
                     outcomes.append((False, exc))
-            lines: dict[str, str] = {}
-            dirty = len(records) != len(base.records)
+            lines: dict[str, bytes] = {}
+            old_records, old_lines = base.records, base.lines
+            dirty = len(records) != len(old_records)
             for key, record in records.items():
-                line = base.lines.get(key)
-                if line is None or base.records.get(key) is not record:
-                    dirty = dirty or base.records.get(key) is not record
-                    line = self._encode(record)
+                line = old_lines.get(key)
+                if line is None or old_records.get(key) is not record:
+                    dirty = dirty or old_records.get(key) is not record
+                    line = self._encode(record).encode("utf-8")
                 lines[key] = line
             if not dirty:
                 return base, outcomes
@@ -182,15 +212,19 @@ class DurableJSONArray(Generic[T]):
             self._write_generation(generation)
             return _Snapshot(records, self._signature(), lines), outcomes
 
-    def _replace_file(self, lines: Any) -> None:
+    def _replace_file(self, lines: Iterable[bytes]) -> None:
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        # Written under the exclusive lock, so pid and a counter make the name unique.
+        tmp = folder / f".{self.path.name}.{os.getpid()}.{next(_temp_numbers)}.tmp"
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            fd = os.open(tmp, flags, self._file_mode)
-            with open(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write("[\n" + ",\n".join(lines) + "\n]\n")
+            try:
+                fd = os.open(tmp, flags, self._file_mode)
+            except FileNotFoundError:  # the folder went away since the store opened
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, flags, self._file_mode)
+            with open(fd, "wb") as f:
+                f.write(b"[\n" + b",\n".join(lines) + b"\n]\n")
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -236,7 +270,7 @@ class DurableJSONArray(Generic[T]):
 
     def _signature(self) -> _Signature | None:
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._path_str)
         except FileNotFoundError:
             return None
         return (self._read_generation(), st.st_ino, st.st_size, st.st_mtime_ns)
@@ -248,9 +282,13 @@ class DurableJSONArray(Generic[T]):
         return self._lock_fd
 
     def _read_generation(self) -> int:
-        if self._lock_fd is None and not self._lock_path.exists():
-            return 0
-        raw = os.pread(self._lock_file(), _GENERATION_BYTES, 0)
+        fd = self._lock_fd
+        if fd is None:
+            try:
+                fd = self._lock_fd = os.open(self._lock_path, os.O_RDWR)
+            except FileNotFoundError:
+                return 0
+        raw = os.pread(fd, _GENERATION_BYTES, 0)
         return int.from_bytes(raw, "big") if len(raw) == _GENERATION_BYTES else 0
 
     def _write_generation(self, generation: int) -> None:

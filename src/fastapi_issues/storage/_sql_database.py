@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, event, inspect, select, text
+from sqlalchemy import Connection, Executable, Table, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
+from fastapi_issues.storage._sql_direct import DirectSQL, Row, direct_sql
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.base import StorageError
 
@@ -116,6 +117,34 @@ class SQLDatabase:
         self.tables = tuple(tables)
         self.ready = False
         self._schema_lock = asyncio.Lock()
+        self._direct: DirectSQL | None = direct_sql(
+            engine, lambda connection: _set_up_sqlite_connection(connection, None)
+        )
+
+    async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> list[Row]:
+        """The rows one read returns. `StorageError` when the database fails."""
+        if not self.ready:
+            await self.ensure_schema()
+        if self._direct is not None:
+            return await self._direct.fetch(statement, params)
+        try:
+            async with self.statement_engine.connect() as conn:
+                return list((await conn.execute(statement, params)).all())
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error: {exc}") from exc
+
+    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """Run one write as its own transaction; how many rows it touched."""
+        if not self.ready:
+            await self.ensure_schema()
+        if self._direct is not None:
+            return await self._direct.write(statement, params)
+        try:
+            async with self.statement_engine.begin() as conn:
+                result = await conn.execute(statement, params)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error: {exc}") from exc
+        return result.rowcount
 
     async def ensure_schema(self) -> None:
         """Create the tables once per process, on first use."""
@@ -182,6 +211,8 @@ class SQLDatabase:
 
     async def aclose(self) -> None:
         """Close the engine's connections, if this object made the engine."""
+        if self._direct is not None:
+            await self._direct.aclose()
         if self._owns_engine:
             await self._base_engine.dispose()
 

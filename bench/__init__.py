@@ -1,0 +1,1 @@
+"""The fastapi-issues benchmark: `python -m bench --help`. See bench/README.md."""
