@@ -105,7 +105,13 @@ async def load_until_killed(server: ExampleAppServer, ledger: Ledger, rng: rando
         asyncio.create_task(client_loop(server, ledger, random.Random(rng.random()), f"c{i}", stop))
         for i in range(CLIENTS)
     ]
-    await asyncio.sleep(rng.uniform(0.05, 1.5))
+    # Each cycle first sees some writes acknowledged, so the load is real however slow the
+    # machine is; then the kill lands at a seeded-random moment after that.
+    floor = ledger.acknowledged_writes + 10
+    deadline = asyncio.get_running_loop().time() + 60
+    while ledger.acknowledged_writes < floor and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polled, the ledger has no event
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(rng.uniform(0.0, 1.0))
     assert server.process is not None
     os.kill(server.process.pid, signal.SIGKILL)
     await asyncio.to_thread(server.process.wait, 30)

@@ -622,9 +622,10 @@ def test_every_sample_is_exercised() -> None:
         for p in EXAMPLES.rglob("*")
         if p.is_file()
         and p.name != "ruff.toml"
-        and "__pycache__" not in p.parts
-        # Tool caches (ruff makes .ruff_cache beside its ruff.toml) are not samples.
-        and not any(part.startswith(".") for part in p.relative_to(EXAMPLES).parts)
+        # Tool caches (__pycache__, .ruff_cache, ...) are not samples.
+        and not any(
+            part == "__pycache__" or part.startswith(".") for part in p.relative_to(EXAMPLES).parts
+        )
     )
     assert samples, "no samples found"
     untested = [s for s in samples if f'"{s}"' not in this_file and f"/{s}" not in this_file]
