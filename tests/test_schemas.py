@@ -40,3 +40,23 @@ def test_update_knows_which_fields_were_sent() -> None:
 def test_update_cannot_blank_or_null_a_field(data: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         IssueUpdate.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [("Looks good", True), ("  x ", True), ("\r", False), ("  ", False), ("\t\n", False),
+     ("a\x00b", False), ("", False)],
+)  # fmt: skip
+def test_comment_body_is_not_blank_and_the_schema_says_so(body: str, valid: bool) -> None:
+    from pydantic import TypeAdapter
+
+    from fastapi_issues.schemas import CommentBody
+
+    adapter = TypeAdapter(CommentBody)
+    if valid:
+        assert adapter.validate_python(body) == body
+    else:
+        with pytest.raises(ValidationError):
+            adapter.validate_python(body)
+    # The OpenAPI schema carries the same rule, so clients and fuzzers see it.
+    assert "\\r" in adapter.json_schema()["pattern"]

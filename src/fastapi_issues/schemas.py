@@ -78,16 +78,14 @@ Color = Annotated[
 LabelDescription = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be blank")
-    return text
-
+# Not blank, and no NUL: the rule lives in the pattern, not in a validator, so the OpenAPI
+# schema states exactly what the server accepts. The whitespace class is spelled out because
+# regex engines disagree on what `\s` covers.
+_NOT_BLANK_NO_NUL = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r ][^\x00]*$"
 
 CommentBody = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=10_000, pattern=_NO_NUL),
-    AfterValidator(_not_blank),
+    StringConstraints(min_length=1, max_length=10_000, pattern=_NOT_BLANK_NO_NUL),
 ]
 
 
