@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
@@ -37,11 +37,9 @@ def _contains_folded(needle: str, title: str, description: str) -> bool:
 def _set_up_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        # The timeout first, so that switching to WAL waits for other processes too.
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        # WAL lets readers work while one process writes. FULL syncs the log on every
-        # commit, so an acknowledged write survives a crash of the machine, not just of us.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # The switch to WAL is made once per file, by `create_schema`. FULL syncs the log on
+        # every commit, so an acknowledged write survives a crash of the machine, not just of us.
         cursor.execute("PRAGMA synchronous = FULL")
         # SQLite enforces foreign keys (and their ON DELETE CASCADE) only when asked to.
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -158,6 +156,8 @@ class SQLDatabase:
         Safe to run from many processes at once: they take turns.
         """
         try:
+            if self.dialect == "sqlite":
+                await self._use_write_ahead_log()
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     # Takes the write lock now (waiting for it), not on the first CREATE
@@ -174,6 +174,23 @@ class SQLDatabase:
         except OSError as exc:
             raise StorageError(f"cannot reach the database: {exc}") from exc
         self.ready = True
+
+    async def _use_write_ahead_log(self) -> None:
+        # WAL lets readers work while one process writes, and it is a property of the file:
+        # once switched, every later connection uses it. When new connections switch at the
+        # same moment, SQLite answers "locked" at once instead of waiting out the busy
+        # timeout, so the waiting is done here, without holding up the event loop.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                return
+            except OperationalError:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.01)
 
     def _create_tables(self, conn: Connection) -> None:
         if self.schema is not None and self.dialect == "postgresql":
