@@ -156,3 +156,27 @@ def test_limit_must_be_a_byte_count() -> None:
     with pytest.raises(ValueError, match="non-negative"):
         BodySizeLimitMiddleware(app, max_body_bytes=-1)
     assert BodySizeLimitMiddleware(app).max_body_bytes == DEFAULT_MAX_BODY_BYTES == 1024 * 1024
+
+
+async def test_http2_body_of_undeclared_length_is_counted_too() -> None:
+    # HTTP/2 streams a body without Content-Length or Transfer-Encoding.
+    chunks = [b"x" * 60, b"x" * 60, b"x" * 60]
+    sent: list[dict[str, Any]] = []
+
+    async def reading_app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body", False):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read it all"})
+
+    async def receive() -> dict[str, Any]:
+        body = chunks.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "2", "method": "POST", "headers": []}
+    await BodySizeLimitMiddleware(reading_app, max_body_bytes=100)(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert chunks == [b"x" * 60]  # stopped at the chunk that passed the limit

@@ -3,6 +3,7 @@ or memory stream per request and never buffers a streaming response."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -68,9 +69,15 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
-        declared = _content_length(scope)
+        declared, chunked = _body_framing(scope)
         if declared is not None and declared > limit:
             await _send_too_large(send, limit)
+            return
+        if not chunked and (declared is not None or scope.get("http_version") in _HTTP_1):
+            # The server delivers no more than the declared length, and an HTTP/1 request
+            # with neither header has no body, so there is nothing to count. (HTTP/2 may
+            # stream a body of undeclared length, which is counted.)
+            await self.app(scope, receive, send)
             return
 
         received = 0
@@ -104,16 +111,22 @@ class BodySizeLimitMiddleware:
 
 
 _CLOSE = (b"connection", b"close")
+_HTTP_1 = frozenset({"1.0", "1.1"})
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared `Content-Length`, and whether the body comes chunked instead."""
+    length: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server rejects a malformed length before we see it
-    return None
+        name = name.lower()
+        if name == b"content-length":
+            # The server rejects a malformed length before we see it.
+            with contextlib.suppress(ValueError):
+                length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 async def _send_too_large(send: Send, limit: int) -> None:

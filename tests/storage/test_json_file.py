@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from fastapi_issues import CorruptStoreError, IssueCreate, IssueQuery, IssueUpdate
@@ -172,6 +173,23 @@ async def test_a_write_from_another_store_is_seen_on_the_next_read(tmp_path: Pat
         created = await writer.create(new(f"Issue {n}"))
         assert await reader.get(created.id) == created
     assert (await reader.list(IssueQuery())).total == 3
+
+
+async def test_a_hand_edit_that_bypasses_the_lock_is_seen_within_a_second(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "issues.json"
+    store = JSONFileIssueStore(path)
+    created = await store.create(new("Before the edit"))
+    assert (await store.get(created.id)).title == "Before the edit"
+    data = read_file(path)
+    data[0]["title"] = "Edited by hand"
+    path.write_text(json.dumps(data, indent=2))
+    deadline = time.monotonic() + 3
+    while (await store.get(created.id)).title != "Edited by hand":
+        assert time.monotonic() < deadline, "the hand edit was never picked up"
+        await anyio.sleep(0.05)
+    assert time.monotonic() < deadline - 1.5  # seen within about a second, not by luck
 
 
 async def test_writes_are_batched_into_few_rewrites(

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
-from fastapi_issues.storage._sql_database import SQLITE_BUSY_TIMEOUT_MS
+from fastapi_issues.storage._sql_database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.testing import TrackerStoreContract
@@ -351,5 +351,29 @@ async def test_the_router_serves_from_sql_with_etags(tmp_path: Path) -> None:
             listed = await client.get("/api/v1/issues", params={"status": "closed", "q": "SAVE"})
             assert listed.headers["X-Total-Count"] == "1"
             assert listed.json()[0]["version"] == 2
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_bursts_reuse_a_fixed_set_of_connections(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(store.engine.sync_engine, "connect", count)
+    try:
+        issue = await store.create(_new())
+        for _ in range(3):
+            # Far more requests at once than connections: they queue, nothing is opened
+            # and closed per request (as overflow connections were).
+            results = await asyncio.gather(*(store.get(issue.id) for _ in range(64)))
+            assert {result.id for result in results} == {issue.id}
+        assert 1 <= opened <= POSTGRES_POOL_SIZE
     finally:
         await store.aclose()

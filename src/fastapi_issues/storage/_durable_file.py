@@ -8,12 +8,13 @@ working. Around it:
   A crash at any moment leaves either the old or the new file, never half of one.
 - Writers across processes take an exclusive `flock` on a sidecar `<name>.lock` file (the data
   file itself cannot carry the lock, since every write replaces it). The lock file also holds a
-  generation counter that each write bumps, which lets readers notice another process's write
-  with one small read instead of reloading the file.
+  generation counter that each write bumps. Readers map it into memory, so noticing another
+  process's write costs no system call at all, let alone a reload of the file.
 - Writers in one process queue their changes; one flusher applies everything queued so far
   and commits it with a single durable rewrite (group commit). No change is acknowledged
   before the write holding it is on disk.
-- Reads come from memory and reload the file only when its generation or stat changed.
+- Reads come from memory and reload the file only when its generation changed. An edit that
+  bypasses the lock (a person with an editor) is noticed by a stat at most a second later.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import mmap
 import os
 import sys
 import time
@@ -61,13 +63,15 @@ R = TypeVar("R")
 Change = Callable[[dict[str, T]], R]
 _Signature = tuple[int, int, int, int]  # generation, inode, size, mtime_ns
 _GENERATION_BYTES = 8
+# How stale a read may be after an edit that bypassed the lock and the generation.
+_UNCOORDINATED_EDIT_SECONDS = 1.0
 _temp_numbers = itertools.count()
 
 
 @dataclass(frozen=True)
 class _Snapshot(Generic[T]):
     records: dict[str, T]
-    signature: _Signature | None
+    signature: _Signature
     # Encoded records by key, filled as records are written; unchanged ones are reused.
     # Bytes, so a rewrite joins them without encoding the whole file again.
     lines: dict[str, bytes] = field(default_factory=dict)
@@ -97,6 +101,8 @@ class DurableJSONArray(Generic[T]):
         self._what = what
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_fd: int | None = None
+        self._generation_view: mmap.mmap | None = None
+        self._next_stat = 0.0
         self._swept = False
         self._pending: list[tuple[Change[T, Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -106,6 +112,11 @@ class DurableJSONArray(Generic[T]):
         self._reload: asyncio.Future[None] | None = None
         # Loading at construction makes an app refuse to start on a corrupt file.
         self._snapshot: _Snapshot[T] = self._load()
+        if self._snapshot.signature[2] >= 0:
+            # A file written by something else (the crash course's app, say) has no lock
+            # file yet; without one, every read would try to open it.
+            with contextlib.suppress(OSError):
+                self._lock_file()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -120,7 +131,13 @@ class DurableJSONArray(Generic[T]):
         if self._flusher is not None and not self._flusher.done():
             # Our own flush reloads under the lock and publishes what is newest.
             return snapshot.records
-        if self._signature() == snapshot.signature:
+        signature = snapshot.signature
+        if self._read_generation() == signature[0]:
+            now = time.monotonic()
+            if now < self._next_stat:
+                return snapshot.records
+            self._next_stat = now + _UNCOORDINATED_EDIT_SECONDS
+        if self._signature() == signature:
             return snapshot.records
         if self._reload is None or self._reload.done():
             self._reload = asyncio.ensure_future(self._reload_in_thread())
@@ -208,7 +225,7 @@ class DurableJSONArray(Generic[T]):
             if not dirty:
                 return base, outcomes
             self._replace_file(lines.values())
-            generation = (base.signature[0] if base.signature else 0) + 1
+            generation = base.signature[0] + 1
             self._write_generation(generation)
             return _Snapshot(records, self._signature(), lines), outcomes
 
@@ -268,11 +285,11 @@ class DurableJSONArray(Generic[T]):
             "repair it or move it away, then start again."
         )
 
-    def _signature(self) -> _Signature | None:
+    def _signature(self) -> _Signature:
         try:
             st = os.stat(self._path_str)
         except FileNotFoundError:
-            return None
+            return (self._read_generation(), 0, -1, 0)  # no file: no inode, no size
         return (self._read_generation(), st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _lock_file(self) -> int:
@@ -282,14 +299,22 @@ class DurableJSONArray(Generic[T]):
         return self._lock_fd
 
     def _read_generation(self) -> int:
-        fd = self._lock_fd
-        if fd is None:
-            try:
-                fd = self._lock_fd = os.open(self._lock_path, os.O_RDWR)
-            except FileNotFoundError:
-                return 0
-        raw = os.pread(fd, _GENERATION_BYTES, 0)
-        return int.from_bytes(raw, "big") if len(raw) == _GENERATION_BYTES else 0
+        view = self._generation_view
+        if view is None:
+            fd = self._lock_fd
+            if fd is None:
+                try:
+                    fd = self._lock_fd = os.open(self._lock_path, os.O_RDWR)
+                except FileNotFoundError:
+                    return 0
+            if os.fstat(fd).st_size < _GENERATION_BYTES:
+                # Only a lock file no writer has bumped yet is this short, and growing it
+                # to the counter's size with zeros leaves any counter written since intact.
+                os.ftruncate(fd, _GENERATION_BYTES)
+            view = self._generation_view = mmap.mmap(
+                fd, _GENERATION_BYTES, access=mmap.ACCESS_READ
+            )
+        return int.from_bytes(view[:_GENERATION_BYTES], "big")
 
     def _write_generation(self, generation: int) -> None:
         os.pwrite(self._lock_file(), generation.to_bytes(_GENERATION_BYTES, "big"), 0)
@@ -316,14 +341,15 @@ class DurableJSONArray(Generic[T]):
 
     def close(self) -> None:
         """Release the lock file's descriptor."""
+        if self._generation_view is not None:
+            self._generation_view.close()
+            self._generation_view = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
 
-def _newer(candidate: _Signature | None, current: _Signature | None) -> bool:
-    if candidate is None or current is None:
-        return candidate != current
+def _newer(candidate: _Signature, current: _Signature) -> bool:
     return candidate[0] >= current[0] and candidate != current
 
 
