@@ -196,8 +196,11 @@ def markdown(meta: dict[str, Any], results: Sequence[CaseResult], targets: Seque
         f"wrk on core(s) {meta['load_cores']}.",
         f"- Software: {meta['software']}.",
         f"- Each case: {meta['seconds']:g} s of load after {meta['warmup']:g} s of warm-up, "
-        f"{meta['connections']} connections unless said; baseline "
-        f"{meta['baseline_rate']:,.0f} req/s (the mean of the runs before and after).",
+        f"{meta['connections']} connections unless said.",
+        "- Baseline runs: "
+        + ", ".join(f"{rate:,.0f}" for rate in meta["baseline_runs"])
+        + " req/s, one before the first store and one after each; every store's cases are "
+        "held against the mean of the runs just before and just after them.",
         "",
         "| store | issues | auth | case | conns | req/s | p50 ms | p99 ms | errors | x baseline "
         "| x baseline per CPU-s | RSS MB | server CPU | other CPU |",

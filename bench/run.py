@@ -313,6 +313,16 @@ def _progress(r: CaseResult) -> None:
     )
 
 
+def _set_ratios(results: Sequence[CaseResult], baselines: Sequence[CaseResult]) -> None:
+    """Each result's rate and rate per CPU-second over the mean of `baselines`'."""
+    rate = sum(b.rate for b in baselines) / len(baselines)
+    per_cpu = sum(_per_cpu(b) for b in baselines) / len(baselines)
+    for result in results:
+        result.ratio = result.rate / rate if rate else None
+        if per_cpu:
+            result.cpu_ratio = _per_cpu(result) / per_cpu
+
+
 def _per_cpu(result: CaseResult) -> float:
     return result.rate / result.server_cpu if result.server_cpu else 0.0
 
@@ -487,7 +497,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(settings, Wrk(wrk_path, work=work, cores=load_cores), work, logs,
                       server_cores, notes=notes)  # fmt: skip
         _say("baseline: bare FastAPI, `async def` returning a fixed dict")
-        before = bench.baseline()
+        baselines = [bench.baseline()]
+        # The results measured between baselines[i] and baselines[i + 1]: the machine's
+        # speed drifts (turbo, neighbours) by 10-15% over a run, so each store's cases are
+        # held against the baseline runs just before and just after them.
+        spans: list[tuple[int, int]] = []
         for store in settings.stores:
             if not _store_supported(store):
                 notes.append(f"{store}: the package has no such store yet; not run")
@@ -496,22 +510,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes.append(f"postgres: nothing listens at {settings.postgres_url}; not run")
                 continue
             sizes = [n for n in settings.sizes if store != "json" or n <= JSON_MAX_SIZE]
+            start = len(bench.results)
             for auth in settings.auth:
                 for size in sizes if not auth else sizes[:1]:
                     _say(f"{store}, {size:,} issues, auth {'on' if auth else 'off'}")
                     bench.example_app(store, size, auth)
-        _say("baseline again")
-        after = bench.baseline()
+            spans.append((start, len(bench.results)))
+            _say("baseline again")
+            baselines.append(bench.baseline())
         if "postgres" in settings.stores and _postgres_reachable(settings.postgres_url):
             with contextlib.suppress(Exception):
                 fill.drop_postgres_database(settings.postgres_url, BENCH_DATABASE)
 
-    baseline_rate = (before.rate + after.rate) / 2
-    baseline_per_cpu = (_per_cpu(before) + _per_cpu(after)) / 2
-    for result in bench.results:
-        result.ratio = result.rate / baseline_rate if baseline_rate else None
-        if baseline_per_cpu:
-            result.cpu_ratio = _per_cpu(result) / baseline_per_cpu
+    baseline_rate = sum(b.rate for b in baselines) / len(baselines)
+    _set_ratios(bench.results, baselines)
+    for number, (start, end) in enumerate(spans):
+        _set_ratios(bench.results[start:end], baselines[number : number + 2])
     targets = check_targets(bench.results, settings.sizes)
     meta = {
         "started": started.isoformat(timespec="seconds"),
@@ -528,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warmup": settings.warmup,
         "connections": settings.connections,
         "baseline_rate": baseline_rate,
-        "baseline_runs": [before.rate, after.rate],
+        "baseline_runs": [b.rate for b in baselines],
         "notes": notes,
     }
     json_path, md_path = write(settings.out, stamp, meta, bench.results, targets)

@@ -60,7 +60,16 @@ def test_quick_run_writes_every_case_as_json_and_markdown(tmp_path: Path) -> Non
         assert measured["rate"] > 0, case
         assert measured["errors"] == 0, (case, measured["extra"])
     assert ("json", True, "login") in cases
-    assert [c["case"] for c in data["cases"] if c["store"] == "baseline"] == ["GET /", "GET /"]
+    # A baseline run before the first store and after each; each store's ratios are to the
+    # mean of the runs just before and just after it.
+    stores_run = list(dict.fromkeys(c["store"] for c in data["cases"] if c["store"] != "baseline"))
+    baseline_rates = [c["rate"] for c in data["cases"] if c["store"] == "baseline"]
+    assert baseline_rates == data["meta"]["baseline_runs"]
+    assert len(baseline_rates) == len(stores_run) + 1
+    for number, store in enumerate(stores_run):
+        local = (baseline_rates[number] + baseline_rates[number + 1]) / 2
+        for case in (c for c in data["cases"] if c["store"] == store):
+            assert case["ratio"] == pytest.approx(case["rate"] / local)
     assert data["targets"], "no target was evaluated"
 
     markdown = (tmp_path / "latest.md").read_text()
