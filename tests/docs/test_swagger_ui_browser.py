@@ -128,9 +128,13 @@ def create_with_try_it_out(page: Page, body: dict[str, str]) -> tuple[str, dict[
     if not operation.locator(".opblock-body").is_visible():
         operation.locator(".opblock-summary").click()
     try_it_out = operation.get_by_role("button", name="Try it out")
+    editor = operation.locator("textarea.body-param__text")
+    # The operation opens with an animation: wait until it offers "Try it out", or the editor
+    # when an earlier call already chose it. (Checking at once raced with it under load.)
+    try_it_out.or_(editor).first.wait_for()
     if try_it_out.is_visible():
         try_it_out.click()
-    operation.locator("textarea.body-param__text").fill(json.dumps(body))
+    editor.fill(json.dumps(body))
     operation.get_by_role("button", name="Execute").click()
     response = operation.locator(".live-responses-table tbody tr.response")
     response.wait_for()
