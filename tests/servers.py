@@ -1,4 +1,5 @@
-"""The example app as a real server process on 127.0.0.1, for tests that need one."""
+"""Apps served for tests: in process over ASGI with their lifespan, or as real server
+processes on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,18 +10,50 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for `app` with its lifespan run around it, as a server would."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 60, log: Path | None = None
+) -> None:
+    """Wait until `url` answers 200; fail at once if `process` exits, with `log`'s tail."""
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-3000:] if log is not None else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{tail()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not up after {timeout}s:\n{tail()}")
 
 
 class ExampleAppServer:
@@ -55,17 +88,7 @@ class ExampleAppServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"server not up after {timeout}s:\n{self.log.read_text()[-3000:]}")
+        wait_until_up(f"{self.base_url}/health", self.process, timeout, self.log)
 
     def add_user(self, username: str, password: str) -> None:
         """`fastapi-issues user add` on the server's store, as an operator would."""

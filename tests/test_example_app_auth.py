@@ -6,32 +6,22 @@ import io
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import anyio.to_thread
 import httpx
 import pytest
 from examples.app import create_app
-from fastapi import FastAPI
 
 from fastapi_issues.auth import AuthSettingsError
 from fastapi_issues.cli import main
+from tests.servers import running
 
 pytestmark = pytest.mark.anyio
 
 ISSUE = {"title": "Login fails", "description": "On every browser", "priority": "high"}
 SECRET_KEY = "example-app-test-key-" + "k" * 43
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for `app` with its lifespan run, as a server would."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 def env_for(tmp_path: Path, **env: str) -> dict[str, str]:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from examples.app import create_app
-from fastapi import FastAPI
+
+from tests.servers import running
 
 pytestmark = pytest.mark.anyio
 
 ISSUE = {"title": "Login fails", "description": "On every browser"}
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 @pytest.mark.parametrize("kind", ["json", "sqlite"])

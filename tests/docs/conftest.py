@@ -8,14 +8,12 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from fastapi_issues import JSONFileIssueStore
 
@@ -58,15 +56,6 @@ def load_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lo
         for value in vars(module).values():
             if isinstance(value, JSONFileIssueStore):
                 value.close()
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for `app`, with the app's lifespan running around it."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 CLI = Path(sys.executable).parent / "fastapi-issues"

@@ -11,10 +11,8 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -30,8 +28,8 @@ from tests.docs.conftest import (
     add_user,
     fastapi_issues_cli,
     login,
-    serve,
 )
+from tests.servers import free_port, running, wait_until_up
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +47,7 @@ def _stored(path: str | Path) -> list[dict[str, object]]:
 
 async def test_home_example_serves_the_issue_api(load_example: LoadExample) -> None:
     module = load_example("home.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         created = await client.post("/api/v1/issues", json=NEW_ISSUE)
         assert created.status_code == 201
         issue = created.json()
@@ -76,7 +74,7 @@ async def test_quickstart_from_nothing_to_an_authenticated_issue(
         "description": "Clicking it on the sign-in page has no effect.",
         "priority": "high",
     }
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.get("/docs")).status_code == 200
         schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
         assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "token"
@@ -119,7 +117,7 @@ def test_quickstart_app_refuses_to_start_without_a_secret(
 
 async def test_tutorial_step1_health(load_example: LoadExample) -> None:
     module = load_example("tutorial/step1_health.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         response = await client.get("/health")
         assert response.json() == {"status": "ok"}
         assert (await client.get("/openapi.json")).json()["info"]["title"] == "Issue Tracker API"
@@ -127,7 +125,7 @@ async def test_tutorial_step1_health(load_example: LoadExample) -> None:
 
 async def test_tutorial_step2_crud_as_the_crash_course_does_it(load_example: LoadExample) -> None:
     module = load_example("tutorial/step2_issues.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.get("/api/v1/issues")).json() == []
 
         created = await client.post(
@@ -187,7 +185,7 @@ async def test_tutorial_step2_crud_as_the_crash_course_does_it(load_example: Loa
 
 async def test_tutorial_step3_timing_and_cors(load_example: LoadExample) -> None:
     module = load_example("tutorial/step3_middleware.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         response = await client.get("/health")
         assert re.fullmatch(r"\d+\.\d{4}s", response.headers["x-process-time"])
 
@@ -219,7 +217,7 @@ async def test_tutorial_step4_crash_course_login(
 ) -> None:
     add_user("johndoe", "correct horse battery", "--full-name", "John Doe")
     module = load_example("tutorial/step4_auth.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/api/v1/issues")).status_code == 401
         auth = await login(client, "johndoe", "correct horse battery")
@@ -249,7 +247,7 @@ async def test_storage_env_setting_picks_the_store(
 ) -> None:
     monkeypatch.setenv("ISSUES_STORAGE_URL", f"json://{tmp_path}/elsewhere.json")
     module = load_example("storage/from_url.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
     assert len(_stored(tmp_path / "elsewhere.json")) == 1
 
@@ -263,7 +261,7 @@ async def test_storage_default_is_the_json_file(
 ) -> None:
     monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
     module = load_example("storage/from_url.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
     assert len(_stored("data/issues.json")) == 1
 
@@ -272,11 +270,11 @@ async def test_storage_sqlite_sample_keeps_issues_across_restarts(
     load_example: LoadExample,
 ) -> None:
     module = load_example("storage/sqlite_store.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE)).json()
     assert Path("data/issues.db").is_file()
     restarted = load_example("storage/sqlite_store.py")
-    async with serve(restarted.app) as client:
+    async with running(restarted.app) as client:
         listed = (await client.get("/api/v1/issues")).json()
     assert [i["id"] for i in listed] == [issue["id"]]
 
@@ -286,7 +284,7 @@ async def test_storage_url_opens_sqlite_with_tables_made_at_start_up(
 ) -> None:
     monkeypatch.setenv("ISSUES_STORAGE_URL", "sqlite:///data/issues.db")
     module = load_example("storage/from_url.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert Path("data/issues.db").is_file(), "prepare_store made the database at start-up"
         assert (await client.post("/api/v1/issues", json=NEW_ISSUE)).status_code == 201
         assert (await client.get("/api/v1/issues")).headers["x-total-count"] == "1"
@@ -297,7 +295,7 @@ async def test_storage_url_opens_postgresql(
 ) -> None:
     monkeypatch.setenv("ISSUES_STORAGE_URL", postgres_database)
     module = load_example("storage/from_url.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         created = await client.post("/api/v1/issues", json=NEW_ISSUE)
         assert created.status_code == 201
         found = await client.get("/api/v1/issues", params={"q": "BUTTON"})
@@ -310,7 +308,7 @@ async def test_storage_migrating_json_to_sqlite_as_the_page_says(
     monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
     add_user("ada", "correct horse battery")
     before = load_example("deployment/main.py")
-    async with serve(before.app) as client:
+    async with running(before.app) as client:
         auth = await login(client, "ada", "correct horse battery")
         for n in range(3):
             await client.post(
@@ -339,7 +337,7 @@ async def test_storage_migrating_json_to_sqlite_as_the_page_says(
 
     monkeypatch.setenv("ISSUES_STORAGE_URL", "sqlite:///data/issues.db")
     after = load_example("deployment/main.py")
-    async with serve(after.app) as client:
+    async with running(after.app) as client:
         auth = await login(client, "ada", "correct horse battery")
         listed = (await client.get("/api/v1/issues", headers=auth)).json()
     assert listed == json_issues
@@ -366,7 +364,7 @@ async def test_storage_evented_store_reports_writes_over_http(load_example: Load
 
     app = FastAPI()
     app.include_router(make_issue_router(module.EventedIssueStore(InMemoryIssueStore(), record)))
-    async with serve(app) as client:
+    async with running(app) as client:
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE)).json()
         await client.get(f"/api/v1/issues/{issue['id']}")
         await client.patch(f"/api/v1/issues/{issue['id']}", json={"status": "closed"})
@@ -401,7 +399,7 @@ TestEventedIssueStore = _import_sample("storage/test_evented_store.py").TestEven
 async def test_auth_builtin_under_a_prefix(load_example: LoadExample, secret_key: str) -> None:
     add_user("ada", "correct horse battery")
     module = load_example("auth/builtin_prefixed.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
         assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "auth/token"
         assert (await client.post("/token", data={"username": "ada"})).status_code == 404
@@ -413,7 +411,7 @@ async def test_auth_builtin_under_a_prefix(load_example: LoadExample, secret_key
 
 async def test_auth_api_key_dependency(load_example: LoadExample) -> None:
     module = load_example("auth/api_key.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.get("/api/v1/issues")).status_code == 401
         wrong = await client.get("/api/v1/issues", headers={"X-API-Key": "nope"})
         assert wrong.status_code == 401
@@ -429,7 +427,7 @@ async def test_auth_api_key_dependency(load_example: LoadExample) -> None:
 async def test_auth_policies_ready_made_and_own(load_example: LoadExample) -> None:
     module = load_example("auth/policy.py")
     bob, eve, ada = ({"X-User": name} for name in ("bob", "eve", "ada"))
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE, headers=bob)).json()
         assert issue["reporter"] == "bob"
         url = f"/api/v1/issues/{issue['id']}"
@@ -454,7 +452,7 @@ async def test_auth_policies_ready_made_and_own(load_example: LoadExample) -> No
 async def test_auth_per_route_dependencies_and_exclude(load_example: LoadExample) -> None:
     module = load_example("auth/per_route.py")
     bob, ada = {"X-User": "bob"}, {"X-User": "ada"}
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE, headers=bob)).json()
         url = f"/api/v1/issues/{issue['id']}"
         assert (await client.put(url, json={"title": "Renamed"}, headers=bob)).status_code == 405
@@ -478,7 +476,7 @@ async def test_deployment_app_on_postgresql(
     monkeypatch.setenv("ISSUES_STORAGE_URL", postgres_database)
     add_user("ada", "correct horse battery")
     module = load_example("deployment/main.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         auth = await login(client, "ada", "correct horse battery")
         created = await client.post("/api/v1/issues", json=NEW_ISSUE, headers=auth)
         assert created.json()["reporter"] == "ada"
@@ -492,7 +490,7 @@ async def test_deployment_app_throttles_logins_and_limits_bodies(
     monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
     add_user("ada", "correct horse battery")
     module = load_example("deployment/main.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         statuses = [
             (await client.post("/token", data={"username": "ada", "password": "guess"})).status_code
             for _ in range(6)
@@ -506,12 +504,6 @@ async def test_deployment_app_throttles_logins_and_limits_bodies(
 
         huge = {"title": "Huge", "description": "x" * (2 * 1024 * 1024)}
         assert (await client.post("/api/v1/issues", json=huge)).status_code == 413
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _dockerfile_command() -> list[str]:
@@ -530,7 +522,7 @@ def _procfile_command() -> list[str]:
 @pytest.fixture(params=["Dockerfile", "Procfile"])
 def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The recipe's own start command, run on the sample app, bound to 127.0.0.1 only."""
-    port = _free_port()
+    port = free_port()
     command = _dockerfile_command() if request.param == "Dockerfile" else _procfile_command()
     assert command[0] == "uvicorn"
     command = [
@@ -560,16 +552,7 @@ def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start within 30 s"
-            time.sleep(0.1)
+        wait_until_up(f"{base}/health", server, timeout=30)
         yield base
     finally:
         server.terminate()

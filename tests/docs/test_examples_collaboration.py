@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.conftest import EXAMPLES, LoadExample, serve
+from tests.docs.conftest import EXAMPLES, LoadExample
+from tests.servers import running
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +26,7 @@ async def test_host_app_serves_issues_labels_and_comments(
     load_example: LoadExample, tmp_path: Path
 ) -> None:
     module = load_example("collaboration/app.py")
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         bug = await client.post("/api/v1/labels", json={"name": "bug", "color": "#d73a4a"})
         assert bug.status_code == 201
         issue = (await client.post("/api/v1/issues", json=NEW_ISSUE)).json()
@@ -49,7 +50,7 @@ async def test_team_app_shares_auth_and_policies(
 ) -> None:
     module = load_example("collaboration/team.py")
     ada, bob, cy = ({"X-User": name} for name in ("ada", "bob", "cy"))
-    async with serve(module.app) as client:
+    async with running(module.app) as client:
         assert (await client.get("/api/v1/labels")).status_code == 401
         # Only leads manage labels.
         assert (

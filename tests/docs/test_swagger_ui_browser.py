@@ -14,20 +14,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import fastapi_offline
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.docs.conftest import EXAMPLES, REPO
+from tests.servers import free_port, wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -55,17 +53,11 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def uvicorn(app: str, cwd: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """Serve `app` ("module:attribute") from `cwd` on 127.0.0.1, output to `log`; yield
     its base URL."""
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
@@ -76,16 +68,7 @@ def uvicorn(app: str, cwd: Path, env: dict[str, str], log: Path) -> Iterator[str
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        wait_until_up(f"{base}/openapi.json", server, timeout=30, log=log)
         yield base
     finally:
         server.terminate()
