@@ -523,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fill.drop_postgres_database(settings.postgres_url, BENCH_DATABASE)
 
     baseline_rate = sum(b.rate for b in baselines) / len(baselines)
-    _set_ratios(bench.results, baselines)
+    _set_ratios(baselines, baselines)
     for number, (start, end) in enumerate(spans):
         _set_ratios(bench.results[start:end], baselines[number : number + 2])
     targets = check_targets(bench.results, settings.sizes)
