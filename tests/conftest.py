@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 POSTGRES_URL_VARIABLE = "FASTAPI_ISSUES_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_VARIABLE = "FASTAPI_ISSUES_REQUIRE_POSTGRES"
@@ -97,3 +98,23 @@ async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
             await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.dispose()
+
+
+# `--hypothesis-profile=long` for the model-based suite's runs by hand (docs/storage.md);
+# `noshrink` reports the first failure as found, unshrunk, for a quick look.
+settings.register_profile(
+    "long",
+    max_examples=2_000,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "noshrink",
+    max_examples=100,
+    stateful_step_count=30,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)

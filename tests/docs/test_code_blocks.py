@@ -85,7 +85,7 @@ def test_checker_accepts_a_section_include_and_other_languages() -> None:
     "page",
     [
         "```python\nprint('hello')\n```\n",
-        "=== \"Tab\"\n\n    ```python\n    import os\n    ```\n",
+        '=== "Tab"\n\n    ```python\n    import os\n    ```\n',
         '````python\n--8<-- "home.py"\nextra = 1\n````\n',
         '```Python\n--8<-- "no/such/sample.py"\n```\n',
         "~~~py\nx = 1\n~~~\n",

@@ -389,8 +389,11 @@ def _import_sample(relative: str) -> ModuleType:
         sys.path.remove(str(path.parent))
 
 
-# The storage page's contract-suite sample: pytest collects the class here and runs it in full.
-TestEventedIssueStore = _import_sample("storage/test_evented_store.py").TestEventedIssueStore
+# The storage page's contract-suite and model-based samples: pytest collects the classes here
+# and runs them in full.
+_evented_tests = _import_sample("storage/test_evented_store.py")
+TestEventedIssueStore = _evented_tests.TestEventedIssueStore
+TestEventedIssueStoreModel = _evented_tests.TestEventedIssueStoreModel
 
 
 # -- Auth ----------------------------------------------------------------------------------

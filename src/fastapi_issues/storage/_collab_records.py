@@ -18,7 +18,6 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
-from fastapi_issues.storage._records import utcnow
 from fastapi_issues.storage.collaboration import (
     CommentNotFound,
     CommentPage,
@@ -136,8 +135,9 @@ def remove_label(labels: dict[str, LabelOut], name: str) -> LabelOut:
 # -- comments ------------------------------------------------------------------------------
 
 
-def new_comment(issue_id: str, data: CommentCreate, author: str | None) -> CommentOut:
-    now = utcnow()
+def new_comment(
+    issue_id: str, data: CommentCreate, author: str | None, now: datetime
+) -> CommentOut:
     return CommentOut(
         id=str(uuid.uuid4()),
         issue_id=issue_id,
@@ -170,12 +170,13 @@ def apply_comment_update(
     comment_id: str,
     changes: CommentUpdate,
     expected_version: int | None,
+    now: datetime,
 ) -> CommentOut:
     comment = _existing(comments, issue_id, comment_id, expected_version)
     if comment.body == changes.body:
         return comment
     updated = comment.model_copy(
-        update={"body": changes.body, "updated_at": utcnow(), "version": comment.version + 1}
+        update={"body": changes.body, "updated_at": now, "version": comment.version + 1}
     )
     comments[comment_id] = updated
     return updated

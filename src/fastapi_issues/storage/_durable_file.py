@@ -311,9 +311,7 @@ class DurableJSONArray(Generic[T]):
                 # Only a lock file no writer has bumped yet is this short, and growing it
                 # to the counter's size with zeros leaves any counter written since intact.
                 os.ftruncate(fd, _GENERATION_BYTES)
-            view = self._generation_view = mmap.mmap(
-                fd, _GENERATION_BYTES, access=mmap.ACCESS_READ
-            )
+            view = self._generation_view = mmap.mmap(fd, _GENERATION_BYTES, access=mmap.ACCESS_READ)
         return int.from_bytes(view[:_GENERATION_BYTES], "big")
 
     def _write_generation(self, generation: int) -> None:

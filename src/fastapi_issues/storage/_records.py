@@ -44,12 +44,7 @@ class StoredIssue(IssueOut):
     label_ids: tuple[str, ...] = ()
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def new_issue(data: IssueCreate, reporter: str | None) -> StoredIssue:
-    now = utcnow()
+def new_issue(data: IssueCreate, reporter: str | None, now: datetime) -> StoredIssue:
     return StoredIssue(
         id=str(uuid.uuid4()),
         title=data.title,
@@ -172,10 +167,29 @@ def add_missing(
         names = fields.pop("labels", ())
         fields.pop("comment_count", None)
         ids = (label_ids or {}).get
-        fields["label_ids"] = tuple(i for i in (ids(label_key(n)) for n in names) if i)
+        # Case variants of one name are one label, carried once.
+        found = (ids(label_key(name)) for name in names)
+        fields["label_ids"] = tuple(dict.fromkeys(i for i in found if i))
         issues[issue.id] = StoredIssue.model_validate(fields)
         added += 1
     return added
+
+
+def names_to_import(present: Collection[str], imported: Sequence[IssueOut]) -> list[str]:
+    """The label names of the issues `import_issues` will add (not of those it skips, whose
+    ids are in `present`), each once, in the order they first appear."""
+    names: dict[str, None] = {}
+    seen = set(present)
+    for issue in imported:
+        if issue.id not in seen:
+            seen.add(issue.id)
+            names.update(dict.fromkeys(issue.labels))
+    return list(names)
+
+
+def without_ids(ids: tuple[str, ...], removed: tuple[str, ...]) -> tuple[str, ...]:
+    """`ids` less `removed`, in their order."""
+    return tuple(i for i in ids if i not in removed)
 
 
 def check_version(issue: IssueOut, expected_version: int | None) -> None:
@@ -188,14 +202,14 @@ def apply_update(
     issue_id: str,
     changes: IssueUpdate,
     expected_version: int | None,
-    actor: str | None = None,
+    actor: str | None,
+    now: datetime,
 ) -> StoredIssue:
     """Update `issues` in place; return the issue as it now stands."""
     current = issues.get(issue_id)
     if current is None:
         raise IssueNotFound(issue_id)
     check_version(current, expected_version)
-    now = utcnow()
     altered = issue_changes(current, changes.changes(), actor, now)
     if not altered:
         return current
@@ -213,6 +227,7 @@ def apply_label_ids(
     expected_version: int | None,
     live_label_ids: Collection[str],
     limit: int,
+    now: datetime,
 ) -> StoredIssue:
     """Replace the issue's label ids with `edit(old ids)`, atomically with the version check.
 
@@ -229,7 +244,7 @@ def apply_label_ids(
     if count > limit and count > sum(1 for i in current.label_ids if i in live_label_ids):
         raise TooManyLabels(issue_id, limit)
     updated = current.model_copy(
-        update={"label_ids": label_ids, "updated_at": utcnow(), "version": current.version + 1}
+        update={"label_ids": label_ids, "updated_at": now, "version": current.version + 1}
     )
     issues[issue_id] = updated
     return updated

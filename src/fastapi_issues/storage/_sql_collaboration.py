@@ -41,7 +41,6 @@ from fastapi_issues.schemas import (
     LabelUpdate,
 )
 from fastapi_issues.storage._collab_records import new_comment
-from fastapi_issues.storage._records import utcnow
 from fastapi_issues.storage._sql_database import SQLDatabase
 from fastapi_issues.storage._sql_schema import (
     COMMENT_COLUMNS,
@@ -54,6 +53,7 @@ from fastapi_issues.storage._sql_schema import (
     labels,
 )
 from fastapi_issues.storage.base import IssueNotFound, StorageError, VersionConflict
+from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.collaboration import (
     CommentNotFound,
     CommentPage,
@@ -138,7 +138,9 @@ async def labels_by_key(
     conn: AsyncConnection, insert_ignoring: Any, names: Iterable[str]
 ) -> dict[str, str]:
     """Label ids by key for `names`, making plain labels for names no label has yet."""
-    wanted = {label_key(name): name for name in names}
+    wanted: dict[str, str] = {}
+    for name in names:  # the first spelling of a name is the one a new label gets
+        wanted.setdefault(label_key(name), name)
     if not wanted:
         return {}
     missing = [
@@ -267,6 +269,7 @@ class SQLCollaboration:
 
     _db: SQLDatabase
     _nul_is_unstorable: bool
+    _clock: Clock
 
     get: Callable[[str], Awaitable[IssueOut]]  # SQLIssueStore's
 
@@ -394,7 +397,7 @@ class SQLCollaboration:
         keys = {label_key(name): name for name in names}
         try:
             async with self._transaction() as conn:
-                params: dict[str, Any] = {"issue_id": issue_id, "now": utcnow()}
+                params: dict[str, Any] = {"issue_id": issue_id, "now": self._clock()}
                 if expected_version is None:
                     bumped = await conn.execute(_BUMP_ISSUE, params)
                 else:
@@ -480,7 +483,7 @@ class SQLCollaboration:
     ) -> CommentOut:
         if self._unstorable(issue_id):
             raise IssueNotFound(issue_id)
-        comment = new_comment(issue_id, data, author)
+        comment = new_comment(issue_id, data, author, self._clock())
         async with self._transaction() as conn:
             try:
                 await conn.execute(insert(comments), comment.model_dump())
@@ -521,7 +524,7 @@ class SQLCollaboration:
             edited = comment.model_copy(
                 update={
                     "body": changes.body,
-                    "updated_at": utcnow(),
+                    "updated_at": self._clock(),
                     "version": comment.version + 1,
                 }
             )

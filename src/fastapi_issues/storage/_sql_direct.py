@@ -76,7 +76,9 @@ class _Compiled:
         params = {**self.defaults, **params}
         if self._expanding:
             state = self._compiled.construct_expanded_state(params)
-            processors = state.processors
+            # The state's processors are those of the expanded (IN) elements only; the
+            # statement's other parameters still need theirs (SQLite's times, for one).
+            processors = {**self.binds, **state.processors}
             values = state.parameters
             return state.statement, tuple(
                 processors[name](values[name]) if name in processors else values[name]

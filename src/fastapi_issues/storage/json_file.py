@@ -61,9 +61,12 @@ from fastapi_issues.storage._records import (
     apply_delete,
     apply_label_ids,
     apply_update,
+    names_to_import,
     new_issue,
+    without_ids,
 )
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery, StorageError
+from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
 
 __all__ = ["JSONFileIssueStore"]
@@ -119,7 +122,8 @@ class JSONFileIssueStore:
     atomically renamed into place) before the call returns, and concurrent writes, from this
     process or from other processes on the same files, are serialised without losing any.
     A corrupt file makes the constructor raise `CorruptStoreError` naming it; the file is
-    never overwritten.
+    never overwritten. `clock` gives the time every write records (default: the system's,
+    in UTC).
     """
 
     def __init__(
@@ -128,7 +132,9 @@ class JSONFileIssueStore:
         *,
         labels_path: str | os.PathLike[str] | None = None,
         comments_path: str | os.PathLike[str] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
+        self._clock = clock
         self._file = DurableJSONArray(
             path,
             key=lambda issue: issue.id,
@@ -206,7 +212,7 @@ class JSONFileIssueStore:
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter)
+        issue = new_issue(data, reporter, self._clock())
 
         def add(issues: dict[str, StoredIssue]) -> StoredIssue:
             issues[issue.id] = issue
@@ -238,8 +244,9 @@ class JSONFileIssueStore:
         expected_version: int | None = None,
         actor: str | None = None,
     ) -> IssueOut:
+        now = self._clock()
         issue = await self._file.write(
-            lambda issues: apply_update(issues, issue_id, changes, expected_version, actor)
+            lambda issues: apply_update(issues, issue_id, changes, expected_version, actor, now)
         )
         [shown] = await self._show([issue])
         return shown
@@ -289,34 +296,39 @@ class JSONFileIssueStore:
     async def set_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = (await self._current_labels()).ids(names)
-        return await self._edit_labels(issue_id, lambda _: ids, expected_version)
+        index = await self._current_labels()
+        return await self._edit_labels(issue_id, lambda _: index.ids(names), expected_version)
 
     async def add_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = (await self._current_labels()).ids(names)
+        index = await self._current_labels()
         # Ids this store does not know are kept: they may be labels another process just
         # made. Only `set_issue_labels` drops them.
         return await self._edit_labels(
-            issue_id, lambda old: old + tuple(i for i in ids if i not in old), expected_version
+            issue_id,
+            lambda old: old + tuple(i for i in index.ids(names) if i not in old),
+            expected_version,
         )
 
     async def remove_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = frozenset((await self._current_labels()).ids(names))
+        index = await self._current_labels()
         return await self._edit_labels(
-            issue_id, lambda old: tuple(i for i in old if i not in ids), expected_version
+            issue_id,
+            lambda old: without_ids(old, index.ids(names)),
+            expected_version,
         )
 
     async def _edit_labels(
         self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
     ) -> IssueOut:
         live = self._label_index.by_id
+        now = self._clock()
         issue = await self._file.write(
             lambda issues: apply_label_ids(
-                issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE
+                issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE, now
             )
         )
         [shown] = await self._show([issue])
@@ -340,7 +352,7 @@ class JSONFileIssueStore:
         self, issue_id: str, data: CommentCreate, *, author: str | None = None
     ) -> CommentOut:
         await self._issue(issue_id)
-        comment = new_comment(issue_id, data, author)
+        comment = new_comment(issue_id, data, author, self._clock())
 
         def add(comments: dict[str, CommentOut]) -> CommentOut:
             comments[comment.id] = comment
@@ -361,9 +373,10 @@ class JSONFileIssueStore:
         expected_version: int | None = None,
     ) -> CommentOut:
         await self._issue(issue_id)
+        now = self._clock()
         return await self._comments.write(
             lambda comments: apply_comment_update(
-                comments, issue_id, comment_id, changes, expected_version
+                comments, issue_id, comment_id, changes, expected_version, now
             )
         )
 
@@ -381,7 +394,7 @@ class JSONFileIssueStore:
         """Add issues as they are, skipping ids already here; see `IssueImporter`. Labels
         they carry that this store lacks are made, plain, and written first."""
         batch = list(issues)
-        names = {name for issue in batch for name in issue.labels}
+        names = names_to_import((await self._current()).issues, batch)
         by_key = await self._labels.write(lambda labels: labels_named(labels, names))
         return await self._file.write(lambda records: add_missing(records, batch, by_key))
 

@@ -39,9 +39,12 @@ from fastapi_issues.storage._records import (
     apply_delete,
     apply_label_ids,
     apply_update,
+    names_to_import,
     new_issue,
+    without_ids,
 )
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
+from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.collaboration import CommentPage, LabelNotFound, LabelPage
 
 __all__ = ["InMemoryIssueStore"]
@@ -51,9 +54,13 @@ LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 class InMemoryIssueStore:
     """Keeps issues, labels and comments in dicts. Nothing survives the process; every
-    method is atomic because none of them awaits while it changes the data."""
+    method is atomic because none of them awaits while it changes the data.
 
-    def __init__(self) -> None:
+    `clock` gives the time every write records (default: the system's, in UTC).
+    """
+
+    def __init__(self, *, clock: Clock = system_clock) -> None:
+        self._clock = clock
         self._index = IssueIndex()
         self._labels: dict[str, LabelOut] = {}
         self._label_index = LabelIndex({})
@@ -72,7 +79,7 @@ class InMemoryIssueStore:
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter)
+        issue = new_issue(data, reporter, self._clock())
         self._index.issues[issue.id] = issue
         self._index.changed()
         return self._present(issue)
@@ -106,7 +113,9 @@ class InMemoryIssueStore:
         actor: str | None = None,
     ) -> IssueOut:
         before = self._index.issues.get(issue_id)
-        issue = apply_update(self._index.issues, issue_id, changes, expected_version, actor)
+        issue = apply_update(
+            self._index.issues, issue_id, changes, expected_version, actor, self._clock()
+        )
         if issue is not before:
             self._index.changed()
         return self._present(issue)
@@ -148,23 +157,27 @@ class InMemoryIssueStore:
     async def set_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = self._label_index.ids(names)
-        return self._edit_labels(issue_id, lambda _: ids, expected_version)
+        index = self._label_index
+        return self._edit_labels(issue_id, lambda _: index.ids(names), expected_version)
 
     async def add_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = self._label_index.ids(names)
+        index = self._label_index
         return self._edit_labels(
-            issue_id, lambda old: old + tuple(i for i in ids if i not in old), expected_version
+            issue_id,
+            lambda old: old + tuple(i for i in index.ids(names) if i not in old),
+            expected_version,
         )
 
     async def remove_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        ids = frozenset(self._label_index.ids(names))
+        index = self._label_index
         return self._edit_labels(
-            issue_id, lambda old: tuple(i for i in old if i not in ids), expected_version
+            issue_id,
+            lambda old: without_ids(old, index.ids(names)),
+            expected_version,
         )
 
     def _edit_labels(
@@ -178,6 +191,7 @@ class InMemoryIssueStore:
             expected_version,
             self._labels,
             MAX_LABELS_PER_ISSUE,
+            self._clock(),
         )
         if issue is not before:
             self._index.changed()
@@ -201,7 +215,7 @@ class InMemoryIssueStore:
         self, issue_id: str, data: CommentCreate, *, author: str | None = None
     ) -> CommentOut:
         self._issue(issue_id)
-        comment = new_comment(issue_id, data, author)
+        comment = new_comment(issue_id, data, author, self._clock())
         self._comments.setdefault(issue_id, {})[comment.id] = comment
         return comment
 
@@ -219,7 +233,9 @@ class InMemoryIssueStore:
     ) -> CommentOut:
         self._issue(issue_id)
         comments = self._comments.get(issue_id, {})
-        return apply_comment_update(comments, issue_id, comment_id, changes, expected_version)
+        return apply_comment_update(
+            comments, issue_id, comment_id, changes, expected_version, self._clock()
+        )
 
     async def delete_comment(
         self, issue_id: str, comment_id: str, *, expected_version: int | None = None
@@ -233,7 +249,7 @@ class InMemoryIssueStore:
     async def import_issues(self, issues: Sequence[IssueOut]) -> int:
         """Add issues as they are, skipping ids already here; see `IssueImporter`. Labels
         they carry that this store lacks are made, plain."""
-        by_key = labels_named(self._labels, {name for issue in issues for name in issue.labels})
+        by_key = labels_named(self._labels, names_to_import(self._index.issues, issues))
         self._labels_changed()
         added = add_missing(self._index.issues, issues, by_key)
         if added:
@@ -260,12 +276,15 @@ class InMemoryIssueStore:
 
     async def import_comments(self, comments: Sequence[CommentOut]) -> int:
         """Add comments as they are, in order; see `TrackerImporter`."""
+        # Comment ids are unique in the whole store, not only among one issue's comments.
+        taken = {i for group in self._comments.values() for i in group}
         added = 0
         for comment in comments:
-            if comment.issue_id not in self._index.issues:
+            if comment.issue_id not in self._index.issues or comment.id in taken:
                 continue
             group = self._comments.setdefault(comment.issue_id, {})
             added += add_missing_comments(group, [comment], self._index.issues)
+            taken.add(comment.id)
         return added
 
     async def export_comments(self) -> AsyncIterator[CommentOut]:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
-from fastapi_issues.storage._records import check_version, new_issue, present, utcnow
+from fastapi_issues.storage._records import check_version, names_to_import, new_issue, present
 from fastapi_issues.storage._sql_collaboration import (
     ISSUE_SELECT,
     SQLCollaboration,
@@ -58,6 +58,7 @@ from fastapi_issues.storage.base import (
     IssueQuery,
     StorageError,
 )
+from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.rules import issue_changes, label_key
 
 __all__ = ["SQLIssueStore"]
@@ -186,11 +187,17 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
             `AsyncEngine`, which stays yours to dispose of.
         schema: the PostgreSQL schema to keep the tables in, created if missing (default:
             the connection's `search_path`).
+        clock: gives the time every write records (default: the system's, in UTC).
     """
 
     def __init__(
-        self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
+        self,
+        url_or_engine: str | URL | AsyncEngine,
+        *,
+        schema: str | None = None,
+        clock: Clock = system_clock,
     ) -> None:
+        self._clock = clock
         self._db = SQLDatabase(url_or_engine, tables=[issues, *COLLABORATION_TABLES], schema=schema)
         self._engine = self._db.statement_engine
         self._list_statements: dict[_ListShape, tuple[Select[Any], Select[Any]]] = {}
@@ -212,7 +219,7 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
     # -- the IssueStore protocol ---------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = present(new_issue(data, reporter), {}, 0)
+        issue = present(new_issue(data, reporter, self._clock()), {}, 0)
         if not issue.assignees:
             await self._write(_INSERT, _row(issue))
             return issue
@@ -323,7 +330,7 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
         for _ in range(_MAX_UPDATE_ATTEMPTS):
             current = await self.get(issue_id)
             check_version(current, expected_version)
-            now = utcnow()
+            now = self._clock()
             altered = issue_changes(current, wanted, actor, now)
             if not altered:
                 return current
@@ -387,11 +394,9 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
         added = 0
         try:
             async with self._db.engine.begin() as conn:
-                label_ids = await labels_by_key(
-                    conn,
-                    insert_ignoring,
-                    {name for issue in issues_to_import for name in issue.labels},
-                )
+                present = await _present_ids(conn, {issue.id for issue in issues_to_import})
+                names = names_to_import(present, issues_to_import)
+                label_ids = await labels_by_key(conn, insert_ignoring, names)
                 for start in range(0, len(issues_to_import), _IMPORT_BATCH):
                     batch = issues_to_import[start : start + _IMPORT_BATCH]
                     # One multi-row INSERT per batch: rows get their seq in list order.
@@ -403,7 +408,9 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
                     )
                     new_ids = set((await conn.execute(statement)).scalars())
                     added += len(new_ids)
-                    fresh = [issue for issue in batch if issue.id in new_ids]
+                    # A batch may name an id twice: the first is the one inserted.
+                    firsts = {issue.id: issue for issue in reversed(batch)}
+                    fresh = [issue for i, issue in firsts.items() if i in new_ids]
                     await insert_issue_links(conn, fresh, label_ids)
         except (SQLAlchemyError, OSError) as exc:
             _unavailable(exc)
@@ -467,6 +474,17 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
             items = items.add_columns(snapshot)
             count = count.add_columns(snapshot)
         return items, count
+
+
+async def _present_ids(conn: Any, ids: set[str]) -> set[str]:
+    """Which of `ids` are stored already."""
+    found: set[str] = set()
+    listed = sorted(ids)
+    for start in range(0, len(listed), _IMPORT_BATCH):
+        chunk = listed[start : start + _IMPORT_BATCH]
+        rows = await conn.execute(select(issues.c.id).where(issues.c.id.in_(chunk)))
+        found.update(rows.scalars())
+    return found
 
 
 def _assignee_mode(assignee: str | None) -> str | None:

@@ -1,25 +1,5 @@
-"""The storage contract suites: the behaviour every issue store and user store must have.
-
-Subclass `IssueStoreContract` in your own tests and give it a `store` fixture that yields a
-fresh, empty store; pytest then runs every contract test against it::
-
-    import pytest
-    from fastapi_issues.testing import IssueStoreContract
-
-    class TestMyStore(IssueStoreContract):
-        @pytest.fixture
-        async def store(self):
-            store = MyStore(...)
-            yield store
-            await store.aclose()
-
-A store with labels or comments adds `LabelStoreContract` or `CommentStoreContract` to the
-bases (`TrackerStoreContract` is all three).
-
-`UserStoreContract` does the same for a `fastapi_issues.auth.UserStore` (it needs the `auth`
-extra). The tests are async and run on anyio's pytest plugin, which comes with FastAPI;
-nothing else is needed. Our own stores all pass these suites.
-"""
+"""The contract suites: example-based tests of what every store must do (see the package's
+docstring for how to use them)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,636 @@
+"""The model-based suite: random histories of edits, run on a store and on `TrackerModel`.
+
+Hypothesis drives a `RuleBasedStateMachine` whose rules are the store's operations (create,
+update and patch every field, close with and without a reason, reopen, delete; create, rename,
+recolour and delete labels, set, add and remove them on issues; add, edit and delete
+comments; import issues, labels and comments), each with expected versions that are right,
+stale or absent, on issues that exist, were deleted, or never were. After every step the
+touched issue must read back as the model has it, so must every issue in the default list,
+and a random list query (any mix of filters,
+any sort and direction, a page before, on or after the last one) must return the model's ids
+in the model's order with the model's total. One `ManualClock` gives store and model the time,
+and moves only when a rule moves it, so issues share timestamps (every sort's tie-break is
+exercised) and filters cut exactly on stored times, or one microsecond to either side.
+
+A failure prints the shrunk sequence of steps that reproduces it. Settings: `max_examples`
+and `stateful_step_count` from the Hypothesis profile in force (see `docs/storage.md`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+    StateReason,
+)
+from fastapi_issues.storage.base import (
+    ASSIGNEE_ANY,
+    ASSIGNEE_NONE,
+    IssueImporter,
+    IssueQuery,
+    StorageError,
+)
+from fastapi_issues.storage.clock import Clock
+from fastapi_issues.storage.collaboration import TrackerImporter
+from fastapi_issues.testing.model import TrackerModel
+
+__all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
+
+T = TypeVar("T")
+
+StoreOpener = Callable[[Clock], AbstractAsyncContextManager[Any]]
+"""`opener(clock)`: an async context manager yielding a fresh, empty store on that clock."""
+
+# Small pools, so that draws collide: the same user reports, is assigned and filtered by;
+# label names differ only in case; titles share words in different cases and scripts.
+USERS = ("ada", "bob", "Ada")
+LABEL_NAMES = ("bug", "Bug", "ui", "UI", "docs", "straße", "STRASSE", "wontfix")
+WORDS = ("Login", "login", "crash", "Crash", "éclair", "ÉCLAIR", "100%", "a_b", "zed", "Zed")
+TEXTS = (*WORDS, "LOG", "%", "_", "b", "é", "É", "cr", "0% ", "nothing like it")
+_MICROSECOND = timedelta(microseconds=1)
+_UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class ManualClock:
+    """A clock that stands still until told to move: store and model read the same time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, step: timedelta) -> None:
+        self.now += step
+
+
+_words = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
+_titles = _words  # every word is 3 characters or more, as titles must be
+_descriptions = st.tuples(_words, _words).map(" - ".join)
+_assignees = st.lists(st.sampled_from(USERS), unique=True, max_size=2)
+_users = st.none() | st.sampled_from(USERS)
+_bodies = st.sampled_from(("Me too.", "Fixed in main.", "me too."))
+_steps = st.sampled_from([timedelta(0), _MICROSECOND, timedelta(seconds=1), timedelta(days=3)])
+_colors = st.sampled_from(("ededed", "d73a4a", "0e8a16"))
+
+
+def _issue_changes() -> st.SearchStrategy[IssueUpdate]:
+    fields = st.fixed_dictionaries(
+        {},
+        optional={
+            "title": _titles,
+            "description": _descriptions,
+            "priority": st.sampled_from(IssuePriority),
+            "status": st.sampled_from(IssueStatus),
+            "assignees": _assignees,
+            "state_reason": st.sampled_from(StateReason),
+        },
+    )
+    return fields.map(lambda sent: IssueUpdate(**sent))
+
+
+class TrackerStateMachine(RuleBasedStateMachine):
+    """Runs every rule on `store` and `model` and checks they agree. Made by
+    `tracker_state_machine`; subclass it to add rules of your own store's."""
+
+    open_store: ClassVar[StoreOpener]
+    collaboration: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.model = TrackerModel()
+        self.loop = asyncio.new_event_loop()
+        self._opened = type(self).open_store(self.clock)
+        self.store: Any = self.run(self._opened.__aenter__())
+        self.known_ids: list[str] = []  # every issue id ever seen, deleted ones too
+
+    def teardown(self) -> None:
+        try:
+            self.run(self._opened.__aexit__(None, None, None))
+        finally:
+            self.loop.close()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(awaitable)
+
+    # -- issues --------------------------------------------------------------------------
+
+    @initialize(
+        issues=st.lists(
+            st.tuples(_titles, _descriptions, st.sampled_from(IssuePriority), _assignees, _users),
+            min_size=2,
+            max_size=6,
+        ),
+        steps=st.lists(_steps, min_size=6, max_size=6),
+    )
+    def start_with_issues(
+        self,
+        issues: list[tuple[str, str, IssuePriority, list[str], str | None]],
+        steps: list[timedelta],
+    ) -> None:
+        """Some issues to begin with: one create rule among many would leave lists short."""
+        for (title, description, priority, assignees, reporter), step in zip(
+            issues, steps, strict=False
+        ):
+            new = IssueCreate(
+                title=title, description=description, priority=priority, assignees=assignees
+            )
+            reporter = self.acting_user(reporter)
+            created = self.run(self.store.create(new, reporter=reporter))
+            self.known_ids.append(created.id)
+            _same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
+            self.clock.advance(step)
+
+    @rule(step=_steps)
+    def advance_clock(self, step: timedelta) -> None:
+        self.clock.advance(step)
+
+    @rule(
+        data=st.data(),
+        title=_titles,
+        description=_descriptions,
+        priority=st.sampled_from(IssuePriority),
+        assignees=_assignees,
+        reporter=_users,
+    )
+    def create(
+        self,
+        data: st.DataObject,
+        title: str,
+        description: str,
+        priority: IssuePriority,
+        assignees: list[str],
+        reporter: str | None,
+    ) -> None:
+        new = IssueCreate(
+            title=title, description=description, priority=priority, assignees=assignees
+        )
+        reporter = self.acting_user(reporter)
+        created = self.run(self.store.create(new, reporter=reporter))
+        self.known_ids.append(created.id)
+        expected = self.model.create(created.id, new, reporter, self.clock())
+        _same(created, expected, "create")
+        self.check(data, created.id)
+
+    @rule(data=st.data(), changes=_issue_changes(), actor=_users)
+    def update(self, data: st.DataObject, changes: IssueUpdate, actor: str | None) -> None:
+        issue_id = self.draw_issue_id(data)
+        version = self.draw_version(data, issue_id)
+        actor = self.acting_user(actor)
+        self.agree(
+            "update",
+            self.attempt(
+                self.store.update(issue_id, changes, expected_version=version, actor=actor)
+            ),
+            lambda: self.model.update(issue_id, changes, version, actor, self.clock()),
+        )
+        self.check(data, issue_id)
+
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        issue_id = self.draw_issue_id(data)
+        version = self.draw_version(data, issue_id)
+        self.agree(
+            "delete",
+            self.attempt(self.store.delete(issue_id, expected_version=version)),
+            lambda: self.model.delete(issue_id, version),
+        )
+        self.check(data, issue_id)
+
+    @precondition(lambda self: isinstance(self.store, IssueImporter))
+    @rule(data=st.data())
+    def import_issues(self, data: st.DataObject) -> None:
+        batch = data.draw(st.lists(self.imported_issue(), min_size=1, max_size=3))
+        self.agree(
+            "import_issues",
+            self.attempt(self.store.import_issues(batch)),
+            lambda: self.model.import_issues(batch),
+        )
+        self.known_ids.extend(issue.id for issue in batch)
+        self.check(data, batch[0].id)
+
+    # -- labels --------------------------------------------------------------------------
+
+    @precondition(lambda self: self.collaboration)
+    @rule(
+        data=st.data(),
+        name=st.sampled_from(LABEL_NAMES),
+        color=_colors,
+        description=st.sampled_from(("", "Something is wrong")),
+    )
+    def create_label(self, data: st.DataObject, name: str, color: str, description: str) -> None:
+        new = LabelCreate(name=name, color=color, description=description)
+        outcome = self.attempt(self.store.create_label(new))
+        self.agree("create_label", outcome, lambda: self.model.create_label(new, _id(outcome)))
+        self.check(data, None)
+
+    @precondition(lambda self: self.collaboration)
+    @rule(
+        data=st.data(),
+        name=st.sampled_from(LABEL_NAMES),
+        changes=st.fixed_dictionaries(
+            {},
+            optional={
+                "name": st.sampled_from(LABEL_NAMES),
+                "color": _colors,
+                "description": st.just("Renamed"),
+            },
+        ),
+    )
+    def update_label(self, data: st.DataObject, name: str, changes: dict[str, str]) -> None:
+        update = LabelUpdate(**changes)
+        self.learn_label_ids()
+        self.agree(
+            "update_label",
+            self.attempt(self.store.update_label(name, update)),
+            lambda: self.model.update_label(name, update),
+        )
+        self.check(data, None)
+
+    @precondition(lambda self: self.collaboration)
+    @rule(data=st.data(), name=st.sampled_from(LABEL_NAMES))
+    def delete_label(self, data: st.DataObject, name: str) -> None:
+        self.learn_label_ids()
+        self.agree(
+            "delete_label",
+            self.attempt(self.store.delete_label(name)),
+            lambda: self.model.delete_label(name),
+        )
+        self.check(data, None)
+
+    @precondition(lambda self: self.collaboration)
+    @rule(data=st.data(), how=st.sampled_from(("set", "add", "remove")))
+    def label_issue(self, data: st.DataObject, how: str) -> None:
+        names = data.draw(self.label_names(how), label="names")
+        issue_id = self.draw_issue_id(data)
+        version = self.draw_version(data, issue_id)
+        store_call = getattr(self.store, f"{how}_issue_labels")
+        model_call = getattr(self.model, f"{how}_issue_labels")
+        self.agree(
+            f"{how}_issue_labels",
+            self.attempt(store_call(issue_id, names, expected_version=version)),
+            lambda: model_call(issue_id, names, version, self.clock()),
+        )
+        self.check(data, issue_id)
+
+    @precondition(lambda self: self.collaboration and isinstance(self.store, TrackerImporter))
+    @rule(data=st.data(), name=st.sampled_from(LABEL_NAMES), known_id=st.booleans())
+    def import_label(self, data: st.DataObject, name: str, known_id: bool) -> None:
+        ids = self.learn_label_ids()
+        label_id = data.draw(st.sampled_from(ids)) if known_id and ids else str(uuid.uuid4())
+        batch = [LabelOut(id=label_id, name=name, color="c5def5", description="Imported")]
+        self.agree(
+            "import_labels",
+            self.attempt(self.store.import_labels(batch)),
+            lambda: self.model.import_labels(batch),
+        )
+        self.check(data, None)
+
+    # -- comments ------------------------------------------------------------------------
+
+    @precondition(lambda self: self.collaboration)
+    @rule(data=st.data(), body=_bodies, author=_users)
+    def create_comment(self, data: st.DataObject, body: str, author: str | None) -> None:
+        issue_id = self.draw_issue_id(data)
+        new = CommentCreate(body=body)
+        author = self.acting_user(author)
+        outcome = self.attempt(self.store.create_comment(issue_id, new, author=author))
+        self.agree(
+            "create_comment",
+            outcome,
+            lambda: self.model.create_comment(issue_id, _id(outcome), body, author, self.clock()),
+        )
+        self.check(data, issue_id)
+
+    @precondition(lambda self: self.collaboration)
+    @rule(data=st.data(), body=_bodies)
+    def update_comment(self, data: st.DataObject, body: str) -> None:
+        issue_id, comment_id, version = self.draw_comment(data)
+        self.agree(
+            "update_comment",
+            self.attempt(
+                self.store.update_comment(
+                    issue_id, comment_id, CommentUpdate(body=body), expected_version=version
+                )
+            ),
+            lambda: self.model.update_comment(issue_id, comment_id, body, version, self.clock()),
+        )
+        self.check(data, issue_id)
+
+    @precondition(lambda self: self.collaboration)
+    @rule(data=st.data())
+    def delete_comment(self, data: st.DataObject) -> None:
+        issue_id, comment_id, version = self.draw_comment(data)
+        self.agree(
+            "delete_comment",
+            self.attempt(self.store.delete_comment(issue_id, comment_id, expected_version=version)),
+            lambda: self.model.delete_comment(issue_id, comment_id, version),
+        )
+        self.check(data, issue_id)
+
+    @precondition(lambda self: self.collaboration and isinstance(self.store, TrackerImporter))
+    @rule(data=st.data(), body=_bodies)
+    def import_comment(self, data: st.DataObject, body: str) -> None:
+        issue_id = self.draw_issue_id(data)
+        known = list(self.model.comments)
+        reuse = bool(known) and data.draw(st.booleans(), label="an id already here?")
+        comment_id = data.draw(st.sampled_from(known)) if reuse else str(uuid.uuid4())
+        created = data.draw(st.sampled_from([*self.model.timestamps(), self.clock()]))
+        comment = CommentOut(
+            id=comment_id,
+            issue_id=issue_id,
+            body=body,
+            author=data.draw(_users),
+            created_at=created,
+            updated_at=created + data.draw(_steps),
+            version=data.draw(st.integers(1, 3)),
+        )
+        self.agree(
+            "import_comments",
+            self.attempt(self.store.import_comments([comment])),
+            lambda: self.model.import_comments([comment]),
+        )
+        self.check(data, issue_id)
+
+    # -- the checks after every step -----------------------------------------------------
+
+    def check(self, data: st.DataObject, issue_id: str | None) -> None:
+        """The touched issue reads back as the model has it, and so does a random list."""
+        if issue_id is not None:
+            outcome = self.attempt(self.store.get(issue_id))
+            self.agree("get", outcome, lambda: self.model.get(issue_id))
+        # Every issue as the default list shows it, then a random query.
+        self.check_list(IssueQuery(limit=1000))
+        self.check_list(data.draw(self.queries(), label="query"))
+        if self.collaboration:
+            self.check_labels(data)
+            if issue_id is not None:
+                self.check_comments(data, issue_id)
+
+    def check_list(self, query: IssueQuery) -> None:
+        page = self.run(self.store.list(query))
+        expected = self.model.list(query)
+        got = [issue.id for issue in page.items]
+        assert (got, page.total) == (expected.ids, expected.total), (
+            f"list({query}) returned ids {got} total {page.total}, "
+            f"the model {expected.ids} total {expected.total}"
+        )
+        for issue in page.items:
+            _same(issue, self.model.get(issue.id), "an issue in list")
+
+    def check_labels(self, data: st.DataObject) -> None:
+        offset, limit = data.draw(st.integers(0, 5)), data.draw(st.integers(1, 10))
+        page = self.run(self.store.list_labels(offset=offset, limit=limit))
+        for label in page.items:
+            self.model.learn_label_id(label.name, label.id)
+        expected, total = self.model.list_labels(offset, limit)
+        assert page.total == total, f"list_labels total {page.total}, the model {total}"
+        _same(list(page.items), expected, f"list_labels(offset={offset}, limit={limit})")
+
+    def check_comments(self, data: st.DataObject, issue_id: str) -> None:
+        offset, limit = data.draw(st.integers(0, 3)), data.draw(st.integers(1, 5))
+        since = data.draw(st.none() | self.cut_points())
+
+        def listed() -> tuple[Sequence[CommentOut], int]:
+            return self.model.list_comments(issue_id, offset, limit, since)
+
+        outcome = self.attempt(
+            self.store.list_comments(issue_id, offset=offset, limit=limit, since=since)
+        )
+        expected = _outcome(listed)
+        if isinstance(outcome, BaseException) or isinstance(expected, BaseException):
+            _same_error(outcome, expected, "list_comments")
+            return
+        _same(
+            (list(outcome.items), outcome.total),
+            expected,
+            f"list_comments({issue_id!r}, offset={offset}, limit={limit}, since={since})",
+        )
+
+    def learn_label_ids(self) -> list[str]:
+        """Tell the model the ids of labels the store made on import; return every id."""
+        labels = self.run(self.store.list_labels(limit=1000)).items
+        for label in labels:
+            self.model.learn_label_id(label.name, label.id)
+        return [label.id for label in labels]
+
+    # -- what the rules draw -------------------------------------------------------------
+
+    def acting_user(self, drawn: str | None) -> str | None:
+        """Who the store is told reports, changes or comments, for the user drawn (None:
+        nobody signed in). Store and model both get the answer. Over HTTP with auth there
+        is always a user, so a subclass driving an app maps None to one of its own."""
+        return drawn
+
+    def label_names(self, how: str) -> st.SearchStrategy[list[str]]:
+        """The names to `set`, `add` or `remove` on an issue in one call. A subclass whose
+        API takes fewer (HTTP removes one label per request) draws only those."""
+        return st.lists(st.sampled_from(LABEL_NAMES), max_size=3)
+
+    def queries(self) -> st.SearchStrategy[IssueQuery]:
+        total = len(self.model.issues)
+        names = st.lists(st.sampled_from(LABEL_NAMES), max_size=2)
+        return st.builds(
+            IssueQuery,
+            offset=st.integers(0, total + 2),
+            limit=st.sampled_from((1, 2, 3, 5, 100)),
+            status=st.lists(st.sampled_from(IssueStatus), unique=True, max_size=2),
+            priority=st.lists(st.sampled_from(IssuePriority), unique=True, max_size=2),
+            reporter=st.none() | st.sampled_from(USERS),
+            text=st.none() | st.sampled_from(TEXTS) | self.title_parts(),
+            created_since=st.none() | self.cut_points(),
+            updated_since=st.none() | self.cut_points(),
+            labels=names if self.collaboration else st.just(()),
+            assignee=st.none() | st.sampled_from((ASSIGNEE_NONE, ASSIGNEE_ANY, *USERS)),
+            sort=st.sampled_from(("created_at", "updated_at", "priority", "title")),
+            direction=st.sampled_from(("asc", "desc")),
+        )
+
+    def cut_points(self) -> st.SearchStrategy[datetime]:
+        times = [*self.model.timestamps(), self.clock()]
+        shifts = st.sampled_from((timedelta(0), _MICROSECOND, -_MICROSECOND))
+        return st.builds(lambda t, d: t + d, st.sampled_from(times), shifts)
+
+    def title_parts(self) -> st.SearchStrategy[str]:
+        titles = [stored.issue.title for stored in self.model.issues.values()]
+        if not titles:
+            return st.nothing()
+        return st.builds(
+            lambda title, start, size: title[start : start + size] or title,
+            st.sampled_from(titles),
+            st.integers(0, 5),
+            st.integers(1, 4),
+        )
+
+    def draw_issue_id(self, data: st.DataObject) -> str:
+        """An issue that exists, mostly; sometimes a deleted one, or one that never was."""
+        live = list(self.model.issues)
+        gone = [i for i in self.known_ids if i not in self.model.issues] or [_UNKNOWN_ID]
+        # Hypothesis favours small numbers: 0 to 8 (the likely draws) mean a live issue.
+        if live and data.draw(st.integers(0, 9), label="pick a live issue?") < 9:
+            return data.draw(st.sampled_from(live), label="issue")
+        return data.draw(st.sampled_from(gone), label="missing issue")
+
+    def draw_version(self, data: st.DataObject, issue_id: str) -> int | None:
+        stored = self.model.issues.get(issue_id)
+        current = stored.issue.version if stored is not None else 1
+        choices = st.sampled_from((None, current, current, current - 1, current + 1))
+        return data.draw(choices, label="expected_version")
+
+    def draw_comment(self, data: st.DataObject) -> tuple[str, str, int | None]:
+        comments = list(self.model.comments.values())
+        if comments and data.draw(st.integers(0, 9), label="pick a comment?") < 9:
+            comment = data.draw(st.sampled_from(comments), label="comment")
+            issue_id = comment.issue_id
+            if data.draw(st.integers(0, 9), label="keep its issue?") == 9:
+                issue_id = self.draw_issue_id(data)  # asking the wrong issue for it
+            versions = (None, comment.version, comment.version - 1, comment.version + 1)
+            return issue_id, comment.id, data.draw(st.sampled_from(versions))
+        return self.draw_issue_id(data), str(uuid.uuid4()), None
+
+    def imported_issue(self) -> st.SearchStrategy[IssueOut]:
+        ids = st.uuids().map(str)
+        if self.known_ids:
+            ids = ids | st.sampled_from(self.known_ids)
+        times = st.sampled_from([*self.model.timestamps(), self.clock()])
+        closed = st.tuples(st.sampled_from(StateReason), st.none() | st.sampled_from(USERS))
+        names = st.lists(st.sampled_from(LABEL_NAMES), max_size=2)
+        return st.builds(
+            _imported,
+            issue_id=ids,
+            title=_titles,
+            description=_descriptions,
+            priority=st.sampled_from(IssuePriority),
+            status=st.sampled_from(IssueStatus),
+            created_at=times,
+            later=_steps,
+            reporter=_users,
+            version=st.integers(1, 4),
+            assignees=_assignees,
+            labels=names if self.collaboration else st.just([]),
+            closing=closed,
+        )
+
+    # -- comparing -----------------------------------------------------------------------
+
+    def attempt(self, awaitable: Awaitable[T]) -> T | StorageError:
+        try:
+            return self.run(awaitable)
+        except StorageError as exc:
+            return exc
+
+    def agree(self, what: str, outcome: Any, model_call: Callable[[], Any]) -> None:
+        """The store's outcome (its value, or the StorageError it raised; see `attempt`) is
+        what the model says it must be."""
+        expected = _outcome(model_call)
+        if isinstance(outcome, BaseException) or isinstance(expected, BaseException):
+            _same_error(outcome, expected, what)
+            return
+        _same(outcome, expected, what)
+
+
+def _imported(
+    issue_id: str,
+    title: str,
+    description: str,
+    priority: IssuePriority,
+    status: IssueStatus,
+    created_at: datetime,
+    later: timedelta,
+    reporter: str | None,
+    version: int,
+    assignees: list[str],
+    labels: list[str],
+    closing: tuple[StateReason, str | None],
+) -> IssueOut:
+    closed = status == IssueStatus.closed
+    return IssueOut(
+        id=issue_id,
+        title=title,
+        description=description,
+        priority=priority,
+        status=status,
+        created_at=created_at,
+        updated_at=created_at + later,
+        reporter=reporter,
+        version=version,
+        assignees=sorted(assignees),
+        labels=labels,
+        state_reason=closing[0] if closed else None,
+        closed_at=created_at + later if closed else None,
+        closed_by=closing[1] if closed else None,
+    )
+
+
+def _id(outcome: Any) -> str:
+    return outcome.id if not isinstance(outcome, BaseException) else ""
+
+
+def _outcome(call: Callable[[], T]) -> T | StorageError:
+    try:
+        return call()
+    except StorageError as exc:
+        return exc
+
+
+def _same_error(outcome: object, expected: object, what: str) -> None:
+    assert type(outcome) is type(expected), (
+        f"{what}: the store gave {outcome!r}, the model {expected!r}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return value
+
+
+def _same(actual: Any, expected: Any, what: str) -> None:
+    assert _plain(actual) == _plain(expected), (
+        f"{what}: the store returned\n  {_plain(actual)!r}\nthe model expected\n  "
+        f"{_plain(expected)!r}"
+    )
+
+
+def tracker_state_machine(
+    open_store: StoreOpener, *, collaboration: bool = True, name: str | None = None
+) -> type[TrackerStateMachine]:
+    """A state machine class running the model-based suite on the stores `open_store` opens.
+
+    `open_store(clock)` must be an async context manager yielding a fresh, empty store whose
+    writes take their time from `clock`. With `collaboration=False`, a plain `IssueStore` is
+    enough: the label and comment rules are left out. Its `TestCase` attribute is the test
+    for pytest or unittest to collect; `docs/storage.md` shows it in use.
+    """
+    namespace = {"open_store": staticmethod(open_store), "collaboration": collaboration}
+    machine = type(name or "TrackerStateMachine", (TrackerStateMachine,), namespace)
+    # A sequence does real I/O on real stores: no per-example deadline. Everything else
+    # (how many sequences, how many steps) comes from the Hypothesis profile in force.
+    machine.TestCase.settings = settings(  # type: ignore[attr-defined]
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    return machine
