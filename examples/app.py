@@ -46,6 +46,8 @@ from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_s
 
 if TYPE_CHECKING:
     from fastapi_issues.auth import Passwords, UserStore
+    from fastapi_issues.router import UserCheck
+    from fastapi_issues.storage.collaboration import TrackerStore
 
 DEFAULT_STORAGE_URL = "data/issues.json"
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"
@@ -93,10 +95,33 @@ async def ensure_demo_user(users: UserStore, passwords: Passwords) -> None:
     )
 
 
-def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
+def user_lookup(users: UserStore) -> UserCheck:
+    """The issue router's `user_exists`: a name is a user when the user store has it."""
+    from fastapi_issues.auth import UserNotFound
+
+    async def user_exists(username: str) -> bool:
+        try:
+            await users.get(username)
+        except UserNotFound:
+            return False
+        return True
+
+    return user_exists
+
+
+def create_app(
+    env: Mapping[str, str] | None = None, *, store: TrackerStore | None = None
+) -> FastAPI:
+    """The app, configured from `env` (the process environment by default).
+
+    `store` serves issues, labels and comments from a store built by the caller (one on a
+    clock of its own, say) instead of the one ISSUES_STORAGE_URL names; users still live
+    where that URL says. The app prepares and closes it as it would its own.
+    """
     env = os.environ if env is None else env
     storage_url = env.get("ISSUES_STORAGE_URL", DEFAULT_STORAGE_URL)
-    store = open_issue_store(storage_url)
+    if store is None:
+        store = open_issue_store(storage_url)
     auth_on = _flag(env, "FASTAPI_ISSUES_AUTH", True)
     demo = _flag(env, "FASTAPI_ISSUES_DEMO", False)
     startup: list[Callable[[], Awaitable[None]]] = []
@@ -125,6 +150,7 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
         return {"status": "ok"}
 
     auth_dependency = None
+    user_exists: UserCheck | None = None
     if auth_on:
         # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
         from fastapi_issues.auth import (
@@ -153,6 +179,8 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
             )
         )
         auth_dependency = current_active_user(users, settings)
+        # Assigning a name nobody has gets 422, instead of an assignee who never logs in.
+        user_exists = user_lookup(users)
         if demo:
             startup.append(lambda: ensure_demo_user(users, passwords))
 
@@ -161,7 +189,11 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     policy = ReporterOrAdmin(admins) if auth_dependency is not None else None
     app.include_router(
         make_issue_router(
-            store, auth_dependency=auth_dependency, prefix="/api/v1/issues", policy=policy
+            store,
+            auth_dependency=auth_dependency,
+            prefix="/api/v1/issues",
+            policy=policy,
+            user_exists=user_exists,
         )
     )
     # Labels and comments share the store, the auth and the policy: changing an issue's labels

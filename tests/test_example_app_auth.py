@@ -220,3 +220,40 @@ async def test_only_the_reporter_or_an_admin_may_edit_or_delete(tmp_path: Path) 
         own = await client.patch(url, json={"title": "Ada's edit"}, headers=headers["ada"])
         assert own.status_code == 200
         assert (await client.delete(url, headers=headers["root"])).status_code == 204
+
+
+async def test_assigning_a_name_nobody_has_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    env = env_for(tmp_path, FASTAPI_ISSUES_REGISTRATION="on", FASTAPI_ISSUES_SECRET_KEY=SECRET_KEY)
+    async with running(create_app(env)) as client:
+        body = {"username": "ada", "password": "a long passphrase"}
+        assert (await client.post("/register", json=body)).status_code == 201
+        token = await swagger_login(client, "ada", "a long passphrase")
+        headers = {"Authorization": f"Bearer {token}"}
+
+        refused = await client.post(
+            "/api/v1/issues", json={**ISSUE, "assignees": ["nosuchuser"]}, headers=headers
+        )
+        assert refused.status_code == 422
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["body", "assignees", 0]
+        assert "nosuchuser" in error["msg"]
+        listed = await client.get("/api/v1/issues", headers=headers)
+        assert listed.headers["X-Total-Count"] == "0"
+
+        created = await client.post(
+            "/api/v1/issues", json={**ISSUE, "assignees": ["ada"]}, headers=headers
+        )
+        assert created.status_code == 201
+        url = f"/api/v1/issues/{created.json()['id']}"
+        refused = await client.patch(
+            url, json={"assignees": ["ada", "nosuchuser"]}, headers=headers
+        )
+        assert refused.status_code == 422
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["body", "assignees", 1]
+        assert "nosuchuser" in error["msg"]
+        after = await client.get(url, headers=headers)
+        assert (after.json()["assignees"], after.json()["version"]) == (["ada"], 1)
+        assert after.headers["ETag"] == created.headers["ETag"]

@@ -20,6 +20,13 @@ import pytest
 from tests.servers import ExampleAppServer
 
 SEED = 20260801
+# Which answers are expected where the schema cannot tell (see the file).
+CONFIG = Path(__file__).parent / "fuzz.schemathesis.toml"
+ASSIGNING = {
+    "POST /api/v1/issues",
+    "PUT /api/v1/issues/{issue_id}",
+    "PATCH /api/v1/issues/{issue_id}",
+}
 MAX_SECONDS = int(os.environ.get("FASTAPI_ISSUES_FUZZ_SECONDS", "40"))
 
 STORES = {
@@ -30,7 +37,8 @@ STORES = {
 
 def run_schemathesis(base_url: str, report: Path, *extra: str) -> dict[str, Any]:
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
+        "run", f"{base_url}/openapi.json",
         "--checks", "all",
         "--seed", str(SEED),
         "--max-time", str(MAX_SECONDS),
@@ -86,6 +94,9 @@ def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
     # /token answers every made-up login with 401, which schemathesis may read as missing
     # auth; any other operation answering only 401 would mean it went untested.
     assert warnings.get("missing_auth", ["POST /token"]) == ["POST /token"], warnings
-    assert warnings.get("validation_mismatch", ["POST /token"]) == ["POST /token"], warnings
+    # Made-up assignees are refused with 422 (see fuzz.schemathesis.toml), which schemathesis
+    # also notes as a mismatch on the issue writes; nowhere else may it see one.
+    mismatches = set(warnings.get("validation_mismatch", []))
+    assert mismatches <= {"POST /token", *ASSIGNING}, warnings
     server_log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in server_log, server_log[-5000:]

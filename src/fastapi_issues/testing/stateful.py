@@ -111,7 +111,9 @@ def _issue_changes() -> st.SearchStrategy[IssueUpdate]:
 
 class TrackerStateMachine(RuleBasedStateMachine):
     """Runs every rule on `store` and `model` and checks they agree. Made by
-    `tracker_state_machine`; subclass it to add rules of your own store's."""
+    `tracker_state_machine`; subclass it to add rules of your own store's, or override
+    `acting_user`, `label_names` and `queries` to drive something that can express less
+    than a store, such as an app over HTTP (`tests/test_example_app_model.py`)."""
 
     open_store: ClassVar[StoreOpener]
     collaboration: ClassVar[bool] = True
