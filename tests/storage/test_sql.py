@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
 from fastapi_issues.storage._sql_database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
-from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.sql import _COUNTS_KEPT, SQLIssueStore
 from fastapi_issues.testing import TrackerStoreContract
 
 
@@ -375,5 +376,134 @@ async def test_postgres_bursts_reuse_a_fixed_set_of_connections(
             results = await asyncio.gather(*(store.get(issue.id) for _ in range(64)))
             assert {result.id for result in results} == {issue.id}
         assert 1 <= opened <= POSTGRES_POOL_SIZE
+    finally:
+        await store.aclose()
+
+
+# -- list: page edges and PostgreSQL's kept counts -------------------------------------
+
+
+@both_databases
+async def test_totals_at_the_edges_of_the_pages(sql_url: str) -> None:
+    store = open_store(sql_url)
+    try:
+        for n in range(5):
+            await store.create(_new(f"Issue {n}"))
+        for offset, limit, titles in [
+            (0, 0, []),  # no rows asked for: the total still counts
+            (3, 2, ["Issue 3", "Issue 4"]),  # a full last page
+            (4, 3, ["Issue 4"]),  # a short last page
+            (5, 2, []),  # just past the end
+            (9, 2, []),  # far past it
+        ]:
+            page = await store.list(IssueQuery(offset=offset, limit=limit))
+            assert [issue.title for issue in page.items] == titles, (offset, limit)
+            assert page.total == 5, (offset, limit)
+        # Past the end of one match: it still counts (an empty page is no total of 0).
+        one = await store.list(IssueQuery(text="Issue 4", offset=1))
+        assert (list(one.items), one.total) == ([], 1)
+        nobody = IssueQuery(reporter="nobody", limit=0)
+        assert (await store.list(nobody)).total == 0
+        assert (await store.list(IssueQuery(reporter="nobody", offset=2))).total == 0
+    finally:
+        await store.aclose()
+
+
+class _CountedFetches:
+    """Counts the statements a store reads with, to see when it counts again."""
+
+    def __init__(self, store: SQLIssueStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        fetch = store._db.fetch
+
+        async def counted(statement: Any, params: Any) -> Any:
+            self.reads += 1
+            return await fetch(statement, params)
+
+        monkeypatch.setattr(store._db, "fetch", counted)
+
+    def take(self) -> int:
+        reads, self.reads = self.reads, 0
+        return reads
+
+
+@pytest.mark.postgres
+async def test_postgres_counts_are_kept_per_filter_values(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        for n in range(5):
+            await store.create(_new(f"Issue {n}"), reporter="ann" if n < 3 else "bob")
+        # Same shape, other values, often the same snapshot: each its own total.
+        for _ in range(5):
+            assert (await store.list(IssueQuery(reporter="ann", limit=1))).total == 3
+            assert (await store.list(IssueQuery(reporter="bob", limit=1))).total == 2
+            assert (await store.list(IssueQuery(limit=1))).total == 5
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_reuses_a_count_only_in_the_snapshot_it_was_taken_in(
+    postgres_url: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    writer = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        for n in range(3):
+            await writer.create(_new(f"Issue {n}"))
+        reads = _CountedFetches(store, monkeypatch)
+        full_page = IssueQuery(limit=2)
+        assert (await store.list(full_page)).total == 3
+        assert reads.take() == 2  # the page, then its count
+        # Any write anywhere in the cluster starts another snapshot (other tests may run on
+        # this server): with nothing written between two lists, the count is reused.
+        for _ in range(20):
+            assert (await store.list(full_page)).total == 3
+            if reads.take() == 1:
+                break
+        else:
+            pytest.fail("the count was never reused")
+        await writer.create(_new("Issue 3"))
+        assert (await store.list(full_page)).total == 4
+        assert reads.take() == 2  # another snapshot: counted again
+        # Without rows there is no snapshot to compare: always counted.
+        for _ in range(2):
+            assert (await store.list(IssueQuery(limit=0))).total == 4
+            assert reads.take() == 1
+    finally:
+        await store.aclose()
+        await writer.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_keeps_a_bounded_number_of_counts_dropping_the_oldest(
+    postgres_url: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        for n in range(2):
+            await store.create(_new(f"Issue {n}"))
+        reads = _CountedFetches(store, monkeypatch)
+        start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        for attempt in range(10):
+            since = start + timedelta(seconds=attempt)
+            queries = [
+                IssueQuery(created_since=since + timedelta(microseconds=n), limit=1)
+                for n in range(_COUNTS_KEPT + 1)
+            ]
+            for query in queries:
+                assert (await store.list(query)).total == 2
+            reads.take()
+            taken = []
+            for query in (queries[-1], queries[0], queries[-1]):
+                assert (await store.list(query)).total == 2
+                taken.append(reads.take())
+            if taken[0] == taken[2] == 1:  # one snapshot throughout: the newest was reused
+                assert taken[1] == 2  # and the oldest had gone to make room
+                break
+        else:
+            pytest.fail("no snapshot held still long enough")
     finally:
         await store.aclose()

@@ -321,5 +321,8 @@ class IssueIndex:
         view = self._view(query.sort, query.direction)
         matches = _matcher(query, label_ids)
         selected = view if matches is None else [i for i in view if matches(i)]
-        end = query.offset + query.limit
-        return IssuePage(items=selected[query.offset : end], total=len(selected))
+        # A negative offset or limit reads as 0, as in SQL stores, never as Python's "from
+        # the end".
+        start = max(query.offset, 0)
+        end = start + max(query.limit, 0)
+        return IssuePage(items=selected[start:end], total=len(selected))
