@@ -1,4 +1,5 @@
-"""The example app under `uvicorn --workers 4` on one JSON file: no acknowledged create is lost."""
+"""The example app under `uvicorn --workers 4` on one JSON file: no acknowledged create is lost,
+and every worker reads what another acknowledged."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def test_four_workers_one_file_1000_creates_all_survive(tmp_path: Path) -> None:
     try:
         wait_until_up(f"{base}/health", server)
 
+        # Read-your-writes: each create, once acknowledged, is read back and commented on
+        # at once, by whichever worker takes the request, while the others keep writing.
+        missed: list[str] = []
+
         async def fire() -> list[str]:
             limits = httpx.Limits(max_connections=32)
             async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
@@ -49,12 +54,25 @@ def test_four_workers_one_file_1000_creates_all_survive(tmp_path: Path) -> None:
                         body = {"title": f"Issue {n}", "description": "From many workers"}
                         response = await client.post("/api/v1/issues", json=body)
                         assert response.status_code == 201, response.text
-                        return str(response.json()["id"])
+                        issue_id = str(response.json()["id"])
+                        if n % 4:
+                            return issue_id
+                        read = await client.get(f"/api/v1/issues/{issue_id}")
+                        comment = await client.post(
+                            f"/api/v1/issues/{issue_id}/comments", json={"body": "Seen"}
+                        )
+                        missed.extend(
+                            f"{r.request.method} {r.request.url.path} {r.status_code}"
+                            for r in (read, comment)
+                            if not r.is_success
+                        )
+                        return issue_id
 
                 return await asyncio.gather(*(one(n) for n in range(1000)))
 
         ids = asyncio.run(fire())
         assert len(set(ids)) == 1000
+        assert not missed, f"{len(missed)} of 500 reads missed an acknowledged create: {missed}"
         on_disk = {item["id"] for item in json.loads(data.read_text())}
         assert on_disk == set(ids)
         # Every worker sees the others' writes.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,45 @@ async def test_a_lone_writer_does_not_wait(tmp_path: Path, monkeypatch: pytest.M
         assert time.monotonic() - started < limit
     assert len(rewrites) == 4
     array.close()
+
+
+async def test_a_read_does_not_settle_for_a_reload_that_began_before_a_write_it_must_see(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "records.json"
+    reader, writer = _array(path), _array(path)
+    await writer.write(_add(1))
+    # The reader's reload reads the file, then is held there until told to go on.
+    file_read, go_on = threading.Event(), threading.Event()
+    real_load = reader._load
+
+    def held_load() -> Any:
+        snapshot = real_load()
+        file_read.set()
+        go_on.wait(5)
+        return snapshot
+
+    monkeypatch.setattr(reader, "_load", held_load)
+    early = asyncio.ensure_future(reader.fresh_records())
+    assert await asyncio.to_thread(file_read.wait, 5)
+    await writer.write(_add(2))  # acknowledged after that reload read the file
+    late = asyncio.ensure_future(reader.fresh_records())
+    await asyncio.sleep(0.01)  # the late read has found the reload under way
+    go_on.set()
+    assert set(await early) == {"1"}
+    assert set(await late) == {"1", "2"}
+    reader.close()
+    writer.close()
+
+
+async def test_an_older_snapshot_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / "records.json"
+    array, other = _array(path), _array(path)
+    await other.write(_add(1))
+    stale = array._load()  # read now, published only after a newer write is seen
+    await other.write(_add(2))
+    assert set(await array.fresh_records()) == {"1", "2"}
+    array._publish(stale)
+    assert set(await array.fresh_records()) == {"1", "2"}
+    array.close()
+    other.close()

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
-from fastapi_issues import CorruptStoreError, IssueCreate, IssueQuery, IssueUpdate
+from fastapi_issues import (
+    CommentCreate,
+    CorruptStoreError,
+    IssueCreate,
+    IssueQuery,
+    IssueUpdate,
+    LabelCreate,
+)
 from fastapi_issues.storage import JSONFileIssueStore
 
 pytestmark = pytest.mark.anyio
@@ -131,6 +141,124 @@ async def test_file_corrupted_while_running_is_not_overwritten(tmp_path: Path) -
     assert path.read_text() == "garbage"
 
 
+FILES = ["issues", "labels", "comments"]
+
+
+async def _fill(path: Path) -> JSONFileIssueStore:
+    """A store that has written to each of its three files."""
+    store = JSONFileIssueStore(path)
+    issue = await store.create(new())
+    await store.create_label(LabelCreate(name="bug"))
+    await store.create_comment(issue.id, CommentCreate(body="Seen it too"))
+    return store
+
+
+async def _refused(read: Callable[[], Awaitable[object]]) -> CorruptStoreError:
+    """The error `read` raises once the store has noticed an edit that bypassed the lock."""
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            await read()
+        except CorruptStoreError as exc:
+            return exc
+        assert time.monotonic() < deadline, "the emptied file was never noticed"
+        await anyio.sleep(0.05)
+
+
+@pytest.mark.parametrize("emptied", ["", " \n\t\n"])
+@pytest.mark.parametrize("name", FILES)
+async def test_a_file_emptied_after_writes_is_refused_at_open(
+    tmp_path: Path, name: str, emptied: str
+) -> None:
+    path = tmp_path / "issues.json"
+    (await _fill(path)).close()
+    target = tmp_path / f"{name}.json"
+    target.write_text(emptied)
+    with pytest.raises(CorruptStoreError) as info:
+        JSONFileIssueStore(path)
+    message = str(info.value)
+    assert f"{target} is empty" in message
+    assert "write [] into it" in message
+    assert f"delete it together with {name}.json.lock" in message
+    assert target.read_text() == emptied
+
+
+async def test_an_emptied_file_starts_empty_on_purpose_as_the_message_says(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "issues.json"
+    (await _fill(path)).close()
+    path.write_text("[]")
+    (tmp_path / "comments.json").write_text("")
+    (tmp_path / "comments.json").unlink()
+    (tmp_path / "comments.json.lock").unlink()
+    store = JSONFileIssueStore(path)
+    assert (await store.list(IssueQuery())).total == 0
+    assert [label.name for label in (await store.list_labels()).items] == ["bug"]
+    created = await store.create(new())
+    assert [item["id"] for item in read_file(path)] == [created.id]
+
+
+@pytest.mark.parametrize("name", FILES)
+async def test_a_file_emptied_while_running_is_refused_and_never_overwritten(
+    tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / "issues.json"
+    store = await _fill(path)
+    [issue] = (await store.list(IssueQuery())).items
+    target = tmp_path / f"{name}.json"
+    target.write_bytes(b"")  # by another process, bypassing the lock
+    writes = {
+        "issues": lambda: store.create(new()),
+        "labels": lambda: store.create_label(LabelCreate(name="other")),
+        "comments": lambda: store.create_comment(issue.id, CommentCreate(body="Again")),
+    }
+    reads: dict[str, Callable[[], Awaitable[object]]] = {
+        "issues": lambda: store.get(issue.id),
+        "labels": lambda: store.list_labels(),
+        "comments": lambda: store.list_comments(issue.id),
+    }
+    with pytest.raises(CorruptStoreError, match="is empty"):
+        await writes[name]()
+    assert str(await _refused(reads[name])).startswith(f"{target} is empty")
+    # Every read refuses from now on, not only those that happen to stat the file.
+    for _ in range(3):
+        with pytest.raises(CorruptStoreError):
+            await reads[name]()
+    assert target.read_bytes() == b""
+
+
+async def test_the_example_app_answers_503_for_an_emptied_file_and_logs_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from examples.app import create_app
+
+    from tests.servers import running
+
+    path = tmp_path / "issues.json"
+    env = {"ISSUES_STORAGE_URL": str(path), "FASTAPI_ISSUES_AUTH": "off"}
+    body = {"title": "Some issue", "description": "Described well enough"}
+    async with running(create_app(env)) as client:
+        created = (await client.post("/api/v1/issues", json=body)).json()
+        path.write_bytes(b"")
+        with caplog.at_level(logging.ERROR, logger="fastapi_issues"):
+            response = await client.post("/api/v1/issues", json=body)
+        assert response.status_code == 503
+        assert response.json() == {"detail": "Issue store unavailable"}
+        assert f"{path} is empty" in caplog.text  # the operator learns which file, and why
+
+        async def get() -> None:
+            response = await client.get(f"/api/v1/issues/{created['id']}")
+            if response.status_code == 503:
+                raise CorruptStoreError(response.text)
+            assert response.status_code == 200
+
+        await _refused(get)
+    assert path.read_bytes() == b""
+    with pytest.raises(CorruptStoreError, match="is empty"):
+        create_app(env)  # and a restart refuses to serve it
+
+
 async def test_crash_between_write_and_rename_keeps_the_last_acknowledged_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,6 +303,22 @@ async def test_a_write_from_another_store_is_seen_on_the_next_read(tmp_path: Pat
     assert (await reader.list(IssueQuery())).total == 3
 
 
+async def test_a_read_sees_another_stores_write_while_its_own_write_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "issues.json"
+    reader = JSONFileIssueStore(path)
+    writer = JSONFileIssueStore(path)
+    for n in range(3):
+        created = await writer.create(new(f"Issue {n}"))
+        comment = await writer.create_comment(created.id, CommentCreate(body="First"))
+        own = asyncio.create_task(reader.create(new("The reader's own")))
+        await asyncio.sleep(0)  # its group commit is under way
+        assert (await reader.get(created.id)).comment_count == 1
+        assert await reader.get_comment(created.id, comment.id) == comment
+        await own
+
+
 async def test_a_hand_edit_that_bypasses_the_lock_is_seen_within_a_second(
     tmp_path: Path,
 ) -> None:
@@ -195,8 +339,6 @@ async def test_a_hand_edit_that_bypasses_the_lock_is_seen_within_a_second(
 async def test_writes_are_batched_into_few_rewrites(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-
     path = tmp_path / "issues.json"
     store = JSONFileIssueStore(path)
     replaces = 0

@@ -13,8 +13,12 @@ working. Around it:
 - Writers in one process queue their changes; one flusher applies everything queued so far
   and commits it with a single durable rewrite (group commit). No change is acknowledged
   before the write holding it is on disk.
-- Reads come from memory and reload the file only when its generation changed. An edit that
-  bypasses the lock (a person with an editor) is noticed by a stat at most a second later.
+- Reads come from memory and reload the file only when its generation changed. A read sees
+  every write any process acknowledged before it began, also while a write of its own
+  process is in flight. An edit that bypasses the lock (a person with an editor) is noticed
+  by a stat at most a second later.
+- A file that is empty although the counter says it was written to was emptied behind the
+  store's back: it is refused like a corrupt one, never served as empty or overwritten.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import mmap
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +115,7 @@ class DurableJSONArray(Generic[T]):
         self._last_commit_seconds = 0.0
         self._batch_full: asyncio.Event | None = None
         self._reload: asyncio.Future[None] | None = None
+        self._publishing = threading.Lock()
         # Loading at construction makes an app refuse to start on a corrupt file.
         self._snapshot: _Snapshot[T] = self._load()
         if self._snapshot.signature[2] >= 0:
@@ -126,28 +132,55 @@ class DurableJSONArray(Generic[T]):
         return self._snapshot.records
 
     async def fresh_records(self) -> Mapping[str, T]:
-        """The records, reloaded first if another process wrote the file since."""
+        """The records, holding every write any process had acknowledged before the call.
+
+        Cheap when nothing changed: one look at the mapped generation counter (and a stat
+        once a second, for edits that bypass the lock). A write of this process in flight
+        changes nothing here: what other processes committed meanwhile is read all the same.
+        """
+        # The counter first: every write acknowledged before this call is counted in it.
+        generation = self._read_generation()
         snapshot = self._snapshot
-        if self._flusher is not None and not self._flusher.done():
-            # Our own flush reloads under the lock and publishes what is newest.
+        if snapshot.signature[0] >= generation and not self._stat_due():
             return snapshot.records
-        signature = snapshot.signature
-        if self._read_generation() == signature[0]:
-            now = time.monotonic()
-            if now < self._next_stat:
-                return snapshot.records
-            self._next_stat = now + _UNCOORDINATED_EDIT_SECONDS
-        if self._signature() == signature:
+        if self._signature() == snapshot.signature:
             return snapshot.records
-        if self._reload is None or self._reload.done():
-            self._reload = asyncio.ensure_future(self._reload_in_thread())
-        await asyncio.shield(self._reload)
+        await self._catch_up(generation)
         return self._snapshot.records
 
-    async def _reload_in_thread(self) -> None:
-        snapshot = await asyncio.to_thread(self._load)
-        if _newer(snapshot.signature, self._snapshot.signature):
-            self._snapshot = snapshot
+    def _stat_due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_stat:
+            return False
+        self._next_stat = now + _UNCOORDINATED_EDIT_SECONDS
+        return True
+
+    async def _catch_up(self, generation: int) -> None:
+        # Reads arriving together share one reload. One already under way may have read the
+        # file before the write this read must see; the next one starts after this read's
+        # look at the counter, so it cannot miss it. Hence at most two.
+        for _ in range(2):
+            if self._reload is None or self._reload.done():
+                self._reload = asyncio.ensure_future(asyncio.to_thread(self._reload_now))
+            try:
+                await asyncio.shield(self._reload)
+            except CorruptStoreError:
+                # Keep refusing on every read until the file is repaired, rather than
+                # serve the last good records again until the next stat is due.
+                self._next_stat = 0.0
+                raise
+            if self._snapshot.signature[0] >= generation:
+                return
+
+    def _reload_now(self) -> None:
+        self._publish(self._load())
+
+    def _publish(self, snapshot: _Snapshot[T]) -> None:
+        # Reloads and commits run in threads and may finish in any order; an older snapshot
+        # must never replace a newer one, or a read could lose a write it had already seen.
+        with self._publishing:
+            if _newer(snapshot.signature, self._snapshot.signature):
+                self._snapshot = snapshot
 
     # -- writing -------------------------------------------------------------------------
 
@@ -168,15 +201,12 @@ class DurableJSONArray(Generic[T]):
             self._last_batch = len(batch)
             started = time.monotonic()
             try:
-                snapshot, outcomes = await asyncio.to_thread(
-                    self._commit, [change for change, _ in batch]
-                )
+                outcomes = await asyncio.to_thread(self._commit, [change for change, _ in batch])
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            self._snapshot = snapshot
             self._last_commit_seconds = time.monotonic() - started
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away; its change is applied all the same
@@ -201,7 +231,7 @@ class DurableJSONArray(Generic[T]):
         finally:
             self._batch_full = None
 
-    def _commit(self, changes: list[Change[T, Any]]) -> tuple[_Snapshot[T], list[tuple[bool, Any]]]:
+    def _commit(self, changes: list[Change[T, Any]]) -> list[tuple[bool, Any]]:
         with self._exclusive():
             base = self._snapshot
             if self._signature() != base.signature:
@@ -223,11 +253,14 @@ class DurableJSONArray(Generic[T]):
                     line = self._encode(record).encode("utf-8")
                 lines[key] = line
             if not dirty:
-                return base, outcomes
+                self._publish(base)
+                return outcomes
             self._replace_file(lines.values())
-            generation = base.signature[0] + 1
-            self._write_generation(generation)
-            return _Snapshot(records, self._signature(), lines), outcomes
+            self._write_generation(base.signature[0] + 1)
+            # Published here, still under the lock and right after the counter moved, so
+            # that this process's reads find their own write rather than reload the file.
+            self._publish(_Snapshot(records, self._signature(), lines))
+            return outcomes
 
     def _replace_file(self, lines: Iterable[bytes]) -> None:
         folder = self.path.parent
@@ -263,7 +296,7 @@ class DurableJSONArray(Generic[T]):
         except (OSError, UnicodeDecodeError) as exc:
             raise CorruptStoreError(f"cannot read {self.path}: {exc}") from exc
         if not text.strip():
-            return _Snapshot({}, signature)
+            return self._empty(signature)
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -278,6 +311,22 @@ class DurableJSONArray(Generic[T]):
                 raise self._corrupt(f"item {position} is not a valid record: {exc}") from exc
             records[self._key(record)] = record
         return _Snapshot(records, signature)
+
+    def _empty(self, signature: _Signature) -> _Snapshot[T]:
+        # A new file is empty until its first write; one the counter says was written to
+        # has been emptied behind the store's back (a truncation, a failed copy or disk).
+        # Serving it as empty would hide everything it held, and the next write would make
+        # the loss permanent, leaving comments and labels that point at nothing.
+        generation = signature[0]
+        if generation == 0:
+            return _Snapshot({}, signature)
+        raise CorruptStoreError(
+            f"{self.path} is empty, but {self._lock_path.name} next to it counts "
+            f"{generation} writes to it: it was emptied outside this store. The file was "
+            "left as it is; restore it from a backup. To start with no "
+            f"{self._what} on purpose, stop every process using it, then write [] into it "
+            f"(or delete it together with {self._lock_path.name})."
+        )
 
     def _corrupt(self, detail: str) -> CorruptStoreError:
         return CorruptStoreError(
