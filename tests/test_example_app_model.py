@@ -75,7 +75,9 @@ ISSUES = "/api/v1/issues"
 LABELS = "/api/v1/labels"
 MAX_PAGE = 100  # the largest `limit` the list routes take
 NOBODY = "eve"  # who acts when the suite draws nobody: over HTTP with auth someone always does
-ACCOUNTS = (*USERS, NOBODY)
+# Usernames are unique ignoring case, so the suite's "Ada" acts as the account "ada".
+SAME_ACCOUNT = {"Ada": "ada"}
+ACCOUNTS = (*sorted({SAME_ACCOUNT.get(user, user) for user in USERS}), NOBODY)
 PASSWORD = "a long passphrase"
 SECRET_KEY = "model-suite-test-key-" + "k" * 43
 
@@ -537,7 +539,7 @@ class ExampleAppMachine(TrackerStateMachine):
     open_store = staticmethod(example_app)
 
     def acting_user(self, drawn: str | None) -> str | None:
-        return drawn or NOBODY
+        return SAME_ACCOUNT.get(drawn, drawn) if drawn else NOBODY
 
     def label_names(self, how: str) -> st.SearchStrategy[list[str]]:
         if how == "remove":

@@ -133,16 +133,17 @@ class PresentedIssues:
             self._shown = {k: v for k, v in self._shown.items() if k in live}
 
 
+_TIMES = ("created_at", "updated_at", "closed_at")
+
+
 def as_imported(issue: IssueOut) -> IssueOut:
     """`issue` with naive times read as UTC, so it compares with every other issue."""
-    if issue.created_at.tzinfo is not None and issue.updated_at.tzinfo is not None:
-        return issue
-    return issue.model_copy(
-        update={
-            "created_at": _aware(issue.created_at),
-            "updated_at": _aware(issue.updated_at),
-        }
-    )
+    naive = {
+        name: _aware(moment)
+        for name in _TIMES
+        if (moment := getattr(issue, name)) is not None and moment.tzinfo is None
+    }
+    return issue.model_copy(update=naive) if naive else issue
 
 
 def _aware(moment: datetime) -> datetime:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
@@ -154,7 +154,8 @@ class TrackerModel:
             if issue.id in self.issues:
                 continue
             label_ids = frozenset(self._label_named(name).id for name in issue.labels)
-            plain = issue.model_copy(update={"labels": [], "comment_count": 0})
+            times = {k: _utc(getattr(issue, k)) for k in ("created_at", "updated_at", "closed_at")}
+            plain = issue.model_copy(update={"labels": [], "comment_count": 0, **times})
             self.issues[issue.id] = _Issue(plain, label_ids)
             added += 1
         return added
@@ -399,6 +400,13 @@ def _closing(
     if reason is not None and reason != old.state_reason:
         return {"state_reason": reason}
     return {}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Imported times without a zone are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def _assignee_matches(assignees: Sequence[str], wanted: str | None) -> bool:

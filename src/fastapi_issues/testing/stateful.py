@@ -532,6 +532,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
             assignees=_assignees,
             labels=names if self.collaboration else st.just([]),
             closing=closed,
+            naive=st.booleans(),
         )
 
     # -- comparing -----------------------------------------------------------------------
@@ -565,8 +566,12 @@ def _imported(
     assignees: list[str],
     labels: list[str],
     closing: tuple[StateReason, str | None],
+    naive: bool,
 ) -> IssueOut:
+    """An issue from another store; with `naive`, its times lack a zone (read as UTC)."""
     closed = status == IssueStatus.closed
+    if naive:
+        created_at = created_at.replace(tzinfo=None)
     return IssueOut(
         id=issue_id,
         title=title,
