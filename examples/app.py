@@ -17,8 +17,9 @@ Settings, all from the environment:
 - FASTAPI_ISSUES_THROTTLE: `on` (default) answers repeated failed logins per username and per
   client address with 429 and `Retry-After` (see `fastapi_issues.auth.throttle`).
 - FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
-- FASTAPI_ISSUES_ADMINS: comma-separated usernames who may edit and delete any issue; everyone
-  else may edit and delete only the issues they reported (with auth on).
+- FASTAPI_ISSUES_ADMINS: comma-separated usernames who may edit and delete any issue, and who
+  alone may create, rename and delete labels; everyone else may edit and delete only the
+  issues they reported, and put existing labels on them (with auth on).
 
 Users live in `users.json` beside the issues file, or in the same database with a SQL
 ISSUES_STORAGE_URL; add them with `fastapi-issues user add NAME`.
@@ -41,7 +42,7 @@ from fastapi_issues.middleware import (
     BodySizeLimitMiddleware,
     ProcessTimeMiddleware,
 )
-from fastapi_issues.policies import ReporterOrAdmin
+from fastapi_issues.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
@@ -184,9 +185,12 @@ def create_app(
         if demo:
             startup.append(lambda: ensure_demo_user(users, passwords))
 
-    # Only the reporter or an admin may edit or delete an issue (403 for anyone else).
+    # Only the reporter or an admin may edit or delete an issue (403 for anyone else), and
+    # only an admin may create, rename or delete a label: renaming or deleting one changes
+    # every issue that carries it, whoever reported them.
     admins = [a.strip() for a in env.get("FASTAPI_ISSUES_ADMINS", "").split(",") if a.strip()]
     policy = ReporterOrAdmin(admins) if auth_dependency is not None else None
+    label_policy = AdminsOnly(admins) if auth_dependency is not None else None
     app.include_router(
         make_issue_router(
             store,
@@ -198,7 +202,11 @@ def create_app(
     )
     # Labels and comments share the store, the auth and the policy: changing an issue's labels
     # is an update of the issue; comments are edited and deleted by their authors only.
-    app.include_router(make_label_router(store, auth_dependency=auth_dependency, policy=policy))
+    app.include_router(
+        make_label_router(
+            store, auth_dependency=auth_dependency, policy=policy, label_policy=label_policy
+        )
+    )
     app.include_router(make_comment_router(store, auth_dependency=auth_dependency, policy=policy))
 
     # In production list only the origins of your own front ends; never "*" together with

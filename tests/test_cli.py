@@ -136,6 +136,72 @@ def test_user_add_refuses_an_existing_user_before_asking(
     assert users_file(issues_path) == before
 
 
+def test_user_add_refuses_another_case_of_an_existing_name_before_asking(
+    issues_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prompts: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 16, finding 3.
+    stdin(monkeypatch, "first password\n")
+    assert main(["user", "add", "ada", "--password-stdin"]) == 0
+    before = users_file(issues_path)
+    assert main(["user", "add", "ADA"]) == 1  # `prompts` is empty: asking would fail
+    assert "the name 'ADA' is taken by the user 'ada'" in capsys.readouterr().err
+    assert users_file(issues_path) == before
+
+
+def test_user_add_refuses_unstorable_text(
+    issues_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 16, finding 7: NUL is the client's mistake, not a store failure.
+    assert main(["user", "add", "ada", "--full-name", "Ada\x00"]) == 1
+    assert "full name: must not contain NUL characters" in capsys.readouterr().err
+    stdin(monkeypatch, "a long password\x00\n")
+    assert main(["user", "add", "ada", "--password-stdin"]) == 1
+    err = capsys.readouterr().err
+    assert "password: must not contain NUL characters" in err
+    assert "a long password" not in err
+    assert not (issues_path.parent / "users.json").exists()
+
+
+def write_users(issues_path: Path, names: list[str]) -> None:
+    """A users file as one written before names were unique case-insensitively."""
+    hashed = PasswordHash.recommended().hash("correct horse")
+    issues_path.parent.mkdir(parents=True, exist_ok=True)
+    records = [{"username": name, "hashed_password": hashed} for name in names]
+    (issues_path.parent / "users.json").write_text(json.dumps(records))
+
+
+def test_user_check_lists_names_that_collide_and_fails(
+    issues_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_users(issues_path, ["alice", "bob", "Alice", "ALICE", "Bob", "carol"])
+    assert main(["user", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "2 groups of usernames collide" in out
+    assert "alice: 'ALICE', 'Alice', 'alice'" in out
+    assert "bob: 'Bob', 'bob'" in out
+    assert "carol" not in out
+    # Nothing was changed.
+    assert [u["username"] for u in users_file(issues_path)] == [
+        "alice",
+        "bob",
+        "Alice",
+        "ALICE",
+        "Bob",
+        "carol",
+    ]
+
+
+def test_user_check_passes_when_no_names_collide(
+    issues_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_users(issues_path, ["alice", "bob"])
+    assert main(["user", "check"]) == 0
+    assert "2 users; no usernames collide" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [

@@ -21,6 +21,7 @@ from fastapi_issues import (
     make_comment_router,
     make_issue_router,
 )
+from tests.heads import assert_head_like_get
 
 pytestmark = pytest.mark.anyio
 
@@ -334,6 +335,23 @@ async def test_other_methods_get_405_with_a_full_allow(client: httpx.AsyncClient
     one = await client.post(f"{base}/x", headers=ADA)
     assert one.status_code == 405
     assert one.headers["Allow"] == "GET, HEAD, PATCH, DELETE"
+
+
+async def test_head_is_served_wherever_get_is(client: httpx.AsyncClient) -> None:
+    issue = await new_issue(client)
+    base = f"{ISSUES}/{issue['id']}/comments"
+    first = await comment(client, issue["id"])
+    await comment(client, issue["id"], "Fixed in main.")
+    listed = await assert_head_like_get(client, f"{base}?limit=1", ADA)
+    assert listed.headers["X-Total-Count"] == "2"
+    assert 'rel="next"' in listed.headers["Link"]
+    one = await assert_head_like_get(client, f"{base}/{first['id']}", ADA)
+    assert one.headers["ETag"]
+    cached = {**ADA, "If-None-Match": one.headers["ETag"]}
+    assert (await assert_head_like_get(client, f"{base}/{first['id']}", cached)).status_code == 304
+    # Errors too: the same status for HEAD as for GET.
+    assert (await assert_head_like_get(client, f"{base}/nothing", ADA)).status_code == 404
+    assert (await assert_head_like_get(client, base)).status_code == 401
 
 
 async def test_ambiguous_json_nul_and_odd_times_are_refused(client: httpx.AsyncClient) -> None:

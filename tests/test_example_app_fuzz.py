@@ -22,6 +22,10 @@ from tests.servers import ExampleAppServer
 SEED = 20260801
 # Which answers are expected where the schema cannot tell (see the file).
 CONFIG = Path(__file__).parent / "fuzz.schemathesis.toml"
+SUB_RESOURCE_DELETES = {
+    "DELETE /api/v1/issues/{issue_id}/comments/{comment_id}",
+    "DELETE /api/v1/issues/{issue_id}/labels/{label_name}",
+}
 ASSIGNING = {
     "POST /api/v1/issues",
     "PUT /api/v1/issues/{issue_id}",
@@ -63,6 +67,9 @@ def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
         "ISSUES_STORAGE_URL": STORES[store](tmp_path),
         # Every route the app has, /register included, is fuzzed.
         "FASTAPI_ISSUES_REGISTRATION": "on",
+        # Only admins change label definitions; the fuzzer is one, so those routes are
+        # fuzzed past the 403 too.
+        "FASTAPI_ISSUES_ADMINS": "fuzzer",
     }
     server = ExampleAppServer(tmp_path, env)
     server.add_user("fuzzer", "fuzzing password 1")
@@ -90,7 +97,14 @@ def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
     # not authenticate for, links it could not follow. /token refusing made-up logins is
     # expected.
     warnings = {kind: found for kind, found in report["warnings"].items() if found}
-    assert set(warnings) <= {"validation_mismatch", "missing_auth"}, warnings
+    tolerated = {"validation_mismatch", "missing_auth", "rate_limited", "missing_test_data"}
+    assert set(warnings) <= tolerated, warnings
+    # The two deletes of a sub-resource need one made earlier in the same stateful scenario;
+    # within the time budget schemathesis sometimes makes none (about 1 run in 6), and says
+    # so. Their own router tests cover them; no other operation may lack test data.
+    assert set(warnings.get("missing_test_data", [])) <= SUB_RESOURCE_DELETES, warnings
+    # /register is throttled per address (429 with Retry-After); nothing else may be.
+    assert warnings.get("rate_limited", ["POST /register"]) == ["POST /register"], warnings
     # /token answers every made-up login with 401, which schemathesis may read as missing
     # auth; any other operation answering only 401 would mean it went untested.
     assert warnings.get("missing_auth", ["POST /token"]) == ["POST /token"], warnings

@@ -15,9 +15,11 @@ from fastapi_issues import (
     InMemoryIssueStore,
     IssueOut,
     JSONFileIssueStore,
+    LabelCreate,
     make_issue_router,
     make_label_router,
 )
+from tests.heads import assert_head_like_get
 
 pytestmark = pytest.mark.anyio
 
@@ -307,8 +309,16 @@ async def test_auth_guards_every_label_route() -> None:
             assert response.status_code == 401, (method, path)
 
 
+def anyone(user: str, action: str) -> bool:
+    return True
+
+
+def root_only(user: str, action: str) -> bool:
+    return user == "root"
+
+
 async def test_policy_governs_labels_on_issues() -> None:
-    app = make_app(auth_dependency=header_user, policy=reporter_only)
+    app = make_app(auth_dependency=header_user, policy=reporter_only, label_policy=anyone)
     async with client_for(app) as client:
         ada = {"X-User": "ada"}
         bob = {"X-User": "bob"}
@@ -327,6 +337,103 @@ async def test_policy_governs_labels_on_issues() -> None:
             f"{ISSUES}/{secret['id']}/labels", json={"labels": ["bug"]}, headers=bob
         )
         assert hidden_edit.status_code == 404
+
+
+# -- who may change label definitions --------------------------------------------------------
+
+ROOT = {"X-User": "root"}
+ADA = {"X-User": "ada"}
+LABEL_CHANGES = {
+    "create": ("POST", LABELS, {"name": "wontfix"}),
+    "update": ("PATCH", f"{LABELS}/bug", {"name": "defect", "color": "000000"}),
+    "delete": ("DELETE", f"{LABELS}/bug", None),
+}
+
+
+async def labelled_issue(client: httpx.AsyncClient) -> str:
+    """An issue of ada's carrying `bug`, made by root (who may create labels)."""
+    assert (await client.post(LABELS, json={"name": "bug"}, headers=ROOT)).status_code == 201
+    issue = await new_issue(client, **ADA)
+    url = f"{ISSUES}/{issue['id']}"
+    assert (await client.put(f"{url}/labels", json={"labels": ["bug"]}, headers=ADA)).is_success
+    return url
+
+
+async def label_state(client: httpx.AsyncClient, issue_url: str) -> tuple[Any, Any]:
+    labels = (await client.get(LABELS, headers=ADA)).json()
+    return labels, (await client.get(issue_url, headers=ADA)).json()["labels"]
+
+
+@pytest.mark.parametrize("action", list(LABEL_CHANGES))
+async def test_label_policy_decides_who_changes_label_definitions(action: str) -> None:
+    app = make_app(auth_dependency=header_user, policy=reporter_only, label_policy=root_only)
+    method, path, body = LABEL_CHANGES[action]
+    async with client_for(app) as client:
+        issue_url = await labelled_issue(client)
+        before = await label_state(client, issue_url)
+        refused = await client.request(method, path, json=body, headers=ADA)
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": f"Not allowed to {action} labels"}
+        # Nothing changed: not the labels, not the issue that carries `bug`.
+        assert await label_state(client, issue_url) == before
+        allowed = await client.request(method, path, json=body, headers=ROOT)
+        assert allowed.is_success, allowed.text
+        assert await label_state(client, issue_url) != before
+        # Reading stays open to everyone, labelling one's own issue too.
+        assert (await client.get(LABELS, headers=ADA)).status_code == 200
+
+
+async def test_an_async_label_policy_is_awaited_and_may_raise() -> None:
+    async def teapot(user: str, action: str) -> bool:
+        if action == "delete":
+            raise HTTPException(418, "Labels are forever")
+        return user == "root"
+
+    app = make_app(auth_dependency=header_user, label_policy=teapot)
+    async with client_for(app) as client:
+        assert (await client.post(LABELS, json={"name": "bug"}, headers=ADA)).status_code == 403
+        assert (await client.post(LABELS, json={"name": "bug"}, headers=ROOT)).status_code == 201
+        assert (await client.delete(f"{LABELS}/bug", headers=ROOT)).status_code == 418
+
+
+async def test_an_issue_policy_without_a_label_policy_closes_label_definitions(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Forgetting the label policy must not let every user past the issue policy.
+    app = make_app(auth_dependency=header_user, policy=reporter_only)
+    assert "no label_policy" in caplog.text
+    store = InMemoryIssueStore()
+    await store.create_label(LabelCreate(name="bug"))
+    app = make_app(store, auth_dependency=header_user, policy=reporter_only)
+    async with client_for(app) as client:
+        for action, (method, path, body) in LABEL_CHANGES.items():
+            for user in (ADA, ROOT):
+                response = await client.request(method, path, json=body, headers=user)
+                assert response.status_code == 403, (action, user)
+        assert [label["name"] for label in (await client.get(LABELS, headers=ADA)).json()] == [
+            "bug"
+        ]
+        # Labelling stays an edit of the issue, for the issue policy.
+        issue = await new_issue(client, **ADA)
+        url = f"{ISSUES}/{issue['id']}/labels"
+        assert (await client.post(url, json={"labels": ["bug"]}, headers=ADA)).status_code == 200
+        assert (await client.post(url, json={"labels": ["bug"]}, headers=ROOT)).status_code == 403
+
+
+async def test_without_any_policy_every_user_changes_label_definitions() -> None:
+    # Nothing to get past: without an issue policy every user may change every issue.
+    async with client_for(make_app(auth_dependency=header_user)) as client:
+        assert (await client.post(LABELS, json={"name": "bug"}, headers=ADA)).status_code == 201
+        assert (await client.delete(f"{LABELS}/bug", headers=ADA)).status_code == 204
+
+
+def test_openapi_documents_the_label_policy_403() -> None:
+    schema = make_app(auth_dependency=header_user, label_policy=root_only).openapi()
+    paths = schema["paths"]
+    assert "403" in paths[LABELS]["post"]["responses"]
+    assert "403" in paths[LABELS + "/{label_name}"]["patch"]["responses"]
+    assert "403" in paths[LABELS + "/{label_name}"]["delete"]["responses"]
+    assert "403" not in paths[LABELS]["get"]["responses"]
 
 
 async def test_exclude_and_dependencies() -> None:
@@ -410,6 +517,26 @@ async def test_other_methods_get_405_with_a_full_allow(
     response = await client.request(method, path)
     assert response.status_code == 405
     assert response.headers["Allow"] == allow
+
+
+async def test_head_is_served_wherever_get_is(client: httpx.AsyncClient) -> None:
+    await new_label(client, "bug")
+    await new_label(client, "ui")
+    issue = await new_issue(client)
+    await client.put(f"{ISSUES}/{issue['id']}/labels", json={"labels": ["bug"]})
+    listed = await assert_head_like_get(client, f"{LABELS}?limit=1")
+    assert listed.headers["X-Total-Count"] == "2"
+    assert 'rel="next"' in listed.headers["Link"]
+    await assert_head_like_get(client, f"{LABELS}/BUG")
+    await assert_head_like_get(client, f"{ISSUES}/{issue['id']}/labels")
+    # Errors too: the same status for HEAD as for GET.
+    await assert_head_like_get(client, f"{LABELS}/nothing")
+    await assert_head_like_get(client, f"{ISSUES}/nothing/labels")
+    assert (await client.get(f"{LABELS}?limit=0")).status_code == 422
+    assert (await client.head(f"{LABELS}?limit=0")).status_code == 422
+    # No GET there, so no HEAD either.
+    refused = await client.head(f"{ISSUES}/{issue['id']}/labels/bug")
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "DELETE")
 
 
 @pytest.mark.parametrize(

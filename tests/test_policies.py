@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from fastapi_issues import IssueOut, IssuePriority, IssueStatus
-from fastapi_issues.policies import ReporterOrAdmin
+from fastapi_issues.policies import AdminsOnly, ReporterOrAdmin
 
 NOW = datetime.now(timezone.utc)
 
@@ -48,3 +48,20 @@ def test_create_and_list_are_open_to_everyone() -> None:
     policy = ReporterOrAdmin()
     assert policy(SimpleNamespace(username="x"), "create", None)
     assert policy(SimpleNamespace(username="x"), "read", None)
+
+
+@pytest.mark.parametrize("action", ["create", "update", "delete"])
+@pytest.mark.parametrize(
+    ("user", "allowed"),
+    [
+        ("root", True),
+        ({"username": "root"}, True),
+        (SimpleNamespace(username="root"), True),
+        (SimpleNamespace(username="ada", is_admin=True), True),
+        ("ada", False),
+        (SimpleNamespace(username="ada"), False),
+        (None, False),
+    ],
+)
+def test_admins_only_changes_labels(user: object, action: str, allowed: bool) -> None:
+    assert AdminsOnly(["root"])(user, action) is allowed  # type: ignore[arg-type]

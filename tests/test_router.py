@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 
 from fastapi_issues import InMemoryIssueStore, IssueOut, make_issue_router
 from fastapi_issues.storage import IssueStore
+from tests.heads import assert_head_like_get
 
 pytestmark = pytest.mark.anyio
 
@@ -274,6 +275,45 @@ async def test_etag_and_if_none_match(client: httpx.AsyncClient) -> None:
     changed = await client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] == '"v2"'
+
+
+async def test_head_is_served_wherever_get_is(client: httpx.AsyncClient) -> None:
+    issue = await create(client)
+    await create(client, priority="high")
+    listed = await assert_head_like_get(client, f"{BASE}?limit=1&sort=priority")
+    assert listed.headers["X-Total-Count"] == "2"
+    assert 'rel="next"' in listed.headers["Link"]
+    url = f"{BASE}/{issue['id']}"
+    one = await assert_head_like_get(client, url)
+    assert one.headers["ETag"] == '"v1"'
+    cached = {"If-None-Match": one.headers["ETag"]}
+    assert (await assert_head_like_get(client, url, cached)).status_code == 304
+    # Errors too: the same status for HEAD as for GET.
+    assert (await assert_head_like_get(client, f"{BASE}/nothing")).status_code == 404
+    assert (await assert_head_like_get(client, f"{BASE}?limit=0")).status_code == 422
+
+
+async def test_head_follows_auth_and_policy() -> None:
+    app = make_app(auth_dependency=bearer_user, policy=owner_or_admin)
+    async with client_for(app) as client:
+        assert (await assert_head_like_get(client, BASE)).status_code == 401
+        issue = (await client.post(BASE, json=NEW, headers=as_user("alice"))).json()
+        url = f"{BASE}/{issue['id']}"
+        assert (await assert_head_like_get(client, url, as_user("bob"))).status_code == 200
+        assert (await assert_head_like_get(client, BASE, as_user("bob"))).status_code == 200
+
+
+async def test_head_of_an_excluded_get_is_left_to_the_host() -> None:
+    app = make_app(exclude={"get"})
+
+    @app.api_route(BASE + "/{issue_id}", methods=["GET", "HEAD"])
+    async def summary(issue_id: str) -> dict[str, str]:
+        return {"summary": issue_id}
+
+    async with client_for(app) as client:
+        response = await client.head(f"{BASE}/x")
+        assert response.status_code == 200
+        assert response.headers["Content-Length"] == str(len(b'{"summary":"x"}'))
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])

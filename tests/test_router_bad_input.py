@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,9 @@ from fastapi_issues import (
     IssueStore,
     JSONFileIssueStore,
     StorageError,
+    make_comment_router,
     make_issue_router,
+    make_label_router,
 )
 from tests.conftest import POSTGRES_URL_VARIABLE
 
@@ -188,7 +191,6 @@ async def test_nesting_within_reason_is_only_a_validation_error(client: httpx.As
 @pytest.mark.parametrize(
     "title",
     [
-        "\u202eRight-to-left override",
         "Mixed \u200fRTL\u200e mark",
         "Emoji \U0001f41b\U0001f525 and ZWJ \U0001f468\u200d\U0001f4bb",
         "Combining e\u0301 and \ufeffBOM",
@@ -203,6 +205,66 @@ async def test_odd_unicode_round_trips_intact(client: httpx.AsyncClient, title: 
     assert [i["id"] for i in found] == [issue["id"]]
 
 
+# -- titles: something visible, nothing that reorders the text around it --------------------
+
+INVISIBLE_TITLES = [
+    "   ",
+    "\t\n\r",
+    " \u00a0 ",
+    "\u3000\u3000\u3000",
+    "\u200b\u200c\u200d",
+    "\u200e\u200f\u200e",
+    "\u2060\ufeff\u00ad",
+    "\u2800\u2800\u2800",
+    "\u3164\u3164\u3164",
+]
+BIDI_TITLES = [
+    f"Login {control}fails"
+    for control in [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+]
+VISIBLE_TITLES = [
+    " Login fails ",
+    "Mixed \u200fRTL\u200e mark",
+    "\u0645\u0631\u062d",
+    "\U0001f41b\U0001f41b\U0001f41b",
+]
+BAD_USERNAMES = ["a\x00b", "ada lovelace", "ada\u200e", "\u202eada", "a\u2066b", "a\u200bb", ""]
+
+
+@pytest.mark.parametrize("title", INVISIBLE_TITLES + BIDI_TITLES)
+async def test_invisible_titles_and_bidi_controls_are_refused(
+    client: httpx.AsyncClient, title: str
+) -> None:
+    response = await client.post(BASE, json={**NEW, "title": title})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "title"]
+    assert await count(client) == 0
+    issue = await created(client)
+    edited = await client.patch(f"{BASE}/{issue['id']}", json={"title": title})
+    assert edited.status_code == 422
+    assert (await client.get(f"{BASE}/{issue['id']}")).json()["title"] == NEW["title"]
+
+
+@pytest.mark.parametrize("title", VISIBLE_TITLES)
+async def test_titles_with_visible_text_keep_their_spaces_and_marks(
+    client: httpx.AsyncClient, title: str
+) -> None:
+    issue = (await client.post(BASE, json={**NEW, "title": title})).json()
+    assert (await client.get(f"{BASE}/{issue['id']}")).json()["title"] == title
+
+
+@pytest.mark.parametrize("name", BAD_USERNAMES)
+async def test_odd_assignee_names_are_refused(client: httpx.AsyncClient, name: str) -> None:
+    response = await client.post(BASE, json={**NEW, "assignees": [name]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "assignees", 0]
+    assert await count(client) == 0
+    issue = await created(client)
+    edited = await client.patch(f"{BASE}/{issue['id']}", json={"assignees": ["ada", name]})
+    assert edited.status_code == 422
+    assert (await client.get(f"{BASE}/{issue['id']}")).json()["assignees"] == []
+
+
 # -- NUL ----------------------------------------------------------------------------------
 
 
@@ -215,6 +277,55 @@ async def test_nul_in_text_is_refused(client: httpx.AsyncClient, field: str) -> 
     issue = await created(client)
     response = await client.patch(f"{BASE}/{issue['id']}", json={field: "Hello\x00world"})
     assert response.status_code == 422
+
+
+@pytest.fixture
+async def tracker(store: IssueStore) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.include_router(make_issue_router(store))
+    app.include_router(make_label_router(store))
+    app.include_router(make_comment_router(store))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\ud800b"], ids=["NUL", "lone surrogate"])
+async def test_unstorable_text_is_refused_in_every_field(
+    tracker: httpx.AsyncClient, text: str
+) -> None:
+    """Every text field of issues, labels and comments answers 422 and stores nothing."""
+    issue = await created(tracker)
+    url = f"{BASE}/{issue['id']}"
+    assert (await tracker.post("/api/v1/labels", json={"name": "bug"})).status_code == 201
+    note = (await tracker.post(f"{url}/comments", json={"body": "Me too."})).json()
+    writes = [
+        ("POST", BASE, {**NEW, "title": f"Abc {text}"}),
+        ("POST", BASE, {**NEW, "description": f"Hello {text}"}),
+        ("POST", BASE, {**NEW, "assignees": [text]}),
+        ("PATCH", url, {"title": f"Abc {text}"}),
+        ("PATCH", url, {"description": f"Hello {text}"}),
+        ("PUT", url, {"assignees": [text]}),
+        ("POST", "/api/v1/labels", {"name": text}),
+        ("POST", "/api/v1/labels", {"name": "ui", "description": text}),
+        ("PATCH", "/api/v1/labels/bug", {"name": text}),
+        ("PATCH", "/api/v1/labels/bug", {"description": text}),
+        ("PUT", f"{url}/labels", {"labels": [text]}),
+        ("POST", f"{url}/labels", {"labels": [text]}),
+        ("POST", f"{url}/comments", {"body": text}),
+        ("PATCH", f"{url}/comments/{note['id']}", {"body": text}),
+    ]
+    for method, path, body in writes:
+        # json.dumps writes the lone surrogate as the escape `\ud800`, as a client would.
+        content = json.dumps(body).encode()
+        response = await tracker.request(method, path, content=content, headers=JSON)
+        assert response.status_code == 422, (method, path, body, response.text)
+    assert (await tracker.get(url)).json() == issue | {"comment_count": 1}
+    assert [label["name"] for label in (await tracker.get("/api/v1/labels")).json()] == ["bug"]
+    assert (await tracker.get("/api/v1/labels/bug")).json()["description"] == ""
+    comments = (await tracker.get(f"{url}/comments")).json()
+    assert [c["body"] for c in comments] == ["Me too."]
+    assert await count(tracker) == 1
 
 
 @pytest.mark.parametrize(
@@ -346,8 +457,24 @@ def test_body_routes_document_400_413_and_422() -> None:
         assert {"400", "413", "422"} <= set(paths[path][method]["responses"]), (path, method)
     assert "413" not in paths[BASE]["get"]["responses"]
     assert set(paths[BASE]) == {"get", "post"}  # the 405 routes stay out of the schema
-    schema = app.openapi()["components"]["schemas"]["IssueCreate"]["properties"]["title"]
-    assert schema["pattern"] == "^[^\\x00]*$"
+    properties = app.openapi()["components"]["schemas"]["IssueCreate"]["properties"]
+    assert properties["description"]["pattern"] == "^[^\\x00]*$"
+
+
+def test_the_schema_states_the_title_and_username_rules() -> None:
+    # What a client validating against the OpenAPI schema accepts, the server accepts.
+    app = FastAPI()
+    app.include_router(make_issue_router(InMemoryIssueStore()))
+    properties = app.openapi()["components"]["schemas"]["IssueCreate"]["properties"]
+    title = re.compile(properties["title"]["pattern"])
+    username = re.compile(properties["assignees"]["items"]["pattern"])
+    for text in INVISIBLE_TITLES + BIDI_TITLES:
+        assert title.search(text) is None, repr(text)
+    for text in VISIBLE_TITLES:
+        assert title.search(text) is not None, repr(text)
+    for name in BAD_USERNAMES:
+        assert username.search(name) is None, repr(name)
+    assert username.search("ada.lovelace@example") is not None
 
 
 # -- server-owned fields and store faults --------------------------------------------------

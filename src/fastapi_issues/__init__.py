@@ -7,8 +7,13 @@ from fastapi_issues.comment_router import (
     author_only,
     make_comment_router,
 )
-from fastapi_issues.label_router import LabelOperation, make_label_router
-from fastapi_issues.policies import ReporterOrAdmin
+from fastapi_issues.label_router import (
+    LabelAction,
+    LabelOperation,
+    LabelPolicy,
+    make_label_router,
+)
+from fastapi_issues.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.router import (
     IssueAction,
     IssueOperation,
@@ -49,6 +54,7 @@ from fastapi_issues.storage import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdminsOnly",
     "CommentAction",
     "CommentCreate",
     "CommentOperation",
@@ -72,9 +78,11 @@ __all__ = [
     "IssueStore",
     "IssueUpdate",
     "JSONFileIssueStore",
+    "LabelAction",
     "LabelCreate",
     "LabelOperation",
     "LabelOut",
+    "LabelPolicy",
     "LabelStore",
     "LabelUpdate",
     "ReporterOrAdmin",

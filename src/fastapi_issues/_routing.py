@@ -11,14 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, params
 
 from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.router import (
-    _METHODS_IN_ALLOW_ORDER,
-    _OTHER_METHODS,
     NOT_FOUND,
     ErrorMessage,
     IssueAction,
     IssuePolicy,
+    _add_route,
     _link_header,
-    _method_not_allowed,
+    _refuse_other_methods,
     _unavailable,
 )
 from fastapi_issues.schemas import IssueOut
@@ -85,8 +84,9 @@ def error(code: int, description: str) -> Responses:
 
 class RouteRegistrar:
     """Adds routes named `<name>:<operation>`, skipping excluded operations, as
-    `make_issue_router` does: body routes refuse ambiguous JSON first and document 400 and
-    413, and `finish` makes every path answer other methods with 405 and a full `Allow`."""
+    `make_issue_router` does: GET routes answer HEAD too, body routes refuse ambiguous JSON
+    first and document 400 and 413, and `finish` makes every path answer other methods with
+    405 and a full `Allow`."""
 
     def __init__(
         self,
@@ -119,12 +119,12 @@ class RouteRegistrar:
             if operation in self._body_operations:
                 responses.update(BODY_ERRORS)
                 dependencies.insert(0, Depends(reject_ambiguous_json))
-            self._router.add_api_route(
+            _add_route(
+                self._router,
                 path,
                 endpoint,
-                methods=[method],
+                method=method,
                 name=f"{self._name}:{operation}",
-                operation_id=f"{self._name}:{operation}",
                 dependencies=dependencies,
                 responses=responses,
                 **kwargs,
@@ -139,24 +139,7 @@ class RouteRegistrar:
 
         Methods of excluded operations stay free for routes of the host's own.
         """
-        excluded = set(self._excluded_methods)
-        if "GET" in excluded:
-            excluded.add("HEAD")
-        for path, methods in self._served.items():
-            served = set(methods) | ({"HEAD"} if "GET" in methods else set())
-            allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served)
-            others = [
-                m
-                for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
-                if m not in served and m not in excluded
-            ]
-            self._router.add_api_route(
-                path,
-                _method_not_allowed(allow),
-                methods=others,
-                include_in_schema=False,
-                name=f"{self._name}:method-not-allowed:{path}",
-            )
+        _refuse_other_methods(self._router, self._name, self._served, self._excluded_methods)
 
 
 def set_page_headers(

@@ -121,8 +121,8 @@ def describe(error: ValidationError) -> str:
 
 
 def add_user_command(commands: Subcommands) -> None:
-    """`user add|disable|enable|list`."""
-    user = commands.add_parser("user", help="add, disable, enable or list users")
+    """`user add|disable|enable|list|check`."""
+    user = commands.add_parser("user", help="add, disable, enable, list or check users")
     actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", help="create a user (the password is asked twice)")
@@ -147,6 +147,19 @@ def add_user_command(commands: Subcommands) -> None:
     add_storage_url_option(listing)
     listing.set_defaults(run=run_user_list)
 
+    check = actions.add_parser(
+        "check",
+        help="list usernames that collide (differ only in case or width); exit 1 if any",
+        description=(
+            "Usernames are unique case-insensitively (NFKC, case-folded), but users made "
+            "before that may collide. Lists each group and exits with status 1 if there are "
+            "any; nothing is changed. A login by a name that is none of a group's exactly is "
+            "refused until the group is resolved."
+        ),
+    )
+    add_storage_url_option(check)
+    check.set_defaults(run=run_user_check)
+
 
 def read_new_password(args: argparse.Namespace) -> str:
     """The new user's password, from standard input or asked twice on the terminal."""
@@ -165,6 +178,7 @@ def run_user_add(args: argparse.Namespace) -> int:
     require_auth_extra()
     from fastapi_issues.auth.passwords import Passwords
     from fastapi_issues.auth.users import (
+        AmbiguousUsername,
         NewUser,
         UserExists,
         UserInDB,
@@ -181,11 +195,13 @@ def run_user_add(args: argparse.Namespace) -> int:
     async def add() -> None:
         # Fail before asking for a password; `create` checks again, atomically.
         try:
-            await store.get(args.username)
+            existing = await store.get(args.username)
+        except AmbiguousUsername as exc:
+            raise UserExists(args.username, exc.candidates[0]) from None
         except UserNotFound:
             pass
         else:
-            raise UserExists(args.username)
+            raise UserExists(args.username, existing.username)
         password = read_new_password(args)
         try:
             registration = UserRegistration(**details.model_dump(), password=SecretStr(password))
@@ -205,8 +221,9 @@ def run_user_set_disabled(args: argparse.Namespace) -> int:
 
     store = open_users(args)
     changes = UserUpdate(disabled=args.disabled)
-    run_with(store, lambda: store.update(args.username, changes))
-    print(f"{'disabled' if args.disabled else 'enabled'} user {args.username!r}")
+    # The stored name: the one given may be another form of it.
+    user = run_with(store, lambda: store.update(args.username, changes))
+    print(f"{'disabled' if args.disabled else 'enabled'} user {user.username!r}")
     return 0
 
 
@@ -223,6 +240,26 @@ def run_user_list(args: argparse.Namespace) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[3]]))
     return 0
+
+
+def run_user_check(args: argparse.Namespace) -> int:
+    from fastapi_issues.auth.users import normalize_username, username_collisions
+
+    store = open_users(args)
+    users = run_with(store, store.list)
+    groups = username_collisions(user.username for user in users)
+    if not groups:
+        print(f"{len(users)} users; no usernames collide")
+        return 0
+    print(f"{len(groups)} groups of usernames collide (they differ only in case or width):")
+    for names in groups:
+        print(f"  {normalize_username(names[0])}: {', '.join(repr(name) for name in names)}")
+    print(
+        "Each still logs in by its exact name; any other form of it is refused. Resolve each "
+        "group in the store (rename or remove all but one); until then, disable those you do "
+        "not trust with `fastapi-issues user disable NAME` (exact names are matched first)."
+    )
+    return 1
 
 
 # -- secret ------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
+import inspect
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import Enum
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Protocol, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
@@ -46,7 +48,7 @@ from fastapi_issues.storage.collaboration import (
     TooManyLabels,
 )
 
-__all__ = ["LabelOperation", "make_label_router"]
+__all__ = ["LabelAction", "LabelOperation", "LabelPolicy", "make_label_router"]
 
 LabelOperation = Literal[
     "list",
@@ -61,7 +63,25 @@ LabelOperation = Literal[
 ]
 """The routes of the label router, as named in `exclude` and `dependencies`."""
 
+LabelAction = Literal["create", "update", "delete"]
+"""What a label policy is asked about: changes to label definitions. Reading is not asked."""
+
+
+class LabelPolicy(Protocol):
+    """Decides whether `user` may create, update (rename, recolour, redescribe) or delete
+    label definitions.
+
+    Return True to allow; denied gets 403. It may be sync or async, and may raise its own
+    `HTTPException`. Putting labels on an issue, or taking them off, is not asked about here:
+    that is an update of the issue, for the issue `policy`.
+    """
+
+    def __call__(self, user: Any, action: LabelAction) -> bool | Awaitable[bool]: ...
+
+
 LABEL_NOT_FOUND = "Label not found"
+
+_log = logging.getLogger("fastapi_issues")
 
 IssueLabelEdit = Callable[..., Awaitable[IssueOut]]
 
@@ -77,6 +97,7 @@ def make_label_router(
     exclude: Collection[LabelOperation] = (),
     dependencies: Mapping[LabelOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
+    label_policy: LabelPolicy | None = None,
 ) -> APIRouter:
     """Build the label routes as an `APIRouter` to pass to `app.include_router`.
 
@@ -95,10 +116,14 @@ def make_label_router(
         name: namespaces route names and operation ids (`labels:list`, ...).
         tags: OpenAPI tags for the routes.
         exclude: operations not to serve at all.
-        dependencies: extra dependencies per operation, e.g. to let only admins
-            `{"create": [...], "update": [...], "delete": [...]}` label definitions.
+        dependencies: extra dependencies per operation, e.g. rate limits.
         policy: the issue policy also given to `make_issue_router`: changing an issue's
             labels needs `update` on it, listing them needs `read`.
+        label_policy: who may create, update and delete label definitions (403 otherwise);
+            every user who may use the router may read them. Without one, label definitions
+            are changed by anyone when there is no `policy`, and by no one when there is:
+            renaming or deleting a label changes every issue carrying it, including issues
+            the policy keeps the user from editing. Pass e.g. `AdminsOnly([...])`.
     """
     Store = Annotated[LabelStore, Depends(store_dependency(storage, LabelStore))]
     User = Annotated[Any, Depends(auth_dependency or _anonymous)]
@@ -118,6 +143,12 @@ def make_label_router(
         body_operations={"create", "update", "set_issue", "add_issue"},
     )
     gate = IssueGate(policy)
+    may_change_labels = _label_gate(label_policy, policy)
+    refused = (
+        error(status.HTTP_403_FORBIDDEN, "The label policy does not allow this.")
+        if label_policy is not None
+        else {}
+    )
 
     no_label = error(status.HTTP_404_NOT_FOUND, "No such label.")
     no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
@@ -173,11 +204,12 @@ def make_label_router(
         summary="Create a label",
         description="Names are unique ignoring case and keep the case given. The new "
         "label's URL is in the `Location` header.",
-        responses=taken,
+        responses={**taken, **refused},
     )
     async def create_label(
         request: Request, response: Response, payload: LabelCreate, store: Store, user: User
     ) -> Any:
+        await may_change_labels(user, "create")
         try:
             label = await store.create_label(payload)
         except DuplicateLabel as exc:
@@ -213,11 +245,12 @@ def make_label_router(
         summary="Update a label",
         description="Changes only the fields sent. A renamed label stays on every issue "
         "that carries it.",
-        responses={**no_label, **taken},
+        responses={**no_label, **taken, **refused},
     )
     async def update_label(
         label_name: LabelName, payload: LabelUpdate, store: Store, user: User
     ) -> Any:
+        await may_change_labels(user, "update")
         try:
             return await store.update_label(label_name, payload)
         except LabelNotFound:
@@ -236,9 +269,10 @@ def make_label_router(
         response_model=None,
         summary="Delete a label",
         description="Deletes the label and takes it off every issue.",
-        responses=no_label,
+        responses={**no_label, **refused},
     )
     async def delete_label(label_name: LabelName, store: Store, user: User) -> Any:
+        await may_change_labels(user, "delete")
         try:
             await store.delete_label(label_name)
         except LabelNotFound:
@@ -377,6 +411,44 @@ def make_label_router(
 
     route.finish()
     return router
+
+
+LabelGate = Callable[[Any, LabelAction], Awaitable[None]]
+
+
+def _label_gate(label_policy: LabelPolicy | None, policy: IssuePolicy | None) -> LabelGate:
+    """What checks a change to label definitions: `label_policy`, or the default.
+
+    Without a `label_policy`, changes are open when issues are (no `policy`: anyone may
+    change any issue anyway) and closed when a `policy` guards issues, since a renamed or
+    deleted label changes issues the policy may keep the user from editing. Closed, not
+    open, so that forgetting the label policy never lets every user past the issue policy.
+    """
+    if label_policy is None and policy is None:
+        return _open
+    decide: LabelPolicy = _nobody if label_policy is None else label_policy
+    if label_policy is None:
+        _log.warning(
+            "make_label_router has an issue policy but no label_policy: nobody may create, "
+            "rename or delete labels; pass label_policy to allow someone"
+        )
+
+    async def may_change_labels(user: Any, action: LabelAction) -> None:
+        verdict = decide(user, action)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to {action} labels")
+
+    return may_change_labels
+
+
+async def _open(user: Any, action: LabelAction) -> None:
+    return None
+
+
+def _nobody(user: Any, action: LabelAction) -> bool:
+    return False
 
 
 def _taken(exc: DuplicateLabel) -> HTTPException:

@@ -421,12 +421,12 @@ def make_issue_router(
             if operation in _BODY_OPERATIONS:
                 responses.update(body_errors)
                 route_dependencies.insert(0, Depends(reject_ambiguous_json))
-            router.add_api_route(
+            _add_route(
+                router,
                 path,
                 _with_fixed(endpoint, fixed),
-                methods=[method],
+                method=method,
                 name=f"{name}:{operation}",
-                operation_id=f"{name}:{operation}",
                 dependencies=[*route_dependencies, *kwargs.pop("dependencies_extra", ())],
                 responses=responses,
                 **kwargs,
@@ -682,29 +682,9 @@ def make_issue_router(
             raise _unavailable(exc) from exc
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    # Starlette answers a method a path does not serve with the `Allow` of whichever route on
-    # that path it met first, so it would list GET alone for the collection. These routes
-    # list every method served there instead. Methods of excluded operations are left free
-    # for routes of the host's own.
-    excluded_methods = {_OPERATION_METHODS[operation] for operation in exclude}
-    if "GET" in excluded_methods:
-        excluded_methods.add("HEAD")
-    for path, methods in served.items():
-        served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
-        allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
-        others = [
-            m
-            for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
-            if m not in served_here and m not in excluded_methods
-        ]
-        router.add_api_route(
-            path,
-            _method_not_allowed(allow),
-            methods=others,
-            include_in_schema=False,
-            name=f"{name}:method-not-allowed:{path}",
-        )
-
+    _refuse_other_methods(
+        router, name, served, excluded={_OPERATION_METHODS[operation] for operation in exclude}
+    )
     return router
 
 
@@ -716,6 +696,66 @@ _OPERATION_METHODS: dict[str, str] = {
     "patch": "PATCH",
     "delete": "DELETE",
 }
+
+
+def _add_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    *,
+    method: str,
+    name: str,
+    **kwargs: Any,
+) -> None:
+    """Add the route `name` (also its operation id); a GET route answers HEAD as well.
+
+    Every router of the package registers its routes here, so HEAD is served wherever GET
+    is (RFC 9110 9.3.2), with the GET's status and headers: `ETag`, `X-Total-Count`, `Link`,
+    `Content-Length`. HEAD is a route of its own, left out of the OpenAPI schema, where
+    FastAPI would list it as a second operation under the same id. It runs the GET
+    endpoint; the ASGI server drops the body of a HEAD response (uvicorn, hypercorn and
+    httpx's ASGI transport do), as it does for Starlette's own GET routes.
+    """
+    router.add_api_route(path, endpoint, methods=[method], name=name, operation_id=name, **kwargs)
+    if method != "GET":
+        return
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["HEAD"],
+        name=f"{name}:head",
+        operation_id=f"{name}:head",
+        include_in_schema=False,
+        **kwargs,
+    )
+
+
+def _refuse_other_methods(
+    router: APIRouter, name: str, served: Mapping[str, Sequence[str]], excluded: Collection[str]
+) -> None:
+    """Answer the methods no route serves with 405 and an `Allow` naming all that are.
+
+    Starlette answers a method a path does not serve with the `Allow` of whichever route on
+    that path it met first, so it would list GET alone for the collection. These routes list
+    every method served there instead, HEAD with GET. Methods of excluded operations
+    (`excluded`) are left free for routes of the host's own.
+    """
+    left_free = set(excluded) | ({"HEAD"} if "GET" in excluded else set())
+    for path, methods in served.items():
+        served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
+        others = [
+            m
+            for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
+            if m not in served_here and m not in left_free
+        ]
+        router.add_api_route(
+            path,
+            _method_not_allowed(allow),
+            methods=others,
+            include_in_schema=False,
+            name=f"{name}:method-not-allowed:{path}",
+        )
 
 
 def _method_not_allowed(allow: str) -> Callable[[], Awaitable[None]]:

@@ -37,11 +37,32 @@ MAX_LABELS_PER_ISSUE = 20
 
 # NUL is refused: PostgreSQL text cannot hold it, and no title needs it.
 _NO_NUL = r"^[^\x00]*$"
-Title = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=_NO_NUL)]
+
+# Patterns name their characters, not `\s` or `\p{...}`: clients' regex engines disagree on
+# what those mean, and the OpenAPI schema should state exactly what the server accepts.
+#
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder
+# everything after them on screen until closed ("Trojan Source", CVE-2021-42574): a title or
+# name holding one can display as something else, and spill into the text shown beside it.
+# The marks U+200E/U+200F are not among them: they only set the direction of the neutral
+# characters next to them, cannot reorder other text, and right-to-left writers use them.
+_BIDI_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
+# What shows nothing on its own: whitespace, control and format characters, zero-width
+# characters (the LRM/RLM marks among them), and the blank fillers used for "empty" names.
+_INVISIBLE = (
+    r"\x01-\x20\x7f-\xa0\xad\u034f\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    r"\u205f-\u206f\u2800\u3000\u3164\ufeff\uffa0"
+)
+# A title has at least one visible character, and no NUL or bidirectional control.
+_TITLE = rf"^[^\x00{_BIDI_CONTROLS}]*[^\x00{_BIDI_CONTROLS}{_INVISIBLE}][^\x00{_BIDI_CONTROLS}]*$"
+Title = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=_TITLE)]
 Description = Annotated[str, StringConstraints(min_length=5, max_length=2000, pattern=_NO_NUL)]
-# Patterns name their characters, not `\s`: clients' regex engines disagree on what it means.
+# A username is an identifier: nothing invisible, no bidirectional control, anywhere in it.
 Username = Annotated[
-    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x20\x7f-\xa0]+$")
+    str,
+    StringConstraints(
+        min_length=1, max_length=100, pattern=rf"^[^\x00{_INVISIBLE}{_BIDI_CONTROLS}]+$"
+    ),
 ]
 
 

@@ -77,6 +77,34 @@ async def test_bad_tokens_get_401_with_a_bearer_challenge(
     assert listing.json() == []
 
 
+WRONG_TYPED_CLAIMS = {
+    "exp an integer string": {"exp": str(int(_exp().timestamp()))},
+    "exp a float string": {"exp": f"{int(_exp().timestamp())}.5"},
+    "exp a list": {"exp": [int(_exp().timestamp())]},
+    "exp true": {"exp": True},
+    "exp null": {"exp": None},
+    "nbf a string": {"nbf": "0"},
+    "nbf false": {"nbf": False},
+    "iat a string": {"iat": "0"},
+    "iat a list": {"iat": [0]},
+    "iat true": {"iat": True},
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPED_CLAIMS))
+async def test_time_claims_of_the_wrong_type_get_401_every_time(
+    client: httpx.AsyncClient, case: str
+) -> None:
+    # Signed with the right key: only the type of one claim is wrong. Sent three times,
+    # because the first answer was once a 200 and the next ones a 500 (from the cache).
+    claims = {"sub": "ada", "exp": int(_exp().timestamp()), **WRONG_TYPED_CLAIMS[case]}
+    headers = bearer(_signed(claims))
+    for _ in range(3):
+        response = await client.get("/api/v1/issues", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Basic YWRhOnNlY3JldA=="}, {"Authorization": "Bearer"}],

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import statistics
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -17,8 +22,13 @@ from pydantic import SecretStr
 from fastapi_issues.auth import (
     AuthSettings,
     InMemoryUserStore,
+    JSONFileUserStore,
     Passwords,
+    RateLimit,
+    RegistrationThrottle,
+    SQLUserStore,
     UserInDB,
+    UserStore,
     UserUpdate,
     make_auth_router,
 )
@@ -102,8 +112,44 @@ async def test_malformed_logins_get_422(
     assert missing in {error["loc"][-1] for error in response.json()["detail"]}
 
 
-async def test_usernames_are_case_sensitive(client: httpx.AsyncClient) -> None:
-    assert (await login(client, "ADA", PASSWORD)).status_code == 401
+async def test_login_takes_any_case_or_width_of_the_name(client: httpx.AsyncClient) -> None:
+    # Issue 16, finding 3: names are one account whatever their case; the token names the
+    # stored (display) form.
+    for typed in ("ADA", "Ada", "\uff41\uff44\uff41"):
+        response = await login(client, typed, PASSWORD)
+        assert response.status_code == 200, typed
+        claims = jwt.decode(response.json()["access_token"], SECRET, algorithms=["HS256"])
+        assert claims["sub"] == "ada"
+
+
+def colliding_users() -> InMemoryUserStore:
+    """Two users made before names were unique case-insensitively."""
+    return InMemoryUserStore(
+        [
+            UserInDB(username="alice", hashed_password=SecretStr(FAST.hash(PASSWORD))),
+            UserInDB(username="Alice", hashed_password=SecretStr(FAST.hash("her own password"))),
+        ]
+    )
+
+
+async def test_a_login_by_a_name_old_colliding_users_share_is_refused_and_logged(
+    settings: AuthSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = FastAPI()
+    app.include_router(make_auth_router(colliding_users(), settings, passwords=Passwords(FAST)))
+    async with client_for(app) as client:
+        with caplog.at_level(logging.WARNING, logger="fastapi_issues.auth"):
+            ambiguous = await login(client, "ALICE", PASSWORD)
+        # Each still logs in by the exact name it always had.
+        exact = [await login(client, "alice", PASSWORD), await login(client, "Alice", PASSWORD)]
+        theirs = await login(client, "Alice", "her own password")
+    assert ambiguous.status_code == 401
+    assert ambiguous.json() == {"detail": "Incorrect username or password"}
+    assert "matches several users: Alice, alice" in caplog.text
+    assert "user check" in caplog.text
+    assert [response.status_code for response in exact] == [200, 401]
+    claims = jwt.decode(theirs.json()["access_token"], SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "Alice"
 
 
 async def test_an_outdated_hash_is_rehashed_on_login(settings: AuthSettings) -> None:
@@ -307,6 +353,100 @@ async def test_registration_refuses_bad_input(
     assert [u.username for u in await users.list()] == ["ada", "eve"]
 
 
+async def test_registration_refuses_a_name_differing_only_in_case_or_width(
+    make_app: AppFactory, users: InMemoryUserStore
+) -> None:
+    # Issue 16, finding 3: `/register` created `Alice` and `ALICE` beside `alice`.
+    async with client_for(make_app(registration=True)) as client:
+        alice = await client.post("/register", json={"username": "alice", "password": PASSWORD})
+        assert alice.status_code == 201
+        for variant in ("Alice", "ALICE", "ADA"):
+            response = await client.post(
+                "/register", json={"username": variant, "password": "a long enough password"}
+            )
+            assert response.status_code == 409, variant
+            assert response.json() == {"detail": "That username is taken"}
+        # Full-width letters are refused by the username pattern before any lookup.
+        wide = await client.post(
+            "/register", json={"username": "\uff41lice", "password": "a long enough password"}
+        )
+        assert wide.status_code == 422
+    assert [u.username for u in await users.list()] == ["ada", "alice", "eve"]
+
+
+UNSTORABLE = "nul\x00byte"
+
+
+@pytest.fixture(
+    params=["memory", "json", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def user_store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def user_store_url(user_store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    # Synchronous, so that it may ask for the PostgreSQL schema only when it needs one.
+    if user_store_kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'issues.db'}"
+    if user_store_kind == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        return f"{url}#{request.getfixturevalue('postgres_schema')}"
+    return user_store_kind
+
+
+@pytest.fixture
+async def any_user_store(user_store_url: str, tmp_path: Path) -> AsyncIterator[UserStore]:
+    if user_store_url == "memory":
+        yield InMemoryUserStore()
+        return
+    if user_store_url == "json":
+        json_store = JSONFileUserStore(tmp_path / "users.json")
+        yield json_store
+        json_store.close()
+        return
+    url, _, schema = user_store_url.partition("#")
+    sql_store = SQLUserStore(url, schema=schema or None)
+    yield sql_store
+    await sql_store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("full_name", UNSTORABLE),
+        ("email", "nul\x00@example.com"),
+        ("username", "nul\x00"),
+        ("password", "a long enough password\x00"),
+        ("full_name", "\ud800 lone surrogate"),
+    ],
+    ids=["full_name NUL", "email NUL", "username NUL", "password NUL", "lone surrogate"],
+)
+async def test_registration_refuses_unstorable_text_with_422_on_every_store(
+    any_user_store: UserStore,
+    settings: AuthSettings,
+    caplog: pytest.LogCaptureFixture,
+    field: str,
+    value: str,
+) -> None:
+    # Issue 16, finding 7: on PostgreSQL a NUL in `full_name` or `email` answered 503.
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(any_user_store, settings, passwords=Passwords(FAST), registration=True)
+    )
+    payload = {"username": "grace", "password": "a long enough password", field: value}
+    body = json.dumps(payload)  # escapes NUL and the surrogate as JSON does
+    async with client_for(app) as client:
+        with caplog.at_level(logging.DEBUG):
+            response = await client.post(
+                "/register", content=body, headers={"Content-Type": "application/json"}
+            )
+    assert response.status_code == 422, response.text
+    assert "a long enough password" not in response.text
+    assert "a long enough password" not in caplog.text
+    assert list(await any_user_store.list()) == []
+
+
 # -- OpenAPI -------------------------------------------------------------------------------
 
 
@@ -352,3 +492,104 @@ async def test_a_prefixed_router_points_swagger_at_its_own_token_url(
         assert response.status_code == 200
         me = await client.get("/auth/users/me", headers=bearer(response.json()["access_token"]))
         assert me.json()["username"] == "ada"
+
+
+# -- registration: throttled, and never in the way of logins ---------------------------------
+
+
+async def test_registration_is_throttled_per_address_and_overall(
+    users: InMemoryUserStore, settings: AuthSettings
+) -> None:
+    # Issue 16, finding 4: 200 accounts in 43 s from one address.
+    throttle = RegistrationThrottle(per_address=RateLimit(2, 3600), overall=RateLimit(3, 60))
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(
+            users,
+            settings,
+            passwords=Passwords(FAST),
+            registration=True,
+            registration_throttle=throttle,
+        )
+    )
+
+    def register(client: httpx.AsyncClient, name: str) -> Any:
+        return client.post("/register", json={"username": name, "password": PASSWORD})
+
+    one = httpx.ASGITransport(app=app, client=("203.0.113.1", 1000))
+    other = httpx.ASGITransport(app=app, client=("203.0.113.2", 1000))
+    async with (
+        httpx.AsyncClient(transport=one, base_url="http://test") as first,
+        httpx.AsyncClient(transport=other, base_url="http://test") as second,
+    ):
+        assert [(await register(first, f"u{n}")).status_code for n in range(2)] == [201, 201]
+        per_address = await register(first, "u2")
+        overall_left = await register(second, "v0")
+        overall = await register(second, "v1")
+    assert per_address.status_code == 429
+    assert per_address.json() == {"detail": "Too many registrations; try again later"}
+    assert int(per_address.headers["Retry-After"]) == 1800  # one of 2 an hour comes back
+    assert overall_left.status_code == 201
+    assert overall.status_code == 429
+    assert int(overall.headers["Retry-After"]) == 20  # one of 3 a minute comes back
+    assert sorted(u.username for u in await users.list()) == ["ada", "eve", "u0", "u1", "v0"]
+
+
+async def test_registration_is_throttled_by_default(make_app: AppFactory) -> None:
+    async with client_for(make_app(registration=True)) as client:
+        codes = [
+            (
+                await client.post("/register", json={"username": f"u{n}", "password": PASSWORD})
+            ).status_code
+            for n in range(11)
+        ]
+    assert codes == [201] * 10 + [429]
+
+
+async def test_a_login_during_a_registration_flood_is_not_starved(
+    users: InMemoryUserStore, settings: AuthSettings
+) -> None:
+    # Issue 16, finding 4: a login during a flood of 100 registrations took 28 s (0.28 s
+    # idle): they queued for the same hashing threads. The real argon2 parameters, as
+    # configured by default; the flood is not throttled here, only hashed.
+    passwords = Passwords()
+    hashed = SecretStr(await passwords.hash(PASSWORD))
+    await users.create(UserInDB(username="grace", hashed_password=hashed))
+    unlimited = RegistrationThrottle(per_address=RateLimit(1000, 1), overall=RateLimit(1000, 1))
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(
+            users,
+            settings,
+            passwords=passwords,
+            registration=True,
+            registration_throttle=unlimited,
+        )
+    )
+    async with client_for(app) as client:
+        flood = [
+            asyncio.create_task(
+                client.post("/register", json={"username": f"flood{n}", "password": PASSWORD})
+            )
+            for n in range(100)
+        ]
+        try:
+            await asyncio.sleep(0.3)  # the flood has reached the hashing
+            seconds = []
+            for _ in range(10):
+                started = time.perf_counter()
+                try:
+                    response = await asyncio.wait_for(login(client, "grace", PASSWORD), 5)
+                except TimeoutError:
+                    seconds.append(5.0)
+                    break
+                seconds.append(time.perf_counter() - started)
+                assert response.status_code == 200
+            still_flooding = sum(not task.done() for task in flood)
+        finally:
+            for task in flood:
+                task.cancel()
+            await asyncio.gather(*flood, return_exceptions=True)
+    # The flood went on all along, and with 10 logins the worst is the p99 or above.
+    assert still_flooding > 50
+    assert max(seconds) < 1.0, [round(s, 2) for s in seconds]

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import insert
 
 from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
 from fastapi_issues.auth.users import UserUpdate, open_user_store
+from fastapi_issues.storage._sql_schema import users as users_table
 from fastapi_issues.storage.base import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.testing import UserStoreContract
 
 pytestmark = pytest.mark.anyio
+
+
+Seed = Callable[[Sequence[UserInDB]], Awaitable[None]]
+
+
+def seed_table(store: SQLUserStore) -> Seed:
+    """Inserts users as an old table holds them: past the check `create` makes."""
+
+    async def seed(users: Sequence[UserInDB]) -> None:
+        await store.create_schema()
+        async with store.engine.begin() as conn:
+            for user in users:
+                values = user.model_dump(exclude={"hashed_password"})
+                hashed = user.hashed_password.get_secret_value()
+                await conn.execute(insert(users_table), {**values, "hashed_password": hashed})
+
+    return seed
 
 
 class TestSQLiteUserStore(UserStoreContract):
@@ -24,6 +44,10 @@ class TestSQLiteUserStore(UserStoreContract):
         store = SQLUserStore(f"sqlite:///{tmp_path / 'issues.db'}")
         yield store
         await store.aclose()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: SQLUserStore) -> Seed:
+        return seed_table(store)
 
 
 class TestSQLiteUserStoreTwoConnections(UserStoreContract):
@@ -40,10 +64,15 @@ class TestSQLiteUserStoreTwoConnections(UserStoreContract):
             update = writer.update
             get = reader.get
             list = reader.list
+            seed = staticmethod(seed_table(writer))
 
         yield SplitStore()
         await writer.aclose()
         await reader.aclose()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: Any) -> Seed:
+        return store.seed  # type: ignore[no-any-return]
 
 
 class TestPostgresUserStore(UserStoreContract):
@@ -52,6 +81,10 @@ class TestPostgresUserStore(UserStoreContract):
         store = SQLUserStore(postgres_url, schema=postgres_schema)
         yield store
         await store.aclose()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: SQLUserStore) -> Seed:
+        return seed_table(store)
 
 
 def user(name: str = "ada") -> UserInDB:

@@ -11,6 +11,9 @@ from fastapi_issues.auth.throttle import (
     InMemoryThrottleStorage,
     LoginThrottle,
     LoginThrottled,
+    RateLimit,
+    RegistrationThrottle,
+    RegistrationThrottled,
     ThrottleRule,
     ThrottleStorage,
 )
@@ -260,3 +263,86 @@ def test_rules_are_checked() -> None:
         InMemoryThrottleStorage(max_keys=0)
     assert ThrottleRule(free_failures=3).delay(2) == 0
     assert ThrottleRule(free_failures=3).delay(10**9) == 300
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def registrations(
+    clock: Clock, per_address: RateLimit, overall: RateLimit, **options: int
+) -> RegistrationThrottle:
+    return RegistrationThrottle(per_address=per_address, overall=overall, clock=clock, **options)
+
+
+def refused_for(throttle: RegistrationThrottle, address: str | None) -> int:
+    with pytest.raises(RegistrationThrottled) as refused:
+        throttle.acquire(address)
+    return refused.value.retry_after
+
+
+def test_registrations_per_address_come_in_a_burst_then_evenly() -> None:
+    clock = Clock()
+    throttle = registrations(clock, RateLimit(3, 60), RateLimit(1000, 1))
+    for _ in range(3):
+        throttle.acquire("203.0.113.1")
+    assert refused_for(throttle, "203.0.113.1") == 20  # one every 60 / 3 seconds
+    throttle.acquire("203.0.113.2")  # another address has its own
+    clock.now += 19.5
+    assert refused_for(throttle, "203.0.113.1") == 1
+    clock.now += 0.5
+    throttle.acquire("203.0.113.1")
+    assert refused_for(throttle, "203.0.113.1") == 20
+    # Idle, a bucket fills up to its burst, never beyond.
+    clock.now += 3600
+    for _ in range(3):
+        throttle.acquire("203.0.113.1")
+    assert refused_for(throttle, "203.0.113.1") == 20
+
+
+def test_registrations_overall_cap_every_address_together() -> None:
+    clock = Clock()
+    throttle = registrations(clock, RateLimit(10, 3600), RateLimit(2, 10))
+    throttle.acquire("203.0.113.1")
+    throttle.acquire("203.0.113.2")
+    assert refused_for(throttle, "203.0.113.3") == 5
+    assert refused_for(throttle, None) == 5
+    clock.now += 5
+    throttle.acquire("203.0.113.3")
+
+
+def test_a_refused_registration_counts_for_nothing() -> None:
+    clock = Clock()
+    throttle = registrations(clock, RateLimit(1, 60), RateLimit(2, 60))
+    throttle.acquire("203.0.113.1")
+    for _ in range(5):
+        refused_for(throttle, "203.0.113.1")  # must not use up the overall bucket
+    throttle.acquire("203.0.113.2")
+    assert refused_for(throttle, "203.0.113.3") == 30
+
+
+def test_registration_throttle_forgets_the_least_recent_addresses_first() -> None:
+    clock = Clock()
+    throttle = registrations(clock, RateLimit(1, 3600), RateLimit(1000, 1), max_addresses=2)
+    for address in ("a", "b", "c"):
+        throttle.acquire(address)
+    assert len(throttle._buckets) == 3  # two addresses and the overall bucket
+    throttle.acquire("a")  # forgotten, so full again
+    refused_for(throttle, "c")
+
+
+def test_registration_limits_are_checked() -> None:
+    with pytest.raises(ValueError, match="requests"):
+        RateLimit(0, 60)
+    with pytest.raises(ValueError, match="per_seconds"):
+        RateLimit(1, 0)
+    with pytest.raises(ValueError, match="max_addresses"):
+        RegistrationThrottle(max_addresses=0)
+    defaults = RegistrationThrottle()
+    assert (defaults.per_address, defaults.overall) == (RateLimit(10, 3600), RateLimit(30, 60))
+
+
+async def test_login_counts_are_shared_by_every_form_of_a_name() -> None:
+    throttle = LoginThrottle(per_username=ThrottleRule(free_failures=2))
+    await throttle.failed("alice", "203.0.113.1")
+    await throttle.failed("ALICE", "203.0.113.2")
+    assert await throttle.retry_after("\uff41lice", "203.0.113.3") == 1

@@ -111,3 +111,36 @@ ATTACKS: dict[str, Callable[[], str]] = {
 def test_bad_tokens_are_refused(attack: str) -> None:
     with pytest.raises(InvalidToken):
         decode_access_token(ATTACKS[attack](), SETTINGS)
+
+
+# A NumericDate (RFC 7519) is a JSON number. PyJWT checks these claims with `int(value)`,
+# which lets `"9999999999"`, `true` and `false` through; the dependency's cache then compared
+# a string `exp` with the clock and answered 500.
+WRONG_TYPES: dict[str, object] = {
+    "integer string": str(_future()),
+    "float string": f"{_future()}.5",
+    "list": [_future()],
+    "true": True,
+    "false": False,
+    "null": None,
+    "object": {"t": _future()},
+}
+NUMERIC_DATES = {"exp": _future, "nbf": lambda: 0, "iat": lambda: 0}
+
+
+@pytest.mark.parametrize("claim", sorted(NUMERIC_DATES))
+@pytest.mark.parametrize("kind", list(WRONG_TYPES))
+def test_numeric_dates_of_the_wrong_type_are_refused(claim: str, kind: str) -> None:
+    claims = {"sub": "ada", **{name: make() for name, make in NUMERIC_DATES.items()}}
+    assert decode_access_token(forged(claims), SETTINGS)["sub"] == "ada"  # the control
+    with pytest.raises(InvalidToken):
+        decode_access_token(forged({**claims, claim: WRONG_TYPES[kind]}), SETTINGS)
+
+
+def test_numeric_dates_may_be_fractional_and_a_nan_is_refused() -> None:
+    # RFC 7519 allows non-integer NumericDates; PyJWT reads NaN from its own JSON.
+    claims = {"sub": "ada", "exp": _future() + 0.5, "nbf": 0.5, "iat": 0.25}
+    assert decode_access_token(forged(claims), SETTINGS)["exp"] == claims["exp"]
+    for claim in NUMERIC_DATES:
+        with pytest.raises(InvalidToken):
+            decode_access_token(forged({**claims, claim: float("nan")}), SETTINGS)

@@ -6,8 +6,9 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -24,11 +25,32 @@ from fastapi_issues.auth.users import (
 from fastapi_issues.storage.base import CorruptStoreError
 from fastapi_issues.testing import UserStoreContract
 
+Seed = Callable[[Sequence[UserInDB]], Awaitable[None]]
+
 
 class TestInMemoryUserStore(UserStoreContract):
     @pytest.fixture
     def store(self) -> InMemoryUserStore:
         return InMemoryUserStore()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: InMemoryUserStore) -> Seed:
+        async def seed(users: Sequence[UserInDB]) -> None:
+            store._users = {**store._users, **{user.username: user for user in users}}
+
+        return seed
+
+
+def seed_json_file(store: JSONFileUserStore) -> Seed:
+    """Writes users as an old file holds them: past the check `create` makes."""
+
+    async def seed(users: Sequence[UserInDB]) -> None:
+        def add(records: dict[str, UserInDB]) -> None:
+            records.update({user.username: user for user in users})
+
+        await store._file.write(add)
+
+    return seed
 
 
 class TestJSONFileUserStore(UserStoreContract):
@@ -37,6 +59,10 @@ class TestJSONFileUserStore(UserStoreContract):
         store = JSONFileUserStore(tmp_path / "users.json")
         yield store
         store.close()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: JSONFileUserStore) -> Seed:
+        return seed_json_file(store)
 
 
 class TestJSONFileUserStoreReopened(UserStoreContract):
@@ -53,10 +79,15 @@ class TestJSONFileUserStoreReopened(UserStoreContract):
             update = writer.update
             get = reader.get
             list = reader.list
+            seed = staticmethod(seed_json_file(writer))
 
         yield SplitStore()
         writer.close()
         reader.close()
+
+    @pytest.fixture
+    def seed_colliding_users(self, store: Any) -> Seed:
+        return store.seed  # type: ignore[no-any-return]
 
 
 def user(name: str = "ada", hashed: str = "stored-hash-1") -> UserInDB:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
 import threading
+import traceback
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
 from fastapi_issues.storage._sql_database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS
+from fastapi_issues.storage._sql_errors import database_error
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.sql import _COUNTS_KEPT, SQLIssueStore
 from fastapi_issues.testing import TrackerStoreContract
@@ -507,3 +512,152 @@ async def test_postgres_keeps_a_bounded_number_of_counts_dropping_the_oldest(
             pytest.fail("no snapshot held still long enough")
     finally:
         await store.aclose()
+
+
+# -- secrets never reach the logs ------------------------------------------------------------
+# Issue 16, finding 7: SQLAlchemy's exception text ends with `[parameters: ...]`, and the
+# stores put that text into their `StorageError`, which the routes log: a failing insert of
+# a user logged the user's argon2 hash.
+
+SECRET_PASSWORD = "correct horse battery staple"
+SECRET_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$secret-hash-never-logged"
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for shown in texts:
+        assert SECRET_PASSWORD not in shown
+        assert "$argon2" not in shown
+        assert "secret-hash-never-logged" not in shown
+
+
+async def _refuse_user_inserts(store: Any, sql_url: str) -> None:
+    # The forced failure: a trigger makes the insert itself fail, with the hash among its
+    # parameters, after the store's own checks passed.
+    await store.create_schema()
+    async with store.engine.begin() as conn:
+        if "#" not in sql_url:
+            # Not RAISE(): SQLite reports that as a constraint, which reads as a name taken.
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_users BEFORE INSERT ON users "
+                "BEGIN SELECT refused_by_the_test(); END"
+            )
+            return
+        schema = sql_url.split("#")[1]
+        await conn.exec_driver_sql(
+            f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$"
+        )
+        await conn.exec_driver_sql(
+            f"CREATE TRIGGER refuse_users BEFORE INSERT ON {schema}.users "
+            f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
+        )
+
+
+def _user_store(url: str) -> Any:
+    from fastapi_issues.auth import SQLUserStore
+
+    if "#" in url:
+        url, schema = url.split("#")
+        return SQLUserStore(url, schema=schema)
+    return SQLUserStore(url)
+
+
+@both_databases
+async def test_a_failing_user_write_keeps_the_hash_out_of_the_error(sql_url: str) -> None:
+    from fastapi_issues.auth import UserInDB
+
+    store = _user_store(sql_url)
+    try:
+        await _refuse_user_inserts(store, sql_url)
+        user = UserInDB(username="grace", hashed_password=SecretStr(SECRET_HASH))
+        with pytest.raises(StorageError) as caught:
+            await store.create(user)
+    finally:
+        await store.aclose()
+    message = str(caught.value)
+    # The driver's error and the kind of statement stay: what is needed to debug it.
+    assert message.startswith("database error: ")
+    assert re.search(r"refused.by.the.test", message)
+    assert re.search(r"\(in INSERT INTO (\w+\.)?users\)$", message), message
+    assert "[parameters" not in message
+    # The driver's own error is chained, for debugging; SQLAlchemy's (with the
+    # parameters) is not, nor shown as the context, in any traceback printed of it.
+    assert caught.value.__cause__ is not None
+    assert caught.value.__suppress_context__
+    assert_no_secrets(
+        message, repr(caught.value), "".join(traceback.format_exception(caught.value))
+    )
+
+
+@both_databases
+async def test_a_failing_registration_logs_neither_the_password_nor_its_hash(
+    sql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi import FastAPI
+
+    from fastapi_issues.auth import AuthSettings, make_auth_router
+
+    store = _user_store(sql_url)
+    app = FastAPI()
+    app.include_router(
+        make_auth_router(store, AuthSettings(secret_key="k" * 32), registration=True)
+    )
+    try:
+        await _refuse_user_inserts(store, sql_url)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with caplog.at_level(logging.DEBUG):
+                response = await client.post(
+                    "/register", json={"username": "grace", "password": SECRET_PASSWORD}
+                )
+    finally:
+        await store.aclose()
+    assert response.status_code == 503
+    assert response.json() == {"detail": "User store unavailable"}
+    assert "user store failed: database error: " in caplog.text
+    assert_no_secrets(response.text, caplog.text)
+    for record in caplog.records:
+        if record.exc_info:
+            assert_no_secrets("".join(traceback.format_exception(*record.exc_info)))
+
+
+@pytest.mark.postgres
+async def test_postgres_nul_in_a_stored_user_keeps_the_hash_out_of_the_error(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    # The finding as reported: a NUL PostgreSQL cannot store, past the routes' checks.
+    from fastapi_issues.auth import UserInDB
+
+    store = _user_store(f"{postgres_url}#{postgres_schema}")
+    user = UserInDB(username="grace", full_name="Grace\x00", hashed_password=SecretStr(SECRET_HASH))
+    try:
+        with pytest.raises(StorageError) as caught:
+            await store.create(user)
+    finally:
+        await store.aclose()
+    assert "0x00" in str(caught.value)
+    assert_no_secrets(str(caught.value))
+
+
+def test_database_errors_name_the_driver_error_and_statement_kind_only() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    failed = IntegrityError(
+        "INSERT INTO users (username, hashed_password) VALUES ($1, $2)",
+        {"username": "grace", "hashed_password": SECRET_HASH},
+        Exception('duplicate key value violates unique constraint "users_pkey"'),
+    )
+    assert SECRET_HASH in str(failed)  # what the stores used to log
+    message = str(database_error(failed))
+    assert message == (
+        'database error: Exception: duplicate key value violates unique constraint "users_pkey" '
+        "(in INSERT INTO users)"
+    )
+    # asyncpg shows an argument it cannot encode; PostgreSQL quotes input it cannot parse.
+    encoded = Exception(f"invalid input for query argument $2: '{SECRET_HASH}' (expected int)")
+    parsed = Exception(f'invalid input syntax for type uuid: "{SECRET_HASH}"')
+    for driver_error in (encoded, parsed):
+        assert_no_secrets(str(database_error(driver_error, "UPDATE users SET x = $2")))
+    assert str(database_error(encoded)) == (
+        "database error: Exception: invalid input for query argument $2"
+    )

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException
 
 from fastapi_issues import (
     CommentAction,
@@ -8,6 +8,7 @@ from fastapi_issues import (
     IssueAction,
     IssueOut,
     JSONFileIssueStore,
+    LabelAction,
     author_only,
     make_comment_router,
     make_issue_router,
@@ -29,11 +30,6 @@ async def user_exists(username: str) -> bool:
     return username in TEAM
 
 
-async def lead_only(user: Annotated[str, Depends(current_user)]) -> None:
-    if user not in LEADS:
-        raise HTTPException(403, "Only leads manage labels")
-
-
 # --8<-- [start:policies]
 def reporters_and_leads(
     user: str, action: IssueAction, issue: IssueOut | None
@@ -42,6 +38,11 @@ def reporters_and_leads(
     if action in ("read", "create") or user in LEADS:
         return True
     return issue is not None and issue.reporter == user
+
+
+def leads_only(user: str, action: LabelAction) -> bool:
+    """Only leads create, rename and delete labels."""
+    return user in LEADS
 
 
 def authors_and_leads(
@@ -62,7 +63,6 @@ def authors_and_leads(
 # --8<-- [start:mount]
 store = JSONFileIssueStore("data/issues.json")
 policy = reporters_and_leads
-lead = [Depends(lead_only)]
 
 app = FastAPI(title="Team tracker")
 app.include_router(
@@ -75,7 +75,7 @@ app.include_router(
         store,
         current_user,
         policy=policy,
-        dependencies={"create": lead, "update": lead, "delete": lead},
+        label_policy=leads_only,
     )
 )
 app.include_router(

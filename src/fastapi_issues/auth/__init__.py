@@ -34,11 +34,15 @@ from fastapi_issues.auth.throttle import (
     InMemoryThrottleStorage,
     LoginThrottle,
     LoginThrottled,
+    RateLimit,
+    RegistrationThrottle,
+    RegistrationThrottled,
     ThrottleRule,
     ThrottleStorage,
 )
 from fastapi_issues.auth.tokens import InvalidToken, create_access_token, decode_access_token
 from fastapi_issues.auth.users import (
+    AmbiguousUsername,
     InMemoryUserStore,
     JSONFileUserStore,
     NewUser,
@@ -50,7 +54,9 @@ from fastapi_issues.auth.users import (
     UserStore,
     UserStoreNotFound,
     UserUpdate,
+    normalize_username,
     open_user_store,
+    username_collisions,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessToken",
+    "AmbiguousUsername",
     "AuthSettings",
     "AuthSettingsError",
     "InMemoryThrottleStorage",
@@ -68,6 +75,9 @@ __all__ = [
     "LoginThrottled",
     "NewUser",
     "Passwords",
+    "RateLimit",
+    "RegistrationThrottle",
+    "RegistrationThrottled",
     "SQLUserStore",
     "ThrottleRule",
     "ThrottleStorage",
@@ -86,7 +96,9 @@ __all__ = [
     "decode_access_token",
     "generate_secret",
     "make_auth_router",
+    "normalize_username",
     "open_user_store",
+    "username_collisions",
 ]
 
 

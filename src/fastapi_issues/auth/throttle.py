@@ -25,11 +25,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
+from fastapi_issues._usernames import normalize_username
+
 __all__ = [
     "Failures",
     "InMemoryThrottleStorage",
     "LoginThrottle",
     "LoginThrottled",
+    "RateLimit",
+    "RegistrationThrottle",
+    "RegistrationThrottled",
     "ThrottleRule",
     "ThrottleStorage",
     "throttled_login",
@@ -191,9 +196,10 @@ class LoginThrottle:
         self._in_flight: dict[str, int] = {}
 
     def _keys(self, username: str, address: str | None) -> list[tuple[str, ThrottleRule]]:
-        # Case-folded, so `Alice` and `alice` share one count whatever the user store does.
+        # Normalised as the user stores compare names: `Alice`, `alice` and a full-width
+        # `alice` are one account, so they share one count.
         return [
-            (f"user:{username[:200].casefold()}", self.per_username),
+            (_username_key(username), self.per_username),
             (f"addr:{address or 'unknown'}", self.per_address),
         ]
 
@@ -231,7 +237,12 @@ class LoginThrottle:
     async def succeeded(self, username: str) -> None:
         """Clear the username's failures. The address keeps its count: else anyone with
         one valid account could wipe their address's count between guesses at others."""
-        await self.storage.clear(f"user:{username[:200].casefold()}")
+        await self.storage.clear(_username_key(username))
+
+
+def _username_key(username: str) -> str:
+    # Cut first: the name is the client's, and may be long.
+    return f"user:{normalize_username(username[:200])}"
 
 
 async def throttled_login(
@@ -284,3 +295,105 @@ class _Attempt:
                 in_flight[key] = left
             else:
                 in_flight.pop(key, None)
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `requests` in any `per_seconds`, refilled evenly (a token bucket): a burst
+    of `requests` goes through at once, then one more every `per_seconds / requests`."""
+
+    requests: int
+    per_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.requests < 1:
+            raise ValueError("requests must be at least 1")
+        if not self.per_seconds > 0:
+            raise ValueError("per_seconds must be positive")
+
+    @property
+    def refill_per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+
+class RegistrationThrottled(Exception):
+    """Registrations from this address, or from everyone, must wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many registrations; retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class RegistrationThrottle:
+    """Limits `POST /register` per client address and for everyone together.
+
+    Registering costs an argon2 hash and leaves an account behind, so unlike logins every
+    attempt counts, successful or not. A registration refused here costs no hash and does
+    not count. Each address gets its own bucket; the overall one caps sign-ups from many
+    addresses at once (and so the hashing they cost).
+
+    Args:
+        per_address: by default 10 an hour per client address (an office behind one NAT
+            can still sign up its team in a morning).
+        overall: by default 30 a minute for everyone together: about a fifth of one core
+            spent hashing at the default argon2 parameters.
+        max_addresses: addresses remembered at most; the least recently seen are forgotten
+            first, so a flood of addresses cannot exhaust memory.
+        clock: seconds, monotonic; for tests.
+
+    The counts live in this process: with several workers, each allows this much.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_address: RateLimit = RateLimit(10, 3600.0),
+        overall: RateLimit = RateLimit(30, 60.0),
+        max_addresses: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_addresses < 1:
+            raise ValueError("max_addresses must be at least 1")
+        self.per_address = per_address
+        self.overall = overall
+        self.max_addresses = max_addresses
+        self._clock = clock
+        # bucket key -> (tokens, when counted), least recently used first
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def acquire(self, address: str | None) -> None:
+        """Count one registration from `address`, or raise `RegistrationThrottled` (and
+        count nothing) when it or everyone has used up their limit.
+
+        Synchronous: the check and the count happen with nothing else in between.
+        """
+        now = self._clock()
+        buckets = [(f"addr:{address or 'unknown'}", self.per_address), ("all", self.overall)]
+        levels = [self._level(key, limit, now) for key, limit in buckets]
+        wait = max(
+            (1.0 - tokens) / limit.refill_per_second
+            for (_, limit), tokens in zip(buckets, levels, strict=True)
+        )
+        if wait > 0:
+            raise RegistrationThrottled(max(1, math.ceil(wait)))
+        for (key, _), tokens in zip(buckets, levels, strict=True):
+            self._buckets[key] = (tokens - 1.0, now)
+            self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_addresses + 1:  # + the overall bucket
+            oldest = next(iter(self._buckets))
+            if oldest == "all":
+                self._buckets.move_to_end(oldest)
+                continue
+            del self._buckets[oldest]
+
+    def _level(self, key: str, limit: RateLimit, now: float) -> float:
+        """Tokens in the bucket `key` at `now`: full when unseen, else refilled since."""
+        entry = self._buckets.get(key)
+        if entry is None:
+            return float(limit.requests)
+        tokens, counted = entry
+        refilled = tokens + (now - counted) * limit.refill_per_second
+        return min(float(limit.requests), refilled)

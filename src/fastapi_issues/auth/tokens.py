@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime, timezone
 from typing import Any
@@ -61,4 +62,26 @@ def decode_access_token(token: str, settings: AuthSettings) -> dict[str, Any]:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token's subject is empty")
+    _check_numeric_dates(claims)
     return claims
+
+
+_NUMERIC_DATES = ("exp", "nbf", "iat")
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """Refuse `exp`, `nbf` and `iat` that are not JSON numbers (RFC 7519 NumericDate).
+
+    PyJWT checks them with `int(value)`, which passes `"9999999999"`, `true` and `false`;
+    the claims are then compared with the clock on every later request, where a string
+    raised `TypeError` (a 500). A signed token is only as trustworthy as its key, so a
+    claim of the wrong type is refused here, once, like any other malformed token.
+    """
+    for name in _NUMERIC_DATES:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidToken(f"the token's {name!r} claim is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidToken(f"the token's {name!r} claim is not a finite number")

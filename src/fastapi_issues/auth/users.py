@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
+from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage._durable_file import DurableJSONArray
 from fastapi_issues.storage.base import StorageError
 from fastapi_issues.storage.urls import is_sql_url, sql_extra_missing, sqlite_path
 
 __all__ = [
+    "AmbiguousUsername",
     "InMemoryUserStore",
     "JSONFileUserStore",
     "NewUser",
@@ -27,7 +37,9 @@ __all__ = [
     "UserStore",
     "UserStoreNotFound",
     "UserUpdate",
+    "normalize_username",
     "open_user_store",
+    "username_collisions",
     "users_path_for",
 ]
 
@@ -35,8 +47,11 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
-FullName = Annotated[str, StringConstraints(max_length=200)]
+# No NUL, said as patterns so the OpenAPI schema states what is refused (`check_storable`
+# refuses lone surrogates too, which JSON schema patterns cannot name).
+_NO_NUL = r"^[^\x00]*$"
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
+FullName = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -50,12 +65,94 @@ class UserNotFound(StorageError):
         self.username = username
 
 
-class UserExists(StorageError):
-    """A user with this username already exists."""
+class AmbiguousUsername(UserNotFound):
+    """No user has exactly this name, and several have names that normalise like it.
 
-    def __init__(self, username: str) -> None:
-        super().__init__(f"a user named {username!r} already exists")
+    Only users stored before names were unique case-insensitively can collide; the stores
+    never pick one of them (`fastapi-issues user check` lists them). A `UserNotFound`, so
+    that code written before it refuses the login as for an unknown name.
+    """
+
+    def __init__(self, username: str, candidates: Sequence[str]) -> None:
+        StorageError.__init__(
+            self, f"the name {username!r} matches several users: {', '.join(candidates)}"
+        )
         self.username = username
+        self.candidates = tuple(candidates)
+
+
+class UserExists(StorageError):
+    """A user with this username, or one that normalises like it, already exists."""
+
+    def __init__(self, username: str, existing: str | None = None) -> None:
+        if existing is None or existing == username:
+            message = f"a user named {username!r} already exists"
+        else:
+            message = f"the name {username!r} is taken by the user {existing!r}"
+        super().__init__(message)
+        self.username = username
+        self.existing = existing if existing is not None else username
+
+
+# -- usernames ---------------------------------------------------------------------------
+
+
+def pick_user(username: str, candidates: Iterable[UserInDB]) -> UserInDB:
+    """The user `username` names among `candidates` (users whose names may normalise like
+    it): the exact name first, else the only one that normalises alike.
+
+    Exact first, because names that collide were all made before names were unique, and
+    each of those users still logs in and is looked up by the name they always had; only
+    a name that is none of them exactly, and fits several, is refused (`AmbiguousUsername`).
+    """
+    key = normalize_username(username)
+    matches = []
+    for user in candidates:
+        if user.username == username:
+            return user
+        if normalize_username(user.username) == key:
+            matches.append(user)
+    if not matches:
+        raise UserNotFound(username)
+    if len(matches) > 1:
+        raise AmbiguousUsername(username, sorted(user.username for user in matches))
+    return matches[0]
+
+
+def username_collisions(usernames: Iterable[str]) -> list[list[str]]:
+    """Groups of stored usernames that normalise alike, each sorted, in the order of their
+    normalised form. Empty when every name is unique case-insensitively."""
+    groups: dict[str, list[str]] = {}
+    for name in usernames:
+        groups.setdefault(normalize_username(name), []).append(name)
+    return [sorted(groups[key]) for key in sorted(groups) if len(groups[key]) > 1]
+
+
+def _taken_by(users: Iterable[str], username: str) -> str | None:
+    key = normalize_username(username)
+    return next((name for name in users if normalize_username(name) == key), None)
+
+
+class _NameIndex:
+    """Stored usernames by normalised form, rebuilt when the mapping it was built from is
+    replaced (the stores replace, never mutate, the mapping when a user is added)."""
+
+    def __init__(self) -> None:
+        self._source: Mapping[str, UserInDB] | None = None
+        self._by_key: dict[str, list[str]] = {}
+
+    def find(self, users: Mapping[str, UserInDB], username: str) -> UserInDB:
+        exact = users.get(username)
+        if exact is not None:
+            # The fast path: tokens carry the stored name.
+            return exact
+        if users is not self._source:
+            self._by_key = {}
+            for name in users:
+                self._by_key.setdefault(normalize_username(name), []).append(name)
+            self._source = users
+        names = self._by_key.get(normalize_username(username), ())
+        return pick_user(username, (users[name] for name in names))
 
 
 class UserStoreNotFound(StorageError):
@@ -120,6 +217,19 @@ class UserUpdate(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+def check_storable(value: str) -> str:
+    """`value`, if every store can keep it; else `ValueError` (a 422 at the routes).
+
+    PostgreSQL text cannot hold NUL, and no store can encode a lone surrogate as UTF-8: let
+    through, they made the write fail as a 503 instead of the client's mistake.
+    """
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("must not contain unpaired surrogates")
+    return value
+
+
 class NewUser(BaseModel):
     """What is checked about a new user before it is stored, password aside."""
 
@@ -132,13 +242,22 @@ class NewUser(BaseModel):
     email: Email | None = Field(default=None, examples=["ada@example.com"])
     full_name: FullName | None = Field(default=None, examples=["Ada Lovelace"])
 
+    @field_validator("username", "email", "full_name")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return None if value is None else check_storable(value)
+
 
 class UserRegistration(NewUser):
     """A new user with a plain password, as `POST /register` and the CLI take it."""
 
     password: SecretStr = Field(
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
-        json_schema_extra={"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH},
+        json_schema_extra={
+            "minLength": MIN_PASSWORD_LENGTH,
+            "maxLength": MAX_PASSWORD_LENGTH,
+            "pattern": _NO_NUL,
+        },
     )
 
     @field_validator("password")
@@ -149,6 +268,7 @@ class UserRegistration(NewUser):
             raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
         if length > MAX_PASSWORD_LENGTH:
             raise ValueError(f"must be at most {MAX_PASSWORD_LENGTH} characters")
+        check_storable(value.get_secret_value())
         return value
 
 
@@ -159,25 +279,30 @@ class UserRegistration(NewUser):
 class UserStore(Protocol):
     """Where users live. Every method is async; stores know nothing about HTTP or hashing.
 
-    Usernames are compared exactly (case-sensitively). Implement these four methods and run
-    `fastapi_issues.testing.UserStoreContract` against your class.
+    Usernames are unique in their normalised form (`normalize_username`: NFKC, case-folded)
+    and kept in the form they were given. Lookups take any form: the user with exactly that
+    name, else the only one whose name normalises alike (`pick_user`). Implement these four
+    methods and run `fastapi_issues.testing.UserStoreContract` against your class.
     """
 
     async def get(self, username: str) -> UserInDB:
-        """Return one user; raise `UserNotFound` when there is none."""
+        """Return the user `username` names (see `pick_user`); raise `UserNotFound` when
+        there is none, `AmbiguousUsername` when several old users fit and none exactly."""
         ...
 
     async def create(self, user: UserInDB) -> UserInDB:
-        """Store a new user and return it; raise `UserExists` if the username is taken.
+        """Store a new user and return it; raise `UserExists` if a stored name normalises
+        like its name.
 
         The check and the write are one atomic step.
         """
         ...
 
     async def update(self, username: str, changes: UserUpdate) -> UserInDB:
-        """Apply the fields set in `changes` and return the user as stored.
+        """Apply the fields set in `changes` to the user `username` names, as `get` finds
+        it, and return the user as stored.
 
-        Raise `UserNotFound` when there is no such user.
+        Raise `UserNotFound` (or `AmbiguousUsername`) as `get` does.
         """
         ...
 
@@ -194,36 +319,55 @@ def _apply(user: UserInDB, changes: UserUpdate) -> UserInDB:
 
 
 class InMemoryUserStore:
-    """Keeps users in a dict, for tests and demos. Nothing survives the process."""
+    """Keeps users in a dict, for tests and demos. Nothing survives the process.
+
+    The users passed in are kept as given, even names that collide, as an old users file
+    may hold them.
+    """
 
     def __init__(self, users: Sequence[UserInDB] = ()) -> None:
         self._users = {user.username: user for user in users}
+        self._index = _NameIndex()
 
     async def get(self, username: str) -> UserInDB:
-        try:
-            return self._users[username]
-        except KeyError:
-            raise UserNotFound(username) from None
+        return self._index.find(self._users, username)
 
     async def create(self, user: UserInDB) -> UserInDB:
-        if user.username in self._users:
-            raise UserExists(user.username)
-        self._users[user.username] = user
+        taken = _taken_by(self._users, user.username)
+        if taken is not None:
+            raise UserExists(user.username, taken)
+        # A new dict, not an edit: the name index notices it.
+        self._users = {**self._users, user.username: user}
         return user
 
     async def update(self, username: str, changes: UserUpdate) -> UserInDB:
-        updated = _apply(await self.get(username), changes)
-        self._users[username] = updated
+        current = await self.get(username)
+        updated = _apply(current, changes)
+        # Same names, so the name index stays right.
+        self._users[current.username] = updated
         return updated
 
     async def list(self) -> Sequence[UserInDB]:
         return [self._users[name] for name in sorted(self._users)]
 
 
+def read_user(record: Any) -> UserInDB:
+    """A stored record as a `UserInDB`; `ValueError` naming the bad fields, never their
+    values (which may be the password hash), when it is not one."""
+    try:
+        return UserInDB.model_validate(record)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ValueError("; ".join(problems)) from None
+
+
 def _decode_user(item: Any, file_mtime: float) -> UserInDB:
     if not isinstance(item, dict):
         raise TypeError("expected an object")
-    return UserInDB.model_validate(item)
+    return read_user(item)
 
 
 def _encode_user(user: UserInDB) -> str:
@@ -257,6 +401,7 @@ class JSONFileUserStore:
             what="users",
             file_mode=0o600,
         )
+        self._index = _NameIndex()
 
     @property
     def path(self) -> Path:
@@ -264,15 +409,14 @@ class JSONFileUserStore:
         return self._file.path
 
     async def get(self, username: str) -> UserInDB:
-        user = (await self._file.fresh_records()).get(username)
-        if user is None:
-            raise UserNotFound(username)
-        return user
+        return self._index.find(await self._file.fresh_records(), username)
 
     async def create(self, user: UserInDB) -> UserInDB:
         def add(users: dict[str, UserInDB]) -> UserInDB:
-            if user.username in users:
-                raise UserExists(user.username)
+            # Checked against the records under the file's lock: atomic with the write.
+            taken = _taken_by(users, user.username)
+            if taken is not None:
+                raise UserExists(user.username, taken)
             users[user.username] = user
             return user
 
@@ -282,9 +426,10 @@ class JSONFileUserStore:
         def change(users: dict[str, UserInDB]) -> UserInDB:
             current = users.get(username)
             if current is None:
-                raise UserNotFound(username)
+                # A scan, not the index: these records are being edited.
+                current = pick_user(username, users.values())
             updated = _apply(current, changes)
-            users[username] = updated
+            users[current.username] = updated
             return updated
 
         return await self._file.write(change)

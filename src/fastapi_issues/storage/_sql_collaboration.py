@@ -42,6 +42,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._collab_records import new_comment
 from fastapi_issues.storage._sql_database import SQLDatabase
+from fastapi_issues.storage._sql_errors import raise_database_error
 from fastapi_issues.storage._sql_schema import (
     COMMENT_COLUMNS,
     ISSUE_COLUMNS,
@@ -261,7 +262,7 @@ class _Unchanged(Exception):
 
 
 def _unavailable(exc: Exception) -> NoReturn:
-    raise StorageError(f"database error: {exc}") from exc
+    raise_database_error(exc)
 
 
 class SQLCollaboration:

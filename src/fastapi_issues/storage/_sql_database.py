@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +17,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
+from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage._sql_direct import DirectSQL, Row, direct_sql
+from fastapi_issues.storage._sql_errors import describe_database_error, raise_database_error
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.base import StorageError
 
@@ -32,6 +36,11 @@ choose otherwise."""
 
 # Any constant will do, as long as every process uses the same one.
 _SCHEMA_LOCK_KEY = 0x66617069_73737565  # "fapissue"
+
+
+SQLITE_USERNAME_KEY_FUNCTION = "fastapi_issues_username_key"
+"""`fastapi_issues_username_key(username)`: the name as usernames are compared (NFKC,
+case-folded), computed by Python, so SQLite agrees with the other stores exactly."""
 
 
 def _contains_folded(needle: str, title: str, description: str) -> bool:
@@ -54,6 +63,28 @@ def _set_up_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> 
     dbapi_connection.create_function(
         SQLITE_CONTAINS_FUNCTION, 3, _contains_folded, deterministic=True
     )
+    dbapi_connection.create_function(
+        SQLITE_USERNAME_KEY_FUNCTION, 1, normalize_username, deterministic=True
+    )
+
+
+class _CallNamesOnly(logging.Filter):
+    """aiosqlite logs every call it makes at DEBUG, with its arguments: each statement's
+    parameters, password hashes among them. Its records keep the call's name only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            call = record.args[0]
+            if isinstance(call, functools.partial):
+                name = getattr(call.func, "__name__", "a call")
+                record.args = (name, *record.args[1:])
+        return True
+
+
+def _hide_aiosqlite_arguments() -> None:
+    logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(known, _CallNamesOnly) for known in logger.filters):
+        logger.addFilter(_CallNamesOnly())
 
 
 def async_url(url: str | URL) -> URL:
@@ -87,12 +118,14 @@ class SQLDatabase:
             self._owns_engine = False
         else:
             url = async_url(url_or_engine)
-            options: dict[str, Any] = {}
+            # Parameters hold what is written (password hashes among it): SQLAlchemy leaves
+            # them out of its logging and its exception text.
+            options: dict[str, Any] = {"hide_parameters": True}
             if url.get_backend_name() == "postgresql":
                 # A fixed set of connections: requests beyond it wait their turn. With
                 # overflow connections, every burst opened and closed connections per request
                 # (the benchmark's GET one ran at 0.6x of this).
-                options = {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
+                options |= {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
             engine = create_async_engine(url, **options)
             self._owns_engine = True
         self._base_engine = engine
@@ -107,6 +140,7 @@ class SQLDatabase:
                 # Like the JSON store's file, the database may go in a folder not made yet.
                 with contextlib.suppress(OSError):
                     Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            _hide_aiosqlite_arguments()
             if not event.contains(engine.sync_engine, "connect", _set_up_sqlite_connection):
                 event.listen(engine.sync_engine, "connect", _set_up_sqlite_connection)
         if schema is not None:
@@ -140,7 +174,7 @@ class SQLDatabase:
             async with self.statement_engine.connect() as conn:
                 return list((await conn.execute(statement, params)).all())
         except (SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc)
 
     async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
         """Run one write as its own transaction; how many rows it touched."""
@@ -152,7 +186,7 @@ class SQLDatabase:
             async with self.statement_engine.begin() as conn:
                 result = await conn.execute(statement, params)
         except (SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc)
         return result.rowcount
 
     async def ensure_schema(self) -> None:
@@ -181,7 +215,9 @@ class SQLDatabase:
                 await conn.run_sync(self._create_tables)
                 await conn.commit()
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot create the tables: {exc}") from exc
+            raise StorageError(
+                f"cannot create the tables: {describe_database_error(exc)}"
+            ) from None
         except OSError as exc:
             raise StorageError(f"cannot reach the database: {exc}") from exc
         self.ready = True

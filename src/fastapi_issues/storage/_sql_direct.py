@@ -27,7 +27,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage._sql_errors import raise_database_error
 
 __all__ = ["DirectSQL", "direct_sql"]
 
@@ -163,7 +163,7 @@ class _SQLiteDirect:
                 self._reader = self._connect()
             raw_rows = self._reader.execute(sql, arguments).fetchall()
         except sqlite3.Error as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc, sql)
         return compiled.rows(raw_rows)
 
     async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
@@ -177,7 +177,7 @@ class _SQLiteDirect:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
         except sqlite3.Error as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc, sql)
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -208,15 +208,15 @@ class _AsyncpgDirect:
         try:
             pooled = self._idle.pop() if self._idle else await self._engine.raw_connection()
         except Exception as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc)
         try:
             result = await getattr(pooled.driver_connection, method)(sql, *arguments)
         except self._broken as exc:
             pooled.invalidate()
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc, sql)
         except self._errors as exc:
             self._give_back(pooled)
-            raise StorageError(f"database error: {exc}") from exc
+            raise_database_error(exc, sql)
         except BaseException:  # cancelled mid-statement: the connection's state is unknown
             pooled.invalidate()
             raise

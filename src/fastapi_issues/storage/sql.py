@@ -44,6 +44,7 @@ from fastapi_issues.storage._sql_database import (
     SQLDatabase,
     SQLStoreBase,
 )
+from fastapi_issues.storage._sql_errors import raise_database_error
 from fastapi_issues.storage._sql_schema import (
     COLLABORATION_TABLES,
     PRIORITY_RANK,
@@ -166,7 +167,7 @@ def _sqlite_text_condition() -> ColumnElement[bool]:
 
 def _unavailable(exc: Exception) -> NoReturn:
     # The router turns StorageError into a 503 and logs the message.
-    raise StorageError(f"database error: {exc}") from exc
+    raise_database_error(exc)
 
 
 class SQLIssueStore(SQLCollaboration, SQLStoreBase):
