@@ -51,6 +51,7 @@ class TestJSONFileIssueStoreReopened(TrackerStoreContract):
             create_comment = writer.create_comment
             update_comment = writer.update_comment
             delete_comment = writer.delete_comment
+            import_issues = writer.import_issues
             get_comment = reader.get_comment
             list_comments = reader.list_comments
 

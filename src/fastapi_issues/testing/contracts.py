@@ -4,6 +4,7 @@ docstring for how to use them)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from fastapi_issues.storage.base import (
     ASSIGNEE_ANY,
     ASSIGNEE_NONE,
     InvalidIssueChange,
+    IssueImporter,
     IssueNotFound,
     IssueQuery,
     IssueStore,
@@ -1000,6 +1002,24 @@ class LabelStoreContract:
             await store.add_issue_labels(issue.id, names[20:])
         assert await store.get(issue.id) == full
         assert (await store.add_issue_labels(issue.id, names[:3])).version == full.version
+
+    async def test_an_issue_imported_over_the_limit_may_lose_or_swap_labels(
+        self, store: LabelStore
+    ) -> None:
+        if not isinstance(store, IssueImporter):
+            pytest.skip("the store does not import issues, so none can be over the limit")
+        names = [f"label-{n:02}" for n in range(23)]
+        for name in names:
+            await store.create_label(_label(name))
+        issue = await store.create(_new())
+        over = issue.model_copy(update={"id": str(uuid.uuid4()), "labels": names[:22]})
+        await store.import_issues([over])
+        with pytest.raises(TooManyLabels):
+            await store.add_issue_labels(over.id, names[22:])
+        swapped = await store.set_issue_labels(over.id, [*names[1:22], names[22]])
+        assert len(swapped.labels) == 22
+        fewer = await store.remove_issue_labels(over.id, names[:1] + names[22:])
+        assert fewer.labels == names[1:22]
 
     async def test_filters_by_labels_needing_all_of_them(self, store: LabelStore) -> None:
         for name in ["bug", "ui"]:
