@@ -51,7 +51,7 @@ MAX_PASSWORD_LENGTH = 1024
 # refuses lone surrogates too, which JSON schema patterns cannot name).
 _NO_NUL = r"^[^\x00]*$"
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
-FullName = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
+FullName = Annotated[str, StringConstraints(max_length=200)]
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -240,7 +240,10 @@ class NewUser(BaseModel):
         examples=["ada"],
     )
     email: Email | None = Field(default=None, examples=["ada@example.com"])
-    full_name: FullName | None = Field(default=None, examples=["Ada Lovelace"])
+    # The pattern is stated for clients; `_storable` enforces it, with a clearer message.
+    full_name: FullName | None = Field(
+        default=None, examples=["Ada Lovelace"], json_schema_extra={"pattern": _NO_NUL}
+    )
 
     @field_validator("username", "email", "full_name")
     @classmethod
