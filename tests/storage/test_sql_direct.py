@@ -194,25 +194,48 @@ async def test_a_postgres_statement_error_gives_the_connection_back(
         await runner.aclose()
 
 
+async def _terminate(postgres_url: str, backend: int) -> None:
+    admin = create_async_engine(postgres_url, poolclass=NullPool)
+    async with admin.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    await admin.dispose()
+
+
 @pytest.mark.postgres
-async def test_a_broken_postgres_connection_is_given_up_not_reused(
+async def test_a_postgres_connection_broken_mid_statement_is_given_up_not_reused(
     postgres_engine: AsyncEngine, postgres_url: str
 ) -> None:
     runner = _runner(postgres_engine)
     try:
         [(backend,)] = await runner.fetch(_BACKEND, {})
-        admin = create_async_engine(postgres_url, poolclass=NullPool)
-        async with admin.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-        await admin.dispose()
-        await asyncio.sleep(0.5)  # for the driver to see the connection go
+        sleeping = asyncio.ensure_future(runner.fetch(select(func.pg_sleep(30)), {}))
+        await asyncio.sleep(0.3)
+        await _terminate(postgres_url, backend)
         with pytest.raises(StorageError) as failed:
-            await runner.fetch(_BACKEND, {})
-        # The pool's one connection was given up at once (not when the failed call's frames,
-        # kept here, are collected): a new one replaces it.
+            await sleeping
+        # The pool's one connection was given up (not left for when the failed call's
+        # frames, kept here, are collected): a new one replaces it.
         [(replacement,)] = await runner.fetch(_BACKEND, {})
         assert replacement != backend
         assert failed.value.__cause__ is not None
+    finally:
+        await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_postgres_connection_that_broke_while_kept_is_dropped_unused(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        [(backend,)] = await runner.fetch(_BACKEND, {})
+        await _terminate(postgres_url, backend)
+        await asyncio.sleep(0.5)  # for the driver to see the connection go
+        # The dead connection is not tried (which would fail this statement, as it failed
+        # one request per dead connection after a database restart): a new one serves it.
+        [(replacement,)] = await runner.fetch(_BACKEND, {})
+        assert replacement != backend
+        assert postgres_engine.pool.checkedout() == 1  # the new one, kept
     finally:
         await runner.aclose()
 

@@ -34,6 +34,12 @@ POSTGRES_POOL_SIZE = 10
 """Connections per PostgreSQL engine made from a URL (per process); pass an `AsyncEngine` to
 choose otherwise."""
 
+POSTGRES_CONNECT_TIMEOUT = 5.0
+"""Seconds a new PostgreSQL connection may take (TCP, TLS, log-in) before the statement that
+needed it fails, answering 503. asyncpg's own default is 60: with the server's packets
+dropped (not refused), every request needing a connection waited that long for its 503,
+holding a pool slot meanwhile."""
+
 # Any constant will do, as long as every process uses the same one.
 _SCHEMA_LOCK_KEY = 0x66617069_73737565  # "fapissue"
 
@@ -125,7 +131,11 @@ class SQLDatabase:
                 # A fixed set of connections: requests beyond it wait their turn. With
                 # overflow connections, every burst opened and closed connections per request
                 # (the benchmark's GET one ran at 0.6x of this).
-                options |= {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
+                options |= {
+                    "pool_size": POSTGRES_POOL_SIZE,
+                    "max_overflow": 0,
+                    "connect_args": {"timeout": POSTGRES_CONNECT_TIMEOUT},
+                }
             engine = create_async_engine(url, **options)
             self._owns_engine = True
         self._base_engine = engine

@@ -193,6 +193,9 @@ class _SQLiteDirect:
 class _AsyncpgDirect:
     # Connections kept between statements; more are borrowed from the pool when busy.
     _KEEP = 4
+    # Dead connections dropped for one statement: the kept ones and more than a pool made
+    # from a URL holds (10).
+    _DEAD_SKIPPED = _KEEP + 16
 
     def __init__(self, engine: AsyncEngine, statements: _Statements) -> None:
         import asyncpg  # type: ignore[import-untyped]
@@ -205,10 +208,7 @@ class _AsyncpgDirect:
 
     async def _run(self, statement: Executable, params: Mapping[str, Any], method: str) -> Any:
         sql, arguments = self._statements.get(statement, params).arguments(params)
-        try:
-            pooled = self._idle.pop() if self._idle else await self._engine.raw_connection()
-        except Exception as exc:
-            raise_database_error(exc)
+        pooled = await self._open_connection()
         try:
             result = await getattr(pooled.driver_connection, method)(sql, *arguments)
         except self._broken as exc:
@@ -222,6 +222,25 @@ class _AsyncpgDirect:
             raise
         self._give_back(pooled)
         return result
+
+    async def _open_connection(self) -> Any:
+        # A connection cut while it sat kept or in the pool (the database restarted, the
+        # network dropped) has seen its socket close, and asyncpg knows it without a round
+        # trip. Used, it would fail one more request after the database is back, once per
+        # dead connection: they are dropped here instead. The bound only stops a server that
+        # closes every new connection from keeping us here; then the statement fails.
+        for _ in range(self._DEAD_SKIPPED):
+            pooled = await self._checkout()
+            if not pooled.driver_connection.is_closed():
+                return pooled
+            pooled.invalidate()
+        return await self._checkout()
+
+    async def _checkout(self) -> Any:
+        try:
+            return self._idle.pop() if self._idle else await self._engine.raw_connection()
+        except Exception as exc:
+            raise_database_error(exc)
 
     def _give_back(self, pooled: Any) -> None:
         if len(self._idle) < self._KEEP:
