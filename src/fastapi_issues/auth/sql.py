@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, bindparam, func, insert, literal_column, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fastapi_issues.auth.users import (
@@ -35,7 +35,7 @@ from fastapi_issues.storage._sql_database import (
     SQLDatabase,
     SQLStoreBase,
 )
-from fastapi_issues.storage._sql_errors import raise_database_error
+from fastapi_issues.storage._sql_errors import DATABASE_ERRORS, raise_database_error
 from fastapi_issues.storage._sql_schema import users
 from fastapi_issues.storage.base import StorageError
 
@@ -146,7 +146,7 @@ class SQLUserStore(SQLStoreBase):
         except IntegrityError:
             # The primary key: another process added this very name.
             raise UserExists(user.username) from None
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             raise_database_error(exc)
         return user
 
@@ -187,7 +187,7 @@ class SQLUserStore(SQLStoreBase):
         try:
             async with self._engine.begin() as conn:
                 return (await conn.execute(_UPDATE, {**values, "match_username": username})).first()
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             raise_database_error(exc)
 
     async def list(self) -> Sequence[UserInDB]:
@@ -196,6 +196,6 @@ class SQLUserStore(SQLStoreBase):
         try:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(_SELECT_ALL)).all()
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             raise_database_error(exc)
         return [_user(row) for row in rows]

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -42,7 +42,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._collab_records import new_comment
 from fastapi_issues.storage._sql_database import SQLDatabase
-from fastapi_issues.storage._sql_errors import raise_database_error
+from fastapi_issues.storage._sql_errors import DATABASE_ERRORS, raise_database_error
 from fastapi_issues.storage._sql_schema import (
     COMMENT_COLUMNS,
     ISSUE_COLUMNS,
@@ -282,7 +282,7 @@ class SQLCollaboration:
         try:
             async with self._db.engine.begin() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             _unavailable(exc)
 
     @asynccontextmanager
@@ -292,7 +292,7 @@ class SQLCollaboration:
         try:
             async with self._db.statement_engine.connect() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             _unavailable(exc)
 
     def _unstorable(self, *values: str) -> bool:

@@ -19,7 +19,11 @@ from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage._sql_direct import DirectSQL, Row, direct_sql
-from fastapi_issues.storage._sql_errors import describe_database_error, raise_database_error
+from fastapi_issues.storage._sql_errors import (
+    DATABASE_ERRORS,
+    describe_database_error,
+    raise_database_error,
+)
 from fastapi_issues.storage._sql_schema import SCHEMA_VERSION, meta
 from fastapi_issues.storage.base import StorageError
 
@@ -183,7 +187,7 @@ class SQLDatabase:
         try:
             async with self.statement_engine.connect() as conn:
                 return list((await conn.execute(statement, params)).all())
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             raise_database_error(exc)
 
     async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
@@ -195,7 +199,7 @@ class SQLDatabase:
         try:
             async with self.statement_engine.begin() as conn:
                 result = await conn.execute(statement, params)
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             raise_database_error(exc)
         return result.rowcount
 

@@ -8,12 +8,24 @@ text or its parameters, so it can go to the log and to `str(exc)` safely.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import NoReturn
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from fastapi_issues.storage.base import StorageError
 
-__all__ = ["database_error", "describe_database_error", "raise_database_error"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "database_error",
+    "describe_database_error",
+    "raise_database_error",
+]
+
+DATABASE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+"""What a database call raises when the database fails, not the code. A connect timeout is
+`asyncio.TimeoutError`, an `OSError` only from Python 3.11 on: named, 3.10 gets a 503 too."""
 
 # asyncpg names a parameter it cannot encode and shows its value: keep the name only.
 _ARGUMENT_VALUE = re.compile(r"(query argument \$\d+): .*", re.DOTALL)

@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
@@ -44,7 +43,7 @@ from fastapi_issues.storage._sql_database import (
     SQLDatabase,
     SQLStoreBase,
 )
-from fastapi_issues.storage._sql_errors import raise_database_error
+from fastapi_issues.storage._sql_errors import DATABASE_ERRORS, raise_database_error
 from fastapi_issues.storage._sql_schema import (
     COLLABORATION_TABLES,
     PRIORITY_RANK,
@@ -413,7 +412,7 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
                     firsts = {issue.id: issue for issue in reversed(batch)}
                     fresh = [issue for i, issue in firsts.items() if i in new_ids]
                     await insert_issue_links(conn, fresh, label_ids)
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             _unavailable(exc)
         return added
 
@@ -427,7 +426,7 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
                 async with self._engine.connect() as conn:
                     params = {"after_seq": after, "limit": _IMPORT_BATCH}
                     rows = (await conn.execute(_EXPORT, params)).all()
-            except (SQLAlchemyError, OSError) as exc:
+            except DATABASE_ERRORS as exc:
                 _unavailable(exc)
             for row in rows:
                 yield _issue(row[1:])
