@@ -305,3 +305,21 @@ async def test_a_postgres_write_returns_the_rows_it_touched(
         assert await runner.write(text(f'CREATE TABLE "{postgres_schema}".other (n int)'), {}) == 0
     finally:
         await runner.aclose()
+
+
+async def test_a_sqlite_uri_url_reaches_the_file_it_names(tmp_path: Path) -> None:
+    """`?uri=true` makes the direct runner open the path as a SQLite URI, as the engine does:
+    a write through one store is read through a store on the plain path."""
+    from fastapi_issues import IssueCreate
+    from fastapi_issues.storage.sql import SQLIssueStore
+
+    path = tmp_path / "issues.db"
+    by_uri = SQLIssueStore(f"sqlite:///file:{path}?mode=rwc&uri=true")
+    await by_uri.create_schema()
+    created = await by_uri.create(IssueCreate(title="Via a URI", description="Opened as file:"))
+    await by_uri.aclose()
+    by_path = SQLIssueStore(f"sqlite:///{path}")
+    try:
+        assert (await by_path.get(created.id)).title == "Via a URI"
+    finally:
+        await by_path.aclose()
