@@ -556,4 +556,4 @@ def _page_aligned(query: IssueQuery) -> IssueQuery:
 
 
 TestExampleAppModel = ExampleAppMachine.TestCase
-TestExampleAppModel.settings = _settings(50)
+TestExampleAppModel.settings = _settings(40)

@@ -113,14 +113,14 @@ TestJSONFileStore = tracker_state_machine(json_store, name="JSONFileStore").Test
 TestJSONFileStore.settings = _settings(100)
 
 TestSQLiteStore = tracker_state_machine(sqlite_store, name="SQLiteStore").TestCase
-TestSQLiteStore.settings = _settings(70)
+TestSQLiteStore.settings = _settings(40)
 
 TestPostgreSQLStore = pytest.mark.postgres(
     pytest.mark.skipif(not os.environ.get(POSTGRES_URL_VARIABLE), reason=POSTGRES_HOW_TO)(
         tracker_state_machine(postgres_store, name="PostgreSQLStore").TestCase
     )
 )
-TestPostgreSQLStore.settings = _settings(60)
+TestPostgreSQLStore.settings = _settings(40)
 
 
 @pytest.fixture(scope="module", autouse=True)
