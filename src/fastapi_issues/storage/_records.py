@@ -188,6 +188,11 @@ def names_to_import(present: Collection[str], imported: Sequence[IssueOut]) -> l
     return list(names)
 
 
+def with_ids(ids: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    """`ids` and then those of `added` not among them, in their order."""
+    return ids + tuple(i for i in added if i not in ids)
+
+
 def without_ids(ids: tuple[str, ...], removed: tuple[str, ...]) -> tuple[str, ...]:
     """`ids` less `removed`, in their order."""
     return tuple(i for i in ids if i not in removed)

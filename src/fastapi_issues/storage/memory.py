@@ -41,6 +41,7 @@ from fastapi_issues.storage._records import (
     apply_update,
     names_to_import,
     new_issue,
+    with_ids,
     without_ids,
 )
 from fastapi_issues.storage.base import IssueNotFound, IssuePage, IssueQuery
@@ -166,7 +167,7 @@ class InMemoryIssueStore:
         index = self._label_index
         return self._edit_labels(
             issue_id,
-            lambda old: old + tuple(i for i in index.ids(names) if i not in old),
+            lambda old: with_ids(old, index.ids(names)),
             expected_version,
         )
 

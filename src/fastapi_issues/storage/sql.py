@@ -409,7 +409,9 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
                     new_ids = set((await conn.execute(statement)).scalars())
                     added += len(new_ids)
                     # A batch may name an id twice: the first is the one inserted.
-                    firsts = {issue.id: issue for issue in reversed(batch)}
+                    firsts: dict[str, IssueOut] = {}
+                    for issue in batch:
+                        firsts.setdefault(issue.id, issue)
                     fresh = [issue for i, issue in firsts.items() if i in new_ids]
                     await insert_issue_links(conn, fresh, label_ids)
         except DATABASE_ERRORS as exc:

@@ -89,6 +89,13 @@ _titles = _words  # every word is 3 characters or more, as titles must be
 _descriptions = st.tuples(_words, _words).map(" - ".join)
 _assignees = st.lists(st.sampled_from(USERS), unique=True, max_size=2)
 _users = st.none() | st.sampled_from(USERS)
+_new_issues = st.builds(
+    IssueCreate,
+    title=_titles,
+    description=_descriptions,
+    priority=st.sampled_from(IssuePriority),
+    assignees=_assignees,
+)
 _bodies = st.sampled_from(("Me too.", "Fixed in main.", "me too."))
 _steps = st.sampled_from([timedelta(0), _MICROSECOND, timedelta(seconds=1), timedelta(days=3)])
 _colors = st.sampled_from(("ededed", "d73a4a", "0e8a16"))
@@ -139,61 +146,32 @@ class TrackerStateMachine(RuleBasedStateMachine):
     # -- issues --------------------------------------------------------------------------
 
     @initialize(
-        issues=st.lists(
-            st.tuples(_titles, _descriptions, st.sampled_from(IssuePriority), _assignees, _users),
-            min_size=2,
-            max_size=6,
-        ),
+        issues=st.lists(st.tuples(_new_issues, _users), min_size=2, max_size=6),
         steps=st.lists(_steps, min_size=6, max_size=6),
     )
     def start_with_issues(
-        self,
-        issues: list[tuple[str, str, IssuePriority, list[str], str | None]],
-        steps: list[timedelta],
+        self, issues: list[tuple[IssueCreate, str | None]], steps: list[timedelta]
     ) -> None:
         """Some issues to begin with: one create rule among many would leave lists short."""
-        for (title, description, priority, assignees, reporter), step in zip(
-            issues, steps, strict=False
-        ):
-            new = IssueCreate(
-                title=title, description=description, priority=priority, assignees=assignees
-            )
-            reporter = self.acting_user(reporter)
-            created = self.run(self.store.create(new, reporter=reporter))
-            self.known_ids.append(created.id)
-            _same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
+        for (new, reporter), step in zip(issues, steps, strict=False):
+            self.add_issue(new, reporter)
             self.clock.advance(step)
 
     @rule(step=_steps)
     def advance_clock(self, step: timedelta) -> None:
         self.clock.advance(step)
 
-    @rule(
-        data=st.data(),
-        title=_titles,
-        description=_descriptions,
-        priority=st.sampled_from(IssuePriority),
-        assignees=_assignees,
-        reporter=_users,
-    )
-    def create(
-        self,
-        data: st.DataObject,
-        title: str,
-        description: str,
-        priority: IssuePriority,
-        assignees: list[str],
-        reporter: str | None,
-    ) -> None:
-        new = IssueCreate(
-            title=title, description=description, priority=priority, assignees=assignees
-        )
+    @rule(data=st.data(), new=_new_issues, reporter=_users)
+    def create(self, data: st.DataObject, new: IssueCreate, reporter: str | None) -> None:
+        self.check(data, self.add_issue(new, reporter))
+
+    def add_issue(self, new: IssueCreate, reporter: str | None) -> str:
+        """Create the issue in the store and the model; they must return the same one."""
         reporter = self.acting_user(reporter)
         created = self.run(self.store.create(new, reporter=reporter))
         self.known_ids.append(created.id)
-        expected = self.model.create(created.id, new, reporter, self.clock())
-        _same(created, expected, "create")
-        self.check(data, created.id)
+        _same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
+        return str(created.id)
 
     @rule(data=st.data(), changes=_issue_changes(), actor=_users)
     def update(self, data: st.DataObject, changes: IssueUpdate, actor: str | None) -> None:
