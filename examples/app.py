@@ -42,13 +42,13 @@ from fastapi_issues.middleware import (
     BodySizeLimitMiddleware,
     ProcessTimeMiddleware,
 )
-from fastapi_issues.policies import AdminsOnly, ReporterOrAdmin
+from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth import Passwords, UserStore
-    from fastapi_issues.router import UserCheck
-    from fastapi_issues.storage.collaboration import TrackerStore
+    from fastapi_issues.routers.issues import UserCheck
+    from fastapi_issues.storage.protocols import TrackerStore
 
 DEFAULT_STORAGE_URL = "data/issues.json"
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"

@@ -26,11 +26,11 @@ def test_wheel_and_sdist_build_and_the_wheel_installs_cleanly(tmp_path: Path) ->
     sdist = next(dist.glob("fastapi_issues-0.1.0.tar.gz"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "fastapi_issues/py.typed" in names
-    assert "fastapi_issues/storage/json_file.py" in names
+    assert "fastapi_issues/storage/records/json_file.py" in names
     assert not any(name.startswith(("tests/", "examples/")) for name in names)
     with tarfile.open(sdist) as archive:
         members = archive.getnames()
-    assert "fastapi_issues-0.1.0/src/fastapi_issues/router.py" in members
+    assert "fastapi_issues-0.1.0/src/fastapi_issues/routers/issues.py" in members
     assert "fastapi_issues-0.1.0/CHANGELOG.md" in members
 
     env_dir = tmp_path / "venv"

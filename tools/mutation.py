@@ -13,7 +13,7 @@ take longer than `--timeout`. Run it in a scratch worktree, never in a tree othe
 
     git worktree add /tmp/mut HEAD && cd /tmp/mut
     PYTHONPATH=/tmp/mut/src python tools/mutation.py --name records \\
-        --file src/fastapi_issues/storage/_records.py --sample 60 --seed 13 \\
+        --file src/fastapi_issues/storage/records/_issues.py --sample 60 --seed 13 \\
         -- tests/storage/test_contract.py -k "Memory or JSON"
 
 Results go to `tools/mutation-results/<name>.json` (every detail) and `<name>.md` (a

@@ -1,26 +1,26 @@
 """A production-grade issue tracker API that mounts into any FastAPI app."""
 
-from fastapi_issues.comment_router import (
+from fastapi_issues.routers.comments import (
     CommentAction,
     CommentOperation,
     CommentPolicy,
     author_only,
     make_comment_router,
 )
-from fastapi_issues.label_router import (
-    LabelAction,
-    LabelOperation,
-    LabelPolicy,
-    make_label_router,
-)
-from fastapi_issues.policies import AdminsOnly, ReporterOrAdmin
-from fastapi_issues.router import (
+from fastapi_issues.routers.issues import (
     IssueAction,
     IssueOperation,
     IssuePolicy,
     UserCheck,
     make_issue_router,
 )
+from fastapi_issues.routers.labels import (
+    LabelAction,
+    LabelOperation,
+    LabelPolicy,
+    make_label_router,
+)
+from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.users import UserStore

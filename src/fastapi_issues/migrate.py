@@ -7,8 +7,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi_issues.schemas import CommentOut, IssueOut
-from fastapi_issues.storage.base import IssueExporter, IssueImporter, IssueQuery, IssueStore
-from fastapi_issues.storage.collaboration import TrackerExporter, TrackerImporter
+from fastapi_issues.storage.protocols import (
+    IssueExporter,
+    IssueImporter,
+    IssueStore,
+    TrackerExporter,
+    TrackerImporter,
+)
+from fastapi_issues.storage.query import IssueQuery
 from fastapi_issues.storage.urls import (
     close_store,
     is_sql_url,

@@ -19,7 +19,7 @@ from fastapi_issues.auth import (
     current_user,
     make_auth_router,
 )
-from fastapi_issues.router import make_issue_router
+from fastapi_issues.routers.issues import make_issue_router
 from fastapi_issues.storage import InMemoryIssueStore
 
 SECRET = "test-signing-key-" + "s" * 47

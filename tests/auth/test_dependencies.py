@@ -156,7 +156,7 @@ async def test_tokens_need_the_configured_issuer_and_audience(users: InMemoryUse
     from fastapi import FastAPI
 
     from fastapi_issues.auth import current_active_user
-    from fastapi_issues.router import make_issue_router
+    from fastapi_issues.routers.issues import make_issue_router
     from fastapi_issues.storage import InMemoryIssueStore
 
     strict = AuthSettings(secret_key=SECRET, issuer="https://issues.example", audience="api")

@@ -48,7 +48,7 @@ def run_without_auth_extra(code: str) -> subprocess.CompletedProcess[str]:
 def test_the_core_works_without_the_auth_extra() -> None:
     result = run_without_auth_extra(
         """
-        import fastapi_issues, fastapi_issues.router, fastapi_issues.storage.urls
+        import fastapi_issues, fastapi_issues.routers.issues, fastapi_issues.storage.urls
         import fastapi_issues.testing, fastapi_issues.cli
         from examples.app import create_app
         app = create_app({"ISSUES_STORAGE_URL": "memory://", "FASTAPI_ISSUES_AUTH": "off"})

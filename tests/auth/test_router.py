@@ -32,7 +32,7 @@ from fastapi_issues.auth import (
     UserUpdate,
     make_auth_router,
 )
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.errors import StorageError
 from tests.auth.conftest import FAST, PASSWORD, SECRET, AppFactory, bearer, login
 
 pytestmark = pytest.mark.anyio
@@ -201,7 +201,7 @@ class BrokenStore(InMemoryUserStore):
 
 async def test_an_unreadable_user_store_gets_503_without_details(settings: AuthSettings) -> None:
     from fastapi_issues.auth import current_active_user
-    from fastapi_issues.router import make_issue_router
+    from fastapi_issues.routers.issues import make_issue_router
     from fastapi_issues.storage import InMemoryIssueStore
 
     users = BrokenStore()

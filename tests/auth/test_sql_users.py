@@ -13,9 +13,9 @@ from sqlalchemy import insert
 
 from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
 from fastapi_issues.auth.users import UserUpdate, open_user_store
-from fastapi_issues.storage._sql_schema import users as users_table
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.sql._schema import users as users_table
 from fastapi_issues.testing import UserStoreContract
 
 pytestmark = pytest.mark.anyio

@@ -22,7 +22,7 @@ from fastapi_issues.auth.users import (
     UserUpdate,
     open_user_store,
 )
-from fastapi_issues.storage.base import CorruptStoreError
+from fastapi_issues.storage.errors import CorruptStoreError
 from fastapi_issues.testing import UserStoreContract
 
 Seed = Callable[[Sequence[UserInDB]], Awaitable[None]]

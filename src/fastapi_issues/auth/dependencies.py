@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from fastapi_issues.auth.settings import AuthSettings
 from fastapi_issues.auth.tokens import InvalidToken, decode_access_token
 from fastapi_issues.auth.users import User, UserNotFound, UserStore
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["UserDependency", "current_active_user", "current_user"]
 

@@ -14,7 +14,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
-from fastapi_issues._json_body import reject_ambiguous_json
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
     credentials_error,
@@ -41,8 +40,9 @@ from fastapi_issues.auth.users import (
     UserStore,
     UserUpdate,
 )
-from fastapi_issues.router import ErrorMessage
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.routers._json_body import reject_ambiguous_json
+from fastapi_issues.routers.issues import ErrorMessage
+from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["AccessToken", "make_auth_router"]
 

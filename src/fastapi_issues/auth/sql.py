@@ -30,14 +30,14 @@ from fastapi_issues.auth.users import (
     pick_user,
     read_user,
 )
-from fastapi_issues.storage._sql_database import (
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.sql._database import (
     SQLITE_USERNAME_KEY_FUNCTION,
     SQLDatabase,
     SQLStoreBase,
 )
-from fastapi_issues.storage._sql_errors import DATABASE_ERRORS, raise_database_error
-from fastapi_issues.storage._sql_schema import users
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.sql._errors import DATABASE_ERRORS, raise_database_error
+from fastapi_issues.storage.sql._schema import users
 
 __all__ = ["SQLUserStore"]
 

@@ -20,8 +20,8 @@ from pydantic import (
 )
 
 from fastapi_issues._usernames import normalize_username
-from fastapi_issues.storage._durable_file import DurableJSONArray
-from fastapi_issues.storage.base import StorageError
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.records.durable_file import DurableJSONArray
 from fastapi_issues.storage.urls import is_sql_url, sql_extra_missing, sqlite_path
 
 __all__ = [

@@ -5,38 +5,40 @@
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi_issues.storage.base import (
-    ASSIGNEE_ANY,
-    ASSIGNEE_NONE,
+from fastapi_issues.storage.errors import (
+    CommentNotFound,
+    CommentVersionConflict,
     CorruptStoreError,
+    DuplicateLabel,
     InvalidIssueChange,
-    IssueExporter,
-    IssueImporter,
     IssueNotFound,
-    IssuePage,
-    IssueQuery,
-    IssueSortField,
-    IssueStore,
-    SortDirection,
+    LabelNotFound,
     StorageError,
+    TooManyLabels,
     VersionConflict,
 )
-from fastapi_issues.storage.collaboration import (
-    CommentNotFound,
-    CommentPage,
+from fastapi_issues.storage.protocols import (
     CommentStore,
-    CommentVersionConflict,
-    DuplicateLabel,
-    LabelNotFound,
-    LabelPage,
+    IssueExporter,
+    IssueImporter,
+    IssueStore,
     LabelStore,
-    TooManyLabels,
     TrackerExporter,
     TrackerImporter,
     TrackerStore,
 )
-from fastapi_issues.storage.json_file import JSONFileIssueStore
-from fastapi_issues.storage.memory import InMemoryIssueStore
+from fastapi_issues.storage.query import (
+    ASSIGNEE_ANY,
+    ASSIGNEE_NONE,
+    CommentPage,
+    IssuePage,
+    IssueQuery,
+    IssueSortField,
+    LabelPage,
+    SortDirection,
+)
+from fastapi_issues.storage.records.json_file import JSONFileIssueStore
+from fastapi_issues.storage.records.memory import InMemoryIssueStore
 
 if TYPE_CHECKING:
     from fastapi_issues.storage.sql import SQLIssueStore

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from fastapi_issues.schemas import IssueOut, IssueStatus, StateReason
-from fastapi_issues.storage.base import InvalidIssueChange
+from fastapi_issues.storage.errors import InvalidIssueChange
 
 __all__ = ["closing_changes", "issue_changes", "label_key", "label_sort_key"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-from fastapi_issues.storage.collaboration import TrackerStore
-from fastapi_issues.storage.json_file import JSONFileIssueStore
-from fastapi_issues.storage.memory import InMemoryIssueStore
+from fastapi_issues.storage.protocols import TrackerStore
+from fastapi_issues.storage.records.json_file import JSONFileIssueStore
+from fastapi_issues.storage.records.memory import InMemoryIssueStore
 
 __all__ = ["close_store", "is_sql_url", "open_issue_store", "prepare_store", "sqlite_path"]
 

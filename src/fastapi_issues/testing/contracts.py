@@ -25,25 +25,18 @@ from fastapi_issues.schemas import (
     LabelUpdate,
     StateReason,
 )
-from fastapi_issues.storage.base import (
-    ASSIGNEE_ANY,
-    ASSIGNEE_NONE,
-    InvalidIssueChange,
-    IssueImporter,
-    IssueNotFound,
-    IssueQuery,
-    IssueStore,
-    VersionConflict,
-)
-from fastapi_issues.storage.collaboration import (
+from fastapi_issues.storage.errors import (
     CommentNotFound,
-    CommentStore,
     CommentVersionConflict,
     DuplicateLabel,
+    InvalidIssueChange,
+    IssueNotFound,
     LabelNotFound,
-    LabelStore,
     TooManyLabels,
+    VersionConflict,
 )
+from fastapi_issues.storage.protocols import CommentStore, IssueImporter, IssueStore, LabelStore
+from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.users import UserInDB, UserStore, UserUpdate

@@ -32,21 +32,17 @@ from fastapi_issues.schemas import (
     LabelUpdate,
     StateReason,
 )
-from fastapi_issues.storage.base import (
-    ASSIGNEE_ANY,
-    ASSIGNEE_NONE,
-    InvalidIssueChange,
-    IssueNotFound,
-    IssueQuery,
-    VersionConflict,
-)
-from fastapi_issues.storage.collaboration import (
+from fastapi_issues.storage.errors import (
     CommentNotFound,
     CommentVersionConflict,
     DuplicateLabel,
+    InvalidIssueChange,
+    IssueNotFound,
     LabelNotFound,
     TooManyLabels,
+    VersionConflict,
 )
+from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
 
 __all__ = ["ModelPage", "TrackerModel"]
 

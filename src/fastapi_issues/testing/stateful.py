@@ -43,15 +43,10 @@ from fastapi_issues.schemas import (
     LabelUpdate,
     StateReason,
 )
-from fastapi_issues.storage.base import (
-    ASSIGNEE_ANY,
-    ASSIGNEE_NONE,
-    IssueImporter,
-    IssueQuery,
-    StorageError,
-)
 from fastapi_issues.storage.clock import Clock
-from fastapi_issues.storage.collaboration import TrackerImporter
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.protocols import IssueImporter, TrackerImporter
+from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
 from fastapi_issues.testing.model import TrackerModel
 
 __all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
@@ -120,7 +115,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
     """Runs every rule on `store` and `model` and checks they agree. Made by
     `tracker_state_machine`; subclass it to add rules of your own store's, or override
     `acting_user`, `label_names` and `queries` to drive something that can express less
-    than a store, such as an app over HTTP (`tests/test_example_app_model.py`)."""
+    than a store, such as an app over HTTP (`tests/examples/test_app_model.py`)."""
 
     open_store: ClassVar[StoreOpener]
     collaboration: ClassVar[bool] = True

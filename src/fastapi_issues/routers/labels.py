@@ -1,0 +1,457 @@
+"""`make_label_router`: label definitions, and the labels on each issue."""
+
+# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from enum import Enum
+from typing import Annotated, Any, Literal, Protocol, get_args
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
+from fastapi import Path as PathParam
+
+from fastapi_issues.routers._kernel import (
+    IssueGate,
+    RouteRegistrar,
+    check_operations,
+    common_errors,
+    error,
+    set_page_headers,
+    store_dependency,
+)
+from fastapi_issues.routers.issues import (
+    MAX_ID_LENGTH,
+    NO_NUL,
+    NOT_FOUND,
+    IssuePolicy,
+    _anonymous,
+    _expected_version,
+    _precondition_failed,
+    _unavailable,
+    _with_etag,
+)
+from fastapi_issues.schemas import (
+    MAX_LABELS_PER_ISSUE,
+    IssueLabels,
+    IssueOut,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.errors import (
+    DuplicateLabel,
+    IssueNotFound,
+    LabelNotFound,
+    StorageError,
+    TooManyLabels,
+    VersionConflict,
+)
+from fastapi_issues.storage.protocols import LabelStore
+
+__all__ = ["LabelAction", "LabelOperation", "LabelPolicy", "make_label_router"]
+
+LabelOperation = Literal[
+    "list",
+    "create",
+    "get",
+    "update",
+    "delete",
+    "list_issue",
+    "set_issue",
+    "add_issue",
+    "remove_issue",
+]
+"""The routes of the label router, as named in `exclude` and `dependencies`."""
+
+LabelAction = Literal["create", "update", "delete"]
+"""What a label policy is asked about: changes to label definitions. Reading is not asked."""
+
+
+class LabelPolicy(Protocol):
+    """Decides whether `user` may create, update (rename, recolour, redescribe) or delete
+    label definitions.
+
+    Return True to allow; denied gets 403. It may be sync or async, and may raise its own
+    `HTTPException`. Putting labels on an issue, or taking them off, is not asked about here:
+    that is an update of the issue, for the issue `policy`.
+    """
+
+    def __call__(self, user: Any, action: LabelAction) -> bool | Awaitable[bool]: ...
+
+
+LABEL_NOT_FOUND = "Label not found"
+
+_log = logging.getLogger("fastapi_issues")
+
+IssueLabelEdit = Callable[..., Awaitable[IssueOut]]
+
+
+def make_label_router(
+    storage: LabelStore | Callable[..., Any],
+    auth_dependency: Callable[..., Any] | None = None,
+    prefix: str = "/api/v1/labels",
+    *,
+    issues_prefix: str = "/api/v1/issues",
+    name: str = "labels",
+    tags: Sequence[str | Enum] | None = ("Labels",),
+    exclude: Collection[LabelOperation] = (),
+    dependencies: Mapping[LabelOperation, Sequence[params.Depends]] | None = None,
+    policy: IssuePolicy | None = None,
+    label_policy: LabelPolicy | None = None,
+) -> APIRouter:
+    """Build the label routes as an `APIRouter` to pass to `app.include_router`.
+
+    Serves the labels themselves under `prefix` (list, create, get, update, delete; a label
+    is addressed by its name, ignoring case) and the labels of each issue under
+    `issues_prefix/{issue_id}/labels` (list, set with PUT, add with POST, remove one with
+    DELETE). Label changes to an issue are atomic in the store, return the issue with its new
+    `ETag` and honour `If-Match`.
+
+    Args:
+        storage: a `LabelStore` (the same store the issue router uses), or a dependency that
+            returns or yields one.
+        auth_dependency: as for `make_issue_router`; every route depends on it.
+        prefix: where the label definitions live.
+        issues_prefix: where the issue router is mounted.
+        name: namespaces route names and operation ids (`labels:list`, ...).
+        tags: OpenAPI tags for the routes.
+        exclude: operations not to serve at all.
+        dependencies: extra dependencies per operation, e.g. rate limits.
+        policy: the issue policy also given to `make_issue_router`: changing an issue's
+            labels needs `update` on it, listing them needs `read`.
+        label_policy: who may create, update and delete label definitions (403 otherwise);
+            every user who may use the router may read them. Without one, label definitions
+            are changed by anyone when there is no `policy`, and by no one when there is:
+            renaming or deleting a label changes every issue carrying it, including issues
+            the policy keeps the user from editing. Pass e.g. `AdminsOnly([...])`.
+    """
+    Store = Annotated[LabelStore, Depends(store_dependency(storage, LabelStore))]
+    User = Annotated[Any, Depends(auth_dependency or _anonymous)]
+    extra_dependencies = dict(dependencies or {})
+    check_operations("label", get_args(LabelOperation), exclude, extra_dependencies)
+
+    router = APIRouter(tags=list(tags) if tags else None)
+    errors = common_errors(
+        auth=auth_dependency is not None, policy=policy is not None, what="label"
+    )
+    route = RouteRegistrar(
+        router,
+        name,
+        exclude,
+        extra_dependencies,
+        errors,
+        body_operations={"create", "update", "set_issue", "add_issue"},
+    )
+    gate = IssueGate(policy)
+    may_change_labels = _label_gate(label_policy, policy)
+    refused = (
+        error(status.HTTP_403_FORBIDDEN, "The label policy does not allow this.")
+        if label_policy is not None
+        else {}
+    )
+
+    no_label = error(status.HTTP_404_NOT_FOUND, "No such label.")
+    no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
+    taken = error(status.HTTP_409_CONFLICT, "Another label has this name, ignoring case.")
+    precondition = error(
+        status.HTTP_412_PRECONDITION_FAILED,
+        "`If-Match` names a version the issue is no longer at.",
+    )
+
+    LabelName = Annotated[
+        str,
+        PathParam(max_length=200, pattern=NO_NUL, description="The label's name, ignoring case."),
+    ]
+    IssueId = Annotated[
+        str,
+        PathParam(
+            max_length=MAX_ID_LENGTH,
+            pattern=NO_NUL,
+            description="The issue's id, as returned when it was created.",
+        ),
+    ]
+
+    @route(
+        "list",
+        "GET",
+        prefix,
+        response_model=list[LabelOut],
+        summary="List labels",
+        description="One page of labels by name, ignoring case, with `X-Total-Count` and "
+        "`Link` headers as for issues.",
+    )
+    async def list_labels(
+        request: Request,
+        response: Response,
+        store: Store,
+        user: User,
+        page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+        limit: Annotated[int, Query(ge=1, le=100, description="Labels per page.")] = 100,
+    ) -> Any:
+        try:
+            result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        set_page_headers(request, response, page, limit, result.total)
+        return result.items
+
+    @route(
+        "create",
+        "POST",
+        prefix,
+        response_model=LabelOut,
+        status_code=status.HTTP_201_CREATED,
+        summary="Create a label",
+        description="Names are unique ignoring case and keep the case given. The new "
+        "label's URL is in the `Location` header.",
+        responses={**taken, **refused},
+    )
+    async def create_label(
+        request: Request, response: Response, payload: LabelCreate, store: Store, user: User
+    ) -> Any:
+        await may_change_labels(user, "create")
+        try:
+            label = await store.create_label(payload)
+        except DuplicateLabel as exc:
+            raise _taken(exc) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        # Starlette's path convertor does not escape: "a b", "50%" or "why?" must be.
+        location = request.url_for(f"{name}:get", label_name=quote(label.name, safe="/"))
+        response.headers["Location"] = str(location)
+        return label
+
+    @route(
+        "get",
+        "GET",
+        prefix + "/{label_name:path}",
+        response_model=LabelOut,
+        summary="Get a label",
+        responses=no_label,
+    )
+    async def get_label(label_name: LabelName, store: Store, user: User) -> Any:
+        try:
+            return await store.get_label(label_name)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+
+    @route(
+        "update",
+        "PATCH",
+        prefix + "/{label_name:path}",
+        response_model=LabelOut,
+        summary="Update a label",
+        description="Changes only the fields sent. A renamed label stays on every issue "
+        "that carries it.",
+        responses={**no_label, **taken, **refused},
+    )
+    async def update_label(
+        label_name: LabelName, payload: LabelUpdate, store: Store, user: User
+    ) -> Any:
+        await may_change_labels(user, "update")
+        try:
+            return await store.update_label(label_name, payload)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except DuplicateLabel as exc:
+            raise _taken(exc) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+
+    @route(
+        "delete",
+        "DELETE",
+        prefix + "/{label_name:path}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        response_model=None,
+        summary="Delete a label",
+        description="Deletes the label and takes it off every issue.",
+        responses={**no_label, **refused},
+    )
+    async def delete_label(label_name: LabelName, store: Store, user: User) -> Any:
+        await may_change_labels(user, "delete")
+        try:
+            await store.delete_label(label_name)
+        except LabelNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    # -- the labels of one issue -----------------------------------------------------------
+
+    issue_labels = issues_prefix + "/{issue_id}/labels"
+
+    @route(
+        "list_issue",
+        "GET",
+        issue_labels,
+        response_model=list[LabelOut],
+        summary="List an issue's labels",
+        description="The issue's labels by name, ignoring case, with their colours.",
+        responses=no_issue,
+    )
+    async def list_issue_labels(issue_id: IssueId, store: Store, user: User) -> Any:
+        issue = await gate.readable(store, user, issue_id)
+        labels = []
+        for label_name in issue.labels:
+            try:
+                labels.append(await store.get_label(label_name))
+            except LabelNotFound:
+                continue  # renamed or deleted since the issue was read
+            except StorageError as exc:
+                raise _unavailable(exc) from exc
+        return labels
+
+    async def edit(
+        edit_labels: IssueLabelEdit,
+        issue_id: str,
+        names: Sequence[str],
+        request: Request,
+        store: LabelStore,
+        user: Any,
+        *,
+        single_label: bool = False,
+    ) -> Response:
+        expected = None
+        if policy is not None or "if-match" in request.headers:
+            issue = await gate.fetch(store, issue_id)
+            await gate.authorize(user, "update", issue)
+            expected = _expected_version(request, issue)
+        try:
+            updated = await edit_labels(issue_id, names, expected_version=expected)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except VersionConflict:
+            raise _precondition_failed() from None
+        except LabelNotFound as exc:
+            if single_label:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
+            # Well formed, but naming labels the tracker does not have (yet): a conflict with
+            # its state, like too many labels, not a malformed request.
+            listed = ", ".join(repr(n) for n in exc.names)
+            detail = f"No label named {listed}; create it first"
+            raise HTTPException(status.HTTP_409_CONFLICT, detail) from None
+        except TooManyLabels:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
+            ) from None
+        except StorageError as exc:
+            raise _unavailable(exc) from exc
+        return _with_etag(updated)
+
+    edit_doc = (
+        " Returns the issue with its new `ETag`. Send the issue's `ETag` in `If-Match` to "
+        "have the change refused with 412 if the issue changed since you read it. A name no "
+        f"label has, or more than {MAX_LABELS_PER_ISSUE} labels on the issue, gets 409."
+    )
+    edit_errors = {
+        **no_issue,
+        **error(status.HTTP_409_CONFLICT, "No label has a name sent, or too many labels."),
+        **precondition,
+    }
+
+    @route(
+        "set_issue",
+        "PUT",
+        issue_labels,
+        response_model=IssueOut,
+        summary="Set an issue's labels",
+        description="Replaces the issue's labels with the ones named." + edit_doc,
+        responses=edit_errors,
+    )
+    async def set_issue_labels(
+        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(store.set_issue_labels, issue_id, payload.labels, request, store, user)
+
+    @route(
+        "add_issue",
+        "POST",
+        issue_labels,
+        response_model=IssueOut,
+        summary="Add labels to an issue",
+        description="Adds the labels named to the issue's; ones it has are kept once." + edit_doc,
+        responses=edit_errors,
+    )
+    async def add_issue_labels(
+        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(store.add_issue_labels, issue_id, payload.labels, request, store, user)
+
+    @route(
+        "remove_issue",
+        "DELETE",
+        issue_labels + "/{label_name:path}",
+        response_model=IssueOut,
+        summary="Remove a label from an issue",
+        description="Takes one label off the issue; removing one it does not carry changes "
+        "nothing. Returns the issue with its new `ETag`; honours `If-Match`.",
+        responses={
+            **error(status.HTTP_404_NOT_FOUND, "No such issue, or no such label."),
+            **precondition,
+        },
+    )
+    async def remove_issue_label(
+        issue_id: IssueId, label_name: LabelName, request: Request, store: Store, user: User
+    ) -> Any:
+        return await edit(
+            store.remove_issue_labels,
+            issue_id,
+            [label_name],
+            request,
+            store,
+            user,
+            single_label=True,
+        )
+
+    route.finish()
+    return router
+
+
+LabelGate = Callable[[Any, LabelAction], Awaitable[None]]
+
+
+def _label_gate(label_policy: LabelPolicy | None, policy: IssuePolicy | None) -> LabelGate:
+    """What checks a change to label definitions: `label_policy`, or the default.
+
+    Without a `label_policy`, changes are open when issues are (no `policy`: anyone may
+    change any issue anyway) and closed when a `policy` guards issues, since a renamed or
+    deleted label changes issues the policy may keep the user from editing. Closed, not
+    open, so that forgetting the label policy never lets every user past the issue policy.
+    """
+    if label_policy is None and policy is None:
+        return _open
+    decide: LabelPolicy = _nobody if label_policy is None else label_policy
+    if label_policy is None:
+        _log.warning(
+            "make_label_router has an issue policy but no label_policy: nobody may create, "
+            "rename or delete labels; pass label_policy to allow someone"
+        )
+
+    async def may_change_labels(user: Any, action: LabelAction) -> None:
+        verdict = decide(user, action)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to {action} labels")
+
+    return may_change_labels
+
+
+async def _open(user: Any, action: LabelAction) -> None:
+    return None
+
+
+def _nobody(user: Any, action: LabelAction) -> bool:
+    return False
+
+
+def _taken(exc: DuplicateLabel) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, f"A label named {exc.name!r} already exists")

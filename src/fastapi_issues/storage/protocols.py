@@ -1,0 +1,241 @@
+"""The storage protocols: `IssueStore`, and `LabelStore` and `CommentStore` built on it.
+
+Stores know nothing about HTTP. Every store that ships with the package implements all three
+(`TrackerStore`), plus the importer and exporter protocols `migrate` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+
+__all__ = [
+    "CommentStore",
+    "IssueExporter",
+    "IssueImporter",
+    "IssueStore",
+    "LabelStore",
+    "TrackerExporter",
+    "TrackerImporter",
+    "TrackerStore",
+]
+
+
+@runtime_checkable
+class IssueStore(Protocol):
+    """Where issues live. Every method is async; stores know nothing about HTTP.
+
+    Implement these five methods, run `fastapi_issues.testing` against your class, and the
+    router works on your store.
+    """
+
+    async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
+        """Store a new `open` issue at version 1 and return it."""
+        ...
+
+    async def get(self, issue_id: str) -> IssueOut:
+        """Return one issue; raise `IssueNotFound` when there is none."""
+        ...
+
+    async def list(self, query: IssueQuery) -> IssuePage:
+        """Return the page of issues that `query` selects, and the total that match."""
+        ...
+
+    async def update(
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> IssueOut:
+        """Apply the fields set in `changes` and return the result.
+
+        A change that alters nothing returns the issue as it is, version unchanged.
+        With `expected_version`, raise `VersionConflict` unless the stored version matches;
+        the check and the write are one atomic step.
+
+        Closing (status becoming `closed`) sets `closed_at`, `closed_by` (the `actor`) and
+        `state_reason` (`completed` unless given); any other status clears all three. A
+        `state_reason` for an issue that is not closed and not being closed raises
+        `InvalidIssueChange`. The rules are in `fastapi_issues.storage.rules.closing_changes`.
+        """
+        ...
+
+    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+        """Remove an issue; raise `IssueNotFound` or `VersionConflict` as `update` does."""
+        ...
+
+
+@runtime_checkable
+class IssueImporter(Protocol):
+    """A store that takes issues as they are, for copying them from another store.
+
+    Separate from `IssueStore`: a store need not offer it to serve the API.
+    """
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add `issues` in their order, after those already stored, keeping their ids, times,
+        reporter and version. Ids already present are skipped, never overwritten.
+
+        Returns how many were added.
+        """
+        ...
+
+
+@runtime_checkable
+class IssueExporter(Protocol):
+    """A store that can hand out every issue it holds, for copying them to another store."""
+
+    def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order."""
+        ...
+
+
+@runtime_checkable
+class LabelStore(IssueStore, Protocol):
+    """Labels, and which issues carry them.
+
+    Names are unique ignoring case and keep the case they were given. Issue label changes are
+    atomic in the store (no lost update under concurrent edits), bump the issue's version and
+    `updated_at` when they change anything, and honour `expected_version` as `update` does.
+    Renaming or deleting a label changes the issues that carry it without bumping their
+    versions: the label changed, not the issues.
+    """
+
+    async def create_label(self, data: LabelCreate) -> LabelOut:
+        """Store a new label; raise `DuplicateLabel` if the name is taken."""
+        ...
+
+    async def get_label(self, name: str) -> LabelOut:
+        """The label with this name, ignoring case; raise `LabelNotFound` when none."""
+        ...
+
+    async def list_labels(self, *, offset: int = 0, limit: int = 100) -> LabelPage:
+        """A page of labels ordered by name, ignoring case."""
+        ...
+
+    async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
+        """Change a label; raise `LabelNotFound`, or `DuplicateLabel` for a taken new name."""
+        ...
+
+    async def delete_label(self, name: str) -> None:
+        """Delete a label and take it off every issue; raise `LabelNotFound` when none."""
+        ...
+
+    async def set_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """Make `names` the issue's labels.
+
+        Raise `IssueNotFound`, `LabelNotFound` (naming every unknown name), `TooManyLabels`
+        or `VersionConflict`; nothing changes when any is raised.
+        """
+        ...
+
+    async def add_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """Add labels to the issue's; the same errors as `set_issue_labels`."""
+        ...
+
+    async def remove_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """Take labels off the issue; names it does not carry are ignored, names no label
+        has raise `LabelNotFound`."""
+        ...
+
+
+@runtime_checkable
+class CommentStore(IssueStore, Protocol):
+    """Comments on issues, oldest first. Deleting an issue deletes its comments, and every
+    issue the store returns has its `comment_count`."""
+
+    async def list_comments(
+        self,
+        issue_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        since: datetime | None = None,
+    ) -> CommentPage:
+        """A page of the issue's comments, optionally only those updated at or after
+        `since`; raise `IssueNotFound` when there is no such issue."""
+        ...
+
+    async def create_comment(
+        self, issue_id: str, data: CommentCreate, *, author: str | None = None
+    ) -> CommentOut:
+        """Add a comment at version 1; raise `IssueNotFound` when there is no such issue."""
+        ...
+
+    async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
+        """One comment of the issue; raise `IssueNotFound` or `CommentNotFound`."""
+        ...
+
+    async def update_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        changes: CommentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> CommentOut:
+        """Change a comment's body; raise `IssueNotFound`, `CommentNotFound` or
+        `CommentVersionConflict`. An edit that changes nothing keeps the version."""
+        ...
+
+    async def delete_comment(
+        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+    ) -> None:
+        """Delete a comment; the same errors as `update_comment`."""
+        ...
+
+
+@runtime_checkable
+class TrackerStore(LabelStore, CommentStore, Protocol):
+    """A store with issues, labels and comments: what every shipped store is."""
+
+
+@runtime_checkable
+class TrackerImporter(Protocol):
+    """A store that takes labels and comments as they are, for copying them from another
+    store. Copy labels first, then issues (`IssueImporter`), then comments."""
+
+    async def import_labels(self, labels: Sequence[LabelOut]) -> int:
+        """Add labels keeping their ids, skipping any whose id or name (ignoring case) is
+        taken. Returns how many were added."""
+        ...
+
+    async def import_comments(self, comments: Sequence[CommentOut]) -> int:
+        """Add comments in their order, keeping ids, times, author and version, skipping ids
+        already here and comments of issues that are not. Returns how many were added."""
+        ...
+
+
+@runtime_checkable
+class TrackerExporter(Protocol):
+    """A store that can hand out every label and comment it holds."""
+
+    def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label."""
+        ...
+
+    def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, each issue's in creation order."""
+        ...

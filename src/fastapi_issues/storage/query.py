@@ -1,0 +1,87 @@
+"""What a list call asks for (`IssueQuery`) and what it gets back (pages)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from fastapi_issues.schemas import (
+    CommentOut,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    LabelOut,
+)
+
+__all__ = [
+    "ASSIGNEE_ANY",
+    "ASSIGNEE_NONE",
+    "CommentPage",
+    "IssuePage",
+    "IssueQuery",
+    "IssueSortField",
+    "LabelPage",
+    "SortDirection",
+]
+
+IssueSortField = Literal["created_at", "updated_at", "priority", "title"]
+
+SortDirection = Literal["asc", "desc"]
+
+ASSIGNEE_NONE = "none"
+"""`IssueQuery.assignee` value selecting issues nobody is assigned to."""
+
+ASSIGNEE_ANY = "*"
+"""`IssueQuery.assignee` value selecting issues somebody is assigned to."""
+
+
+@dataclass(frozen=True)
+class IssueQuery:
+    """Which issues a list call returns, in what order, and which slice of them.
+
+    Filters combine with AND; the values inside `status` or `priority` combine with OR.
+    Ties in the sort order are broken by creation order, so pages never overlap.
+    """
+
+    offset: int = 0
+    limit: int = 20
+    status: Sequence[IssueStatus] = ()
+    priority: Sequence[IssuePriority] = ()
+    reporter: str | None = None
+    text: str | None = None
+    """Case-insensitive substring of the title or the description."""
+    created_since: datetime | None = None
+    updated_since: datetime | None = None
+    labels: Sequence[str] = ()
+    """Label names, ignoring case: only issues that carry every one of them. A name no label
+    has matches nothing; so does any name for a store without labels."""
+    assignee: str | None = None
+    """A username, `ASSIGNEE_NONE` for unassigned issues or `ASSIGNEE_ANY` for assigned ones."""
+    sort: IssueSortField = "created_at"
+    direction: SortDirection = "asc"
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    """One page of a list call: the issues on it and how many match in all."""
+
+    items: Sequence[IssueOut]
+    total: int
+
+
+@dataclass(frozen=True)
+class LabelPage:
+    """One page of labels, ordered by name ignoring case, and how many there are in all."""
+
+    items: Sequence[LabelOut]
+    total: int
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    """One page of an issue's comments, oldest first, and how many match in all."""
+
+    items: Sequence[CommentOut]
+    total: int

@@ -1,0 +1,209 @@
+"""Label and comment logic shared by the stores that keep everything in Python objects.
+
+The functions that take a `dict` edit it in place and raise, if at all, before editing, as
+`DurableJSONArray` changes must.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Container, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.errors import (
+    CommentNotFound,
+    CommentVersionConflict,
+    DuplicateLabel,
+    LabelNotFound,
+)
+from fastapi_issues.storage.query import CommentPage, LabelPage
+from fastapi_issues.storage.rules import label_key, label_sort_key
+
+
+class LabelIndex:
+    """Labels by id (as stored) and by name key, with the name-ordered list cached."""
+
+    __slots__ = ("_ordered", "by_id", "by_key")
+
+    def __init__(self, by_id: Mapping[str, LabelOut]) -> None:
+        self.by_id = by_id
+        self.by_key = {label_key(label.name): label for label in by_id.values()}
+        self._ordered: list[LabelOut] | None = None
+
+    def get(self, name: str) -> LabelOut:
+        label = self.by_key.get(label_key(name))
+        if label is None:
+            raise LabelNotFound([name])
+        return label
+
+    def ids(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The ids of the labels named, in order, once each; `LabelNotFound` names all
+        unknown names."""
+        ids: dict[str, None] = {}
+        unknown: list[str] = []
+        for name in names:
+            label = self.by_key.get(label_key(name))
+            if label is None:
+                unknown.append(name)
+            else:
+                ids[label.id] = None
+        if unknown:
+            raise LabelNotFound(unknown)
+        return tuple(ids)
+
+    def page(self, offset: int, limit: int) -> LabelPage:
+        if self._ordered is None:
+            labels = self.by_id.values()
+            self._ordered = sorted(labels, key=lambda label: label_sort_key(label.name))
+        return LabelPage(items=self._ordered[offset : offset + limit], total=len(self._ordered))
+
+
+def _find(labels: Mapping[str, LabelOut], name: str) -> LabelOut | None:
+    key = label_key(name)
+    return next((label for label in labels.values() if label_key(label.name) == key), None)
+
+
+def insert_label(labels: dict[str, LabelOut], data: LabelCreate) -> LabelOut:
+    if _find(labels, data.name) is not None:
+        raise DuplicateLabel(data.name)
+    label = LabelOut(
+        id=str(uuid.uuid4()), name=data.name, color=data.color, description=data.description
+    )
+    labels[label.id] = label
+    return label
+
+
+def change_label(labels: dict[str, LabelOut], name: str, changes: LabelUpdate) -> LabelOut:
+    label = _find(labels, name)
+    if label is None:
+        raise LabelNotFound([name])
+    altered = {k: v for k, v in changes.changes().items() if getattr(label, k) != v}
+    new_name = altered.get("name")
+    renamed = isinstance(new_name, str) and label_key(new_name) != label_key(label.name)
+    if renamed and _find(labels, str(new_name)) is not None:
+        raise DuplicateLabel(str(new_name))
+    if not altered:
+        return label
+    updated = label.model_copy(update=altered)
+    labels[label.id] = updated
+    return updated
+
+
+def add_missing_labels(labels: dict[str, LabelOut], imported: Iterable[LabelOut]) -> int:
+    """Add labels as they are, skipping those whose id or name (ignoring case) is taken."""
+    keys = {label_key(label.name) for label in labels.values()}
+    added = 0
+    for label in imported:
+        key = label_key(label.name)
+        if label.id in labels or key in keys:
+            continue
+        labels[label.id] = label
+        keys.add(key)
+        added += 1
+    return added
+
+
+def labels_named(labels: dict[str, LabelOut], names: Iterable[str]) -> dict[str, str]:
+    """Label ids by key for `names`, making plain labels for names no label has yet."""
+    by_key = {label_key(label.name): label.id for label in labels.values()}
+    for name in names:
+        key = label_key(name)
+        if key not in by_key:
+            label = LabelOut(id=str(uuid.uuid4()), name=name, color="ededed")
+            labels[label.id] = label
+            by_key[key] = label.id
+    return by_key
+
+
+def remove_label(labels: dict[str, LabelOut], name: str) -> LabelOut:
+    label = _find(labels, name)
+    if label is None:
+        raise LabelNotFound([name])
+    del labels[label.id]
+    return label
+
+
+# -- comments ------------------------------------------------------------------------------
+
+
+def new_comment(
+    issue_id: str, data: CommentCreate, author: str | None, now: datetime
+) -> CommentOut:
+    return CommentOut(
+        id=str(uuid.uuid4()),
+        issue_id=issue_id,
+        body=data.body,
+        author=author,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+
+
+def _existing(
+    comments: Mapping[str, CommentOut], issue_id: str, comment_id: str, expected: int | None
+) -> CommentOut:
+    comment = comments.get(comment_id)
+    if comment is None or comment.issue_id != issue_id:
+        raise CommentNotFound(comment_id)
+    if expected is not None and comment.version != expected:
+        raise CommentVersionConflict(comment_id, expected, comment.version)
+    return comment
+
+
+def find_comment(comments: Mapping[str, CommentOut], issue_id: str, comment_id: str) -> CommentOut:
+    return _existing(comments, issue_id, comment_id, None)
+
+
+def apply_comment_update(
+    comments: dict[str, CommentOut],
+    issue_id: str,
+    comment_id: str,
+    changes: CommentUpdate,
+    expected_version: int | None,
+    now: datetime,
+) -> CommentOut:
+    comment = _existing(comments, issue_id, comment_id, expected_version)
+    if comment.body == changes.body:
+        return comment
+    updated = comment.model_copy(
+        update={"body": changes.body, "updated_at": now, "version": comment.version + 1}
+    )
+    comments[comment_id] = updated
+    return updated
+
+
+def apply_comment_delete(
+    comments: dict[str, CommentOut], issue_id: str, comment_id: str, expected_version: int | None
+) -> None:
+    _existing(comments, issue_id, comment_id, expected_version)
+    del comments[comment_id]
+
+
+def add_missing_comments(
+    comments: dict[str, CommentOut], imported: Iterable[CommentOut], issue_ids: Container[str]
+) -> int:
+    """Add comments as they are, in order, skipping ids already here and comments of
+    issues not in `issue_ids`."""
+    added = 0
+    for comment in imported:
+        if comment.id in comments or comment.issue_id not in issue_ids:
+            continue
+        comments[comment.id] = comment
+        added += 1
+    return added
+
+
+def select_comments(
+    comments: Sequence[CommentOut], offset: int, limit: int, since: datetime | None
+) -> CommentPage:
+    selected = comments if since is None else [c for c in comments if c.updated_at >= since]
+    return CommentPage(items=selected[offset : offset + limit], total=len(selected))

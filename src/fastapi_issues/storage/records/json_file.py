@@ -1,0 +1,435 @@
+"""The default store: issues in one JSON file in the crash course's format, with labels and
+comments in files of their own next to it.
+
+No write spans two files atomically, so the layout makes every moment between two files'
+writes harmless, including a crash there:
+
+- Issues refer to labels by id, so renaming a label writes `labels.json` alone. An id an
+  issue carries that `labels.json` lacks (a label deleted while being added to an issue, or
+  a crash between deleting a label and taking it off the issues) is skipped on every read,
+  never counted towards the label limit, and dropped by the next `set_issue_labels`. Label
+  ids are UUIDs and never reused, so such an id can never come back to life.
+- Comments refer to issues. Deleting an issue writes `issues.json` first and drops its
+  comments second; a crash in between, or a comment posted while its issue is being
+  deleted, leaves comments of a missing issue. No read reaches them: every comment read
+  checks its issue first.
+- `comment_count` is not stored anywhere; it is counted from `comments.json`, so it cannot
+  drift from the comments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi_issues.schemas import (
+    MAX_LABELS_PER_ISSUE,
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
+from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.records._issues import (
+    IssueIndex,
+    PresentedIssues,
+    StoredIssue,
+    add_missing,
+    apply_delete,
+    apply_label_ids,
+    apply_update,
+    names_to_import,
+    new_issue,
+    with_ids,
+    without_ids,
+)
+from fastapi_issues.storage.records._labels_comments import (
+    LabelIndex,
+    add_missing_comments,
+    add_missing_labels,
+    apply_comment_delete,
+    apply_comment_update,
+    change_label,
+    find_comment,
+    insert_label,
+    labels_named,
+    new_comment,
+    remove_label,
+    select_comments,
+)
+from fastapi_issues.storage.records.durable_file import DurableJSONArray
+
+__all__ = ["JSONFileIssueStore"]
+
+_log = logging.getLogger("fastapi_issues")
+
+LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
+
+
+def _decode_issue(item: Any, file_mtime: float) -> StoredIssue:
+    if not isinstance(item, dict):
+        raise TypeError("expected an object")
+    if "created_at" not in item or "updated_at" not in item:
+        # Written by the crash course, before issues had timestamps: the file's own
+        # modification time is the best stand-in there is.
+        stamp = datetime.fromtimestamp(file_mtime, timezone.utc).isoformat()
+        item = {"created_at": stamp, "updated_at": stamp, **item}
+    return StoredIssue.model_validate(item)
+
+
+def _encode_issue(issue: StoredIssue) -> str:
+    # Label names and the comment count live in the other files; storing copies would
+    # only let them go stale.
+    return issue.model_dump_json(exclude={"labels", "comment_count"})
+
+
+def _decode_label(item: Any, file_mtime: float) -> LabelOut:
+    return LabelOut.model_validate(item)
+
+
+def _decode_comment(item: Any, file_mtime: float) -> CommentOut:
+    return CommentOut.model_validate(item)
+
+
+def _encode(record: LabelOut | CommentOut) -> str:
+    return record.model_dump_json()
+
+
+def _sibling(path: Path, collection: str) -> Path:
+    """`issues.json` gets `labels.json`; any other `name.json` gets `name.labels.json`."""
+    if path.stem == "issues":
+        return path.with_name(f"{collection}.json")
+    return path.with_name(f"{path.stem}.{collection}.json")
+
+
+class JSONFileIssueStore:
+    """Issues, labels and comments in JSON array files, served from memory, written durably.
+
+    The issue file keeps the crash course's format, so an existing `data/issues.json` works
+    as it is; labels and comments go to `labels.json` and `comments.json` in the same folder
+    (`<name>.labels.json` and `<name>.comments.json` when the issue file is not called
+    `issues.json`), created on first use. Each acknowledged write is on disk (fsynced,
+    atomically renamed into place) before the call returns, and concurrent writes, from this
+    process or from other processes on the same files, are serialised without losing any.
+    A corrupt file makes the constructor raise `CorruptStoreError` naming it; the file is
+    never overwritten. `clock` gives the time every write records (default: the system's,
+    in UTC).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        labels_path: str | os.PathLike[str] | None = None,
+        comments_path: str | os.PathLike[str] | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._clock = clock
+        self._file = DurableJSONArray(
+            path,
+            key=lambda issue: issue.id,
+            decode=_decode_issue,
+            encode=_encode_issue,
+            what="issues",
+        )
+        self._labels = DurableJSONArray[LabelOut](
+            labels_path if labels_path is not None else _sibling(self._file.path, "labels"),
+            key=lambda label: label.id,
+            decode=_decode_label,
+            encode=_encode,
+            what="labels",
+        )
+        self._comments = DurableJSONArray[CommentOut](
+            comments_path if comments_path is not None else _sibling(self._file.path, "comments"),
+            key=lambda comment: comment.id,
+            decode=_decode_comment,
+            encode=_encode,
+            what="comments",
+        )
+        self._index = IssueIndex(dict(self._file.records))
+        self._indexed = self._file.records
+        self._label_index = LabelIndex(self._labels.records)
+        self._shown = PresentedIssues()
+        self._comment_groups: dict[str, list[CommentOut]] = {}
+        self._grouped: Mapping[str, CommentOut] | None = None
+
+    @property
+    def path(self) -> os.PathLike[str]:
+        """The JSON file this store keeps issues in."""
+        return self._file.path
+
+    # -- the current state of the three files --------------------------------------------
+
+    async def _current(self) -> IssueIndex:
+        records = await self._file.fresh_records()
+        if records is not self._indexed:
+            # Snapshots are never edited once published, so the index can share the dict.
+            self._index = IssueIndex(records)  # type: ignore[arg-type]
+            self._indexed = records
+            self._shown.trim(records)
+        return self._index
+
+    async def _current_labels(self) -> LabelIndex:
+        records = await self._labels.fresh_records()
+        if records is not self._label_index.by_id:
+            self._label_index = LabelIndex(records)
+        return self._label_index
+
+    async def _current_comments(self) -> Mapping[str, list[CommentOut]]:
+        records = await self._comments.fresh_records()
+        if records is not self._grouped:
+            groups: dict[str, list[CommentOut]] = {}
+            for comment in records.values():
+                groups.setdefault(comment.issue_id, []).append(comment)
+            self._comment_groups = groups
+            self._grouped = records
+        return self._comment_groups
+
+    async def _show(self, issues: Sequence[IssueOut]) -> list[IssueOut]:
+        """The issues as the API shows them, with label names and comment counts."""
+        if any(getattr(issue, "label_ids", ()) for issue in issues):
+            labels = (await self._current_labels()).by_id
+        else:
+            labels = self._label_index.by_id  # not looked at
+        return self._shown.show_all(issues, labels, await self._current_comments())
+
+    async def _issue(self, issue_id: str) -> StoredIssue:
+        issue = (await self._current()).issues.get(issue_id)
+        if issue is None:
+            raise IssueNotFound(issue_id)
+        return issue
+
+    # -- issues --------------------------------------------------------------------------
+
+    async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
+        issue = new_issue(data, reporter, self._clock())
+
+        def add(issues: dict[str, StoredIssue]) -> StoredIssue:
+            issues[issue.id] = issue
+            return issue
+
+        [shown] = await self._show([await self._file.write(add)])
+        return shown
+
+    async def get(self, issue_id: str) -> IssueOut:
+        [shown] = await self._show([await self._issue(issue_id)])
+        return shown
+
+    async def list(self, query: IssueQuery) -> IssuePage:
+        index = await self._current()
+        label_ids: tuple[str, ...] = ()
+        if query.labels:
+            try:
+                label_ids = (await self._current_labels()).ids(query.labels)
+            except LabelNotFound:
+                return IssuePage(items=[], total=0)
+        page = index.select(query, label_ids)
+        return IssuePage(items=await self._show(page.items), total=page.total)
+
+    async def update(
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> IssueOut:
+        now = self._clock()
+        issue = await self._file.write(
+            lambda issues: apply_update(issues, issue_id, changes, expected_version, actor, now)
+        )
+        [shown] = await self._show([issue])
+        return shown
+
+    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+        await self._file.write(lambda issues: apply_delete(issues, issue_id, expected_version))
+
+        def drop_comments(comments: dict[str, CommentOut]) -> None:
+            for comment_id in [k for k, c in comments.items() if c.issue_id == issue_id]:
+                del comments[comment_id]
+
+        try:
+            await self._comments.write(drop_comments)
+        except (OSError, StorageError) as exc:
+            # The issue is gone for good; comments left behind are never read (see above).
+            _log.warning("comments of deleted issue %s were not removed: %s", issue_id, exc)
+
+    # -- labels --------------------------------------------------------------------------
+
+    async def create_label(self, data: LabelCreate) -> LabelOut:
+        return await self._labels.write(lambda labels: insert_label(labels, data))
+
+    async def get_label(self, name: str) -> LabelOut:
+        return (await self._current_labels()).get(name)
+
+    async def list_labels(self, *, offset: int = 0, limit: int = 100) -> LabelPage:
+        return (await self._current_labels()).page(offset, limit)
+
+    async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
+        return await self._labels.write(lambda labels: change_label(labels, name, changes))
+
+    async def delete_label(self, name: str) -> None:
+        label = await self._labels.write(lambda labels: remove_label(labels, name))
+
+        # Tidying only, and not a change to the issues: reads already skip the id.
+        def take_off(issues: dict[str, StoredIssue]) -> None:
+            for issue_id, issue in issues.items():
+                if label.id in issue.label_ids:
+                    kept = tuple(i for i in issue.label_ids if i != label.id)
+                    issues[issue_id] = issue.model_copy(update={"label_ids": kept})
+
+        try:
+            await self._file.write(take_off)
+        except (OSError, StorageError) as exc:
+            _log.warning("deleted label %s was not taken off its issues: %s", label.id, exc)
+
+    async def set_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        index = await self._current_labels()
+        return await self._edit_labels(issue_id, lambda _: index.ids(names), expected_version)
+
+    async def add_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        index = await self._current_labels()
+        # Ids this store does not know are kept: they may be labels another process just
+        # made. Only `set_issue_labels` drops them.
+        return await self._edit_labels(
+            issue_id,
+            lambda old: with_ids(old, index.ids(names)),
+            expected_version,
+        )
+
+    async def remove_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        index = await self._current_labels()
+        return await self._edit_labels(
+            issue_id,
+            lambda old: without_ids(old, index.ids(names)),
+            expected_version,
+        )
+
+    async def _edit_labels(
+        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
+    ) -> IssueOut:
+        live = self._label_index.by_id
+        now = self._clock()
+        issue = await self._file.write(
+            lambda issues: apply_label_ids(
+                issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE, now
+            )
+        )
+        [shown] = await self._show([issue])
+        return shown
+
+    # -- comments ------------------------------------------------------------------------
+
+    async def list_comments(
+        self,
+        issue_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        since: datetime | None = None,
+    ) -> CommentPage:
+        await self._issue(issue_id)
+        comments = (await self._current_comments()).get(issue_id, [])
+        return select_comments(comments, offset, limit, since)
+
+    async def create_comment(
+        self, issue_id: str, data: CommentCreate, *, author: str | None = None
+    ) -> CommentOut:
+        await self._issue(issue_id)
+        comment = new_comment(issue_id, data, author, self._clock())
+
+        def add(comments: dict[str, CommentOut]) -> CommentOut:
+            comments[comment.id] = comment
+            return comment
+
+        return await self._comments.write(add)
+
+    async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
+        await self._issue(issue_id)
+        return find_comment(await self._comments.fresh_records(), issue_id, comment_id)
+
+    async def update_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        changes: CommentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> CommentOut:
+        await self._issue(issue_id)
+        now = self._clock()
+        return await self._comments.write(
+            lambda comments: apply_comment_update(
+                comments, issue_id, comment_id, changes, expected_version, now
+            )
+        )
+
+    async def delete_comment(
+        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+    ) -> None:
+        await self._issue(issue_id)
+        await self._comments.write(
+            lambda comments: apply_comment_delete(comments, issue_id, comment_id, expected_version)
+        )
+
+    # -- copying between stores ----------------------------------------------------------
+
+    async def import_issues(self, issues: Sequence[IssueOut]) -> int:
+        """Add issues as they are, skipping ids already here; see `IssueImporter`. Labels
+        they carry that this store lacks are made, plain, and written first."""
+        batch = list(issues)
+        names = names_to_import((await self._current()).issues, batch)
+        by_key = await self._labels.write(lambda labels: labels_named(labels, names))
+        return await self._file.write(lambda records: add_missing(records, batch, by_key))
+
+    async def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order; see `IssueExporter`."""
+        for issue in await self._show(list((await self._current()).issues.values())):
+            yield issue
+
+    async def import_labels(self, labels: Sequence[LabelOut]) -> int:
+        """Add labels as they are; see `TrackerImporter`."""
+        batch = list(labels)
+        return await self._labels.write(lambda records: add_missing_labels(records, batch))
+
+    async def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label, by name; see `TrackerExporter`."""
+        index = await self._current_labels()
+        for label in index.page(0, len(index.by_id)).items:
+            yield label
+
+    async def import_comments(self, comments: Sequence[CommentOut]) -> int:
+        """Add comments as they are, in order; see `TrackerImporter`."""
+        batch = list(comments)
+        issue_ids = (await self._current()).issues
+        return await self._comments.write(
+            lambda records: add_missing_comments(records, batch, issue_ids)
+        )
+
+    async def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, oldest first; see `TrackerExporter`."""
+        for comment in list((await self._comments.fresh_records()).values()):
+            yield comment
+
+    def close(self) -> None:
+        """Release the lock files' descriptors."""
+        self._file.close()
+        self._labels.close()
+        self._comments.close()

@@ -1,0 +1,331 @@
+"""One SQL database as the SQL stores see it: its engine, its set-up, and its tables' creation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Table, event, inspect, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.ddl import CreateSchema
+
+from fastapi_issues._usernames import normalize_username
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.sql._direct import DirectSQL, Row, direct_sql
+from fastapi_issues.storage.sql._errors import (
+    DATABASE_ERRORS,
+    describe_database_error,
+    raise_database_error,
+)
+from fastapi_issues.storage.sql._schema import SCHEMA_VERSION, meta
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite connection waits for another process's write before it gives up."""
+
+SQLITE_CONTAINS_FUNCTION = "fastapi_issues_contains"
+"""`fastapi_issues_contains(needle, title, description)`: the text filter on SQLite, with
+`needle` already lower-cased."""
+
+POSTGRES_POOL_SIZE = 10
+"""Connections per PostgreSQL engine made from a URL (per process); pass an `AsyncEngine` to
+choose otherwise."""
+
+POSTGRES_CONNECT_TIMEOUT = 5.0
+"""Seconds a new PostgreSQL connection may take (TCP, TLS, log-in) before the statement that
+needed it fails, answering 503. asyncpg's own default is 60: with the server's packets
+dropped (not refused), every request needing a connection waited that long for its 503,
+holding a pool slot meanwhile."""
+
+# Any constant will do, as long as every process uses the same one.
+_SCHEMA_LOCK_KEY = 0x66617069_73737565  # "fapissue"
+
+
+SQLITE_USERNAME_KEY_FUNCTION = "fastapi_issues_username_key"
+"""`fastapi_issues_username_key(username)`: the name as usernames are compared (NFKC,
+case-folded), computed by Python, so SQLite agrees with the other stores exactly."""
+
+
+def _contains_folded(needle: str, title: str, description: str) -> bool:
+    return needle in title.lower() or needle in description.lower()
+
+
+def _set_up_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # The switch to WAL is made once per file, by `create_schema`. FULL syncs the log on
+        # every commit, so an acknowledged write survives a crash of the machine, not just of us.
+        cursor.execute("PRAGMA synchronous = FULL")
+        # SQLite enforces foreign keys (and their ON DELETE CASCADE) only when asked to.
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+    # SQLite's lower() and LIKE fold ASCII only; the other stores fold as Python does. One
+    # call per row doing just that is also faster than lower() twice and two LIKEs.
+    dbapi_connection.create_function(
+        SQLITE_CONTAINS_FUNCTION, 3, _contains_folded, deterministic=True
+    )
+    dbapi_connection.create_function(
+        SQLITE_USERNAME_KEY_FUNCTION, 1, normalize_username, deterministic=True
+    )
+
+
+class _CallNamesOnly(logging.Filter):
+    """aiosqlite logs every call it makes at DEBUG, with its arguments: each statement's
+    parameters, password hashes among them. Its records keep the call's name only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            call = record.args[0]
+            if isinstance(call, functools.partial):
+                name = getattr(call.func, "__name__", "a call")
+                record.args = (name, *record.args[1:])
+        return True
+
+
+def _hide_aiosqlite_arguments() -> None:
+    logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(known, _CallNamesOnly) for known in logger.filters):
+        logger.addFilter(_CallNamesOnly())
+
+
+def async_url(url: str | URL) -> URL:
+    """`url` with the async driver filled in: aiosqlite for SQLite, asyncpg for PostgreSQL."""
+    if isinstance(url, str) and url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+class SQLDatabase:
+    """An engine, set up for the stores, and the creation of one store's tables.
+
+    Engines made here belong to this object and are disposed by `aclose`; an engine passed in
+    belongs to the caller, who disposes it.
+    """
+
+    def __init__(
+        self,
+        url_or_engine: str | URL | AsyncEngine,
+        *,
+        tables: Sequence[Table],
+        schema: str | None = None,
+    ) -> None:
+        if isinstance(url_or_engine, AsyncEngine):
+            engine = url_or_engine
+            self._owns_engine = False
+        else:
+            url = async_url(url_or_engine)
+            # Parameters hold what is written (password hashes among it): SQLAlchemy leaves
+            # them out of its logging and its exception text.
+            options: dict[str, Any] = {"hide_parameters": True}
+            if url.get_backend_name() == "postgresql":
+                # A fixed set of connections: requests beyond it wait their turn. With
+                # overflow connections, every burst opened and closed connections per request
+                # (the benchmark's GET one ran at 0.6x of this).
+                options |= {
+                    "pool_size": POSTGRES_POOL_SIZE,
+                    "max_overflow": 0,
+                    "connect_args": {"timeout": POSTGRES_CONNECT_TIMEOUT},
+                }
+            engine = create_async_engine(url, **options)
+            self._owns_engine = True
+        self._base_engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect == "sqlite":
+            if engine.url.database in (None, "", ":memory:"):
+                raise ValueError(
+                    "an in-memory SQLite database is private to one connection; give a file "
+                    "path, or use an in-memory store"
+                )
+            if self._owns_engine and not engine.url.query.get("uri"):
+                # Like the JSON store's file, the database may go in a folder not made yet.
+                with contextlib.suppress(OSError):
+                    Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            _hide_aiosqlite_arguments()
+            if not event.contains(engine.sync_engine, "connect", _set_up_sqlite_connection):
+                event.listen(engine.sync_engine, "connect", _set_up_sqlite_connection)
+        if schema is not None:
+            engine = engine.execution_options(schema_translate_map={None: schema})
+        self.engine = engine
+        """For work that needs a transaction of several statements."""
+        # One statement is its own transaction, and PostgreSQL needs no BEGIN and COMMIT
+        # (or ROLLBACK) round trips around it. SQLite's driver only begins before writes
+        # and would pay to switch modes, so it keeps the engine as it is.
+        self.statement_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
+        """For single statements: each is atomic on its own."""
+        self.schema = schema
+        self.tables = tuple(tables)
+        self.ready = False
+        self._schema_lock = asyncio.Lock()
+        self._direct: DirectSQL | None = direct_sql(
+            engine, lambda connection: _set_up_sqlite_connection(connection, None)
+        )
+
+    async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> list[Row]:
+        """The rows one read returns. `StorageError` when the database fails."""
+        if not self.ready:
+            await self.ensure_schema()
+        if self._direct is not None:
+            return await self._direct.fetch(statement, params)
+        try:
+            async with self.statement_engine.connect() as conn:
+                return list((await conn.execute(statement, params)).all())
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)
+
+    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """Run one write as its own transaction; how many rows it touched."""
+        if not self.ready:
+            await self.ensure_schema()
+        if self._direct is not None:
+            return await self._direct.write(statement, params)
+        try:
+            async with self.statement_engine.begin() as conn:
+                result = await conn.execute(statement, params)
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)
+        return result.rowcount
+
+    async def ensure_schema(self) -> None:
+        """Create the tables once per process, on first use."""
+        async with self._schema_lock:
+            if not self.ready:
+                await self.create_schema()
+
+    async def create_schema(self) -> None:
+        """Create this store's tables if missing and check the schema version.
+
+        Safe to run from many processes at once: they take turns.
+        """
+        try:
+            if self.dialect == "sqlite":
+                await self._use_write_ahead_log()
+            async with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    # Takes the write lock now (waiting for it), not on the first CREATE
+                    # after reads, when a wait could only end in a deadlock error.
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif self.dialect == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
+                    )
+                await conn.run_sync(self._create_tables)
+                await conn.commit()
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"cannot create the tables: {describe_database_error(exc)}"
+            ) from None
+        except OSError as exc:
+            raise StorageError(f"cannot reach the database: {exc}") from exc
+        self.ready = True
+
+    async def _use_write_ahead_log(self) -> None:
+        # WAL lets readers work while one process writes, and it is a property of the file:
+        # once switched, every later connection uses it. When new connections switch at the
+        # same moment, SQLite answers "locked" at once instead of waiting out the busy
+        # timeout, so the waiting is done here, without holding up the event loop.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                return
+            except OperationalError:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.01)
+
+    def _create_tables(self, conn: Connection) -> None:
+        if self.schema is not None and self.dialect == "postgresql":
+            conn.execute(CreateSchema(self.schema, if_not_exists=True))
+        inspector = inspect(conn)
+        if inspector.has_table(meta.name, schema=self.schema):
+            rows = conn.execute(select(meta.c.key, meta.c.value))
+            recorded = {key: value for key, value in rows}
+        else:
+            meta.create(conn)
+            recorded = {"schema_version": str(SCHEMA_VERSION)}
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        version = recorded.get("schema_version", "")
+        if not version.isdigit():
+            raise StorageError(f"table {meta.name} holds no valid schema_version")
+        if int(version) > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database's fastapi-issues tables are at schema version {version}, "
+                f"newer than this release knows ({SCHEMA_VERSION}); upgrade fastapi-issues"
+            )
+        for table in self.tables:
+            key = f"table:{table.name}"
+            if key in recorded:
+                table.create(conn, checkfirst=True)
+                continue
+            # A table we did not record is someone else's, even with the right name: a
+            # host app's own `users`, say. Never adopt it.
+            if inspector.has_table(table.name, schema=self.schema):
+                raise StorageError(
+                    f"table {table.name} exists but was not made by fastapi-issues; "
+                    "use another database or schema"
+                )
+            table.create(conn)
+            conn.execute(meta.insert().values(key=key, value="created"))
+
+    async def aclose(self) -> None:
+        """Close the engine's connections, if this object made the engine."""
+        if self._direct is not None:
+            await self._direct.aclose()
+        if self._owns_engine:
+            await self._base_engine.dispose()
+
+
+class SQLStoreBase:
+    """What every SQL store offers besides its protocol: set-up, closing, a lifespan."""
+
+    _db: SQLDatabase
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine this store runs its queries on."""
+        return self._db.engine
+
+    async def create_schema(self) -> None:
+        """Create this store's tables and indexes if missing; check the schema version.
+
+        Tables are otherwise created on first use. Safe to run from many processes at once.
+        Raises `StorageError` when the database cannot be reached, is newer than this
+        release, or holds a table of the same name that fastapi-issues did not make.
+        """
+        await self._db.create_schema()
+
+    async def aclose(self) -> None:
+        """Close the database connections (unless the engine was passed in)."""
+        await self._db.aclose()
+
+    @asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Create the schema on enter and close the connections on exit.
+
+        Use as `FastAPI(lifespan=store.lifespan)` or `async with store.lifespan(): ...`.
+        """
+        await self.create_schema()
+        try:
+            yield
+        finally:
+            await self.aclose()

@@ -1,0 +1,325 @@
+"""The SQL stores' direct paths (`_sql_direct`) and PostgreSQL's kept counts give the same
+answers as the engine, including after writes by other stores on the same database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from fastapi_issues import IssueCreate, IssueQuery, IssueStatus, IssueUpdate, StorageError
+from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.sql._direct import _AsyncpgDirect, direct_sql
+
+pytestmark = pytest.mark.anyio
+
+
+def _new(n: int) -> IssueCreate:
+    return IssueCreate(title=f"Issue {n:03}", description="Something broke")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'issues.db'}", None
+    return request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_schema")
+
+
+@pytest.fixture
+async def two_stores(
+    database: tuple[str, str | None],
+) -> AsyncIterator[tuple[SQLIssueStore, SQLIssueStore]]:
+    """Two stores on one database, as two app processes would have."""
+    url, schema = database
+    first, second = SQLIssueStore(url, schema=schema), SQLIssueStore(url, schema=schema)
+    await first.create_schema()
+    yield first, second
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_totals_follow_writes_made_elsewhere(
+    two_stores: tuple[SQLIssueStore, SQLIssueStore],
+) -> None:
+    reader, writer = two_stores
+    for n in range(5):
+        await writer.create(_new(n))
+    full_page = IssueQuery(limit=2)
+    # Twice with nothing written between: the second may use what the first counted.
+    assert (await reader.list(full_page)).total == 5
+    assert (await reader.list(full_page)).total == 5
+    created = await writer.create(_new(5))
+    assert (await reader.list(full_page)).total == 6
+    await writer.delete(created.id)
+    assert (await reader.list(full_page)).total == 5
+    issue = (await reader.list(IssueQuery(limit=1))).items[0]
+    open_page = IssueQuery(status=[IssueStatus.open], limit=2)
+    assert (await reader.list(open_page)).total == 5
+    await writer.update(issue.id, IssueUpdate(status=IssueStatus.closed))
+    assert (await reader.list(open_page)).total == 4
+    assert (await reader.list(IssueQuery(status=[IssueStatus.closed], limit=2))).total == 1
+
+
+async def test_reads_see_what_was_just_written(
+    two_stores: tuple[SQLIssueStore, SQLIssueStore],
+) -> None:
+    reader, writer = two_stores
+    for n in range(3):
+        created = await writer.create(_new(n))
+        assert await reader.get(created.id) == created
+        changed = await writer.update(created.id, IssueUpdate(title=f"Changed {n:03}"))
+        assert await reader.get(created.id) == changed
+
+
+# -- each driver's runner on its own: errors, connections, counts ----------------------
+
+_numbers = Table("numbers", MetaData(), Column("n", Integer, primary_key=True))
+_BACKEND = select(func.pg_backend_pid())
+
+
+def _runner(engine: AsyncEngine) -> Any:
+    runner = direct_sql(engine, lambda connection: None)
+    assert runner is not None
+    return runner
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(_numbers.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_sqlite_errors_on_read_and_write_are_storage_errors(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    runner = _runner(sqlite_engine)
+    try:
+        assert await runner.write(insert(_numbers), {"n": 1}) == 1
+        with pytest.raises(StorageError, match="UNIQUE"):
+            await runner.write(insert(_numbers), {"n": 1})
+        missing = Table("missing", MetaData(), Column("n", Integer))
+        with pytest.raises(StorageError, match="no such table"):
+            await runner.fetch(select(missing.c.n), {})
+        # Both connections still work after their errors.
+        assert await runner.write(insert(_numbers), {"n": 2}) == 1
+        assert await runner.fetch(select(_numbers.c.n).order_by(_numbers.c.n), {}) == [(1,), (2,)]
+    finally:
+        await runner.aclose()
+
+
+def _open_files(path: Path) -> list[str]:
+    folder = Path("/proc/self/fd")
+    found = []
+    for fd in folder.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith(str(path)):
+                found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see open files")
+async def test_sqlite_aclose_closes_both_connections_and_the_write_thread(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await sqlite_engine.dispose()  # only the runner's own connections stay open
+    before = set(threading.enumerate())
+    runner = _runner(sqlite_engine)
+    assert await runner.write(insert(_numbers), {"n": 1}) == 1
+    assert await runner.fetch(select(_numbers.c.n), {}) == [(1,)]
+    database = tmp_path / "direct.db"
+    assert len(_open_files(database)) >= 2  # a reader and a writer
+    threads = [t for t in set(threading.enumerate()) - before if t.name.startswith("fastapi")]
+    assert threads
+    await runner.aclose()
+    assert _open_files(database) == []
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+async def postgres_engine(postgres_url: str, postgres_schema: str) -> AsyncIterator[AsyncEngine]:
+    """An engine of one pooled connection, waiting 2 s at most for it: a connection that is
+    neither given back nor given up shows as a timeout."""
+    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f'CREATE SCHEMA "{postgres_schema}"')
+    engine = engine.execution_options(schema_translate_map={None: postgres_schema})
+    async with engine.begin() as conn:
+        await conn.run_sync(_numbers.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_postgres_statement_error_gives_the_connection_back(
+    postgres_engine: AsyncEngine,
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        backend = await runner.fetch(_BACKEND, {})
+        with pytest.raises(StorageError, match="division by zero"):
+            await runner.fetch(text("SELECT 1 / 0"), {})
+        assert await runner.write(insert(_numbers), {"n": 1}) == 1
+        with pytest.raises(StorageError, match="duplicate key"):
+            await runner.write(insert(_numbers), {"n": 1})
+        assert await runner.fetch(_BACKEND, {}) == backend
+    finally:
+        await runner.aclose()
+
+
+async def _terminate(postgres_url: str, backend: int) -> None:
+    admin = create_async_engine(postgres_url, poolclass=NullPool)
+    async with admin.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    await admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_postgres_connection_broken_mid_statement_is_given_up_not_reused(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        [(backend,)] = await runner.fetch(_BACKEND, {})
+        sleeping = asyncio.ensure_future(runner.fetch(select(func.pg_sleep(30)), {}))
+        await asyncio.sleep(0.3)
+        await _terminate(postgres_url, backend)
+        with pytest.raises(StorageError) as failed:
+            await sleeping
+        # The pool's one connection was given up (not left for when the failed call's
+        # frames, kept here, are collected): a new one replaces it.
+        [(replacement,)] = await runner.fetch(_BACKEND, {})
+        assert replacement != backend
+        assert failed.value.__cause__ is not None
+    finally:
+        await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_postgres_connection_that_broke_while_kept_is_dropped_unused(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        [(backend,)] = await runner.fetch(_BACKEND, {})
+        await _terminate(postgres_url, backend)
+        await asyncio.sleep(0.5)  # for the driver to see the connection go
+        # The dead connection is not tried (which would fail this statement, as it failed
+        # one request per dead connection after a database restart): a new one serves it.
+        [(replacement,)] = await runner.fetch(_BACKEND, {})
+        assert replacement != backend
+        assert postgres_engine.pool.checkedout() == 1  # the new one, kept
+    finally:
+        await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_cancelled_postgres_statement_gives_its_connection_up(
+    postgres_engine: AsyncEngine,
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        [(backend,)] = await runner.fetch(_BACKEND, {})
+        sleeping = asyncio.ensure_future(runner.fetch(select(func.pg_sleep(30)), {}))
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError) as cancelled:
+            await sleeping
+        # Its state unknown, the connection is given up at once, not reused: the pool's only
+        # slot is free again while the cancelled call's frames are still about.
+        assert postgres_engine.pool.checkedout() == 0
+        [(replacement,)] = await runner.fetch(_BACKEND, {})
+        assert replacement != backend
+        assert cancelled.value is not None
+    finally:
+        await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_keeps_a_few_idle_connections_and_aclose_gives_them_back(
+    postgres_url: str,
+) -> None:
+    engine = create_async_engine(postgres_url, pool_size=8, max_overflow=0, pool_timeout=5)
+    runner = _runner(engine)
+    try:
+        slow = select(func.pg_backend_pid(), func.pg_sleep(0.2))
+        busy = await asyncio.gather(*(runner.fetch(slow, {}) for _ in range(8)))
+        assert len({rows[0][0] for rows in busy}) == 8  # eight at once, eight connections
+        assert engine.pool.checkedout() == _AsyncpgDirect._KEEP  # the rest went back
+        # The kept ones serve the next statements: no other connection is taken.
+        kept = {(await runner.fetch(_BACKEND, {}))[0][0] for _ in range(_AsyncpgDirect._KEEP)}
+        assert kept <= {rows[0][0] for rows in busy}
+        assert engine.pool.checkedout() == _AsyncpgDirect._KEEP
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            await runner.aclose()
+        # All eight are back in the pool, given back rather than left to the garbage
+        # collector (which SQLAlchemy warns about).
+        assert engine.pool.checkedout() == 0
+        assert engine.pool.checkedin() == 8
+        assert [w.message for w in warned if issubclass(w.category, SAWarning)] == []
+    finally:
+        await runner.aclose()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_postgres_write_returns_the_rows_it_touched(
+    postgres_engine: AsyncEngine, postgres_schema: str
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        for n in (1, 2, 3):
+            assert await runner.write(insert(_numbers), {"n": n}) == 1  # "INSERT 0 1"
+        assert await runner.write(update(_numbers).values(n=_numbers.c.n + 10), {}) == 3
+        assert await runner.write(delete(_numbers).where(_numbers.c.n > 12), {}) == 1
+        assert await runner.write(delete(_numbers).where(_numbers.c.n > 99), {}) == 0
+        # A status without a count ("CREATE TABLE") touched no rows.
+        assert await runner.write(text(f'CREATE TABLE "{postgres_schema}".other (n int)'), {}) == 0
+    finally:
+        await runner.aclose()
+
+
+async def test_a_sqlite_uri_url_reaches_the_file_it_names(tmp_path: Path) -> None:
+    """`?uri=true` makes the direct runner open the path as a SQLite URI, as the engine does:
+    a write through one store is read through a store on the plain path."""
+    from fastapi_issues import IssueCreate
+    from fastapi_issues.storage.sql import SQLIssueStore
+
+    path = tmp_path / "issues.db"
+    by_uri = SQLIssueStore(f"sqlite:///file:{path}?mode=rwc&uri=true")
+    await by_uri.create_schema()
+    created = await by_uri.create(IssueCreate(title="Via a URI", description="Opened as file:"))
+    await by_uri.aclose()
+    by_path = SQLIssueStore(f"sqlite:///{path}")
+    try:
+        assert (await by_path.get(created.id)).title == "Via a URI"
+    finally:
+        await by_path.aclose()
