@@ -130,6 +130,16 @@ async def test_a_missing_source_is_refused_and_not_created(tmp_path: Path) -> No
     assert not (tmp_path / "target.json").exists()
 
 
+async def test_an_unknown_scheme_is_named_before_anything_is_opened(tmp_path: Path) -> None:
+    source = str(tmp_path / "issues.json")
+    await fill(source)
+    with pytest.raises(ValueError, match="unsupported issue store URL scheme 'ftp'"):
+        await migrate("ftp://host/issues.json", str(tmp_path / "target.json"))
+    with pytest.raises(ValueError, match="unsupported issue store URL scheme 'mysql'"):
+        await migrate(source, "mysql://root@host/db")
+    assert not (tmp_path / "target.json").exists()
+
+
 async def test_stores_without_export_are_read_page_by_page(tmp_path: Path) -> None:
     class ListOnly:
         """A third-party store: the IssueStore protocol and nothing more."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import SecretStr, ValidationError
 
 from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.urls import StoreURL
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.users import UserStore
@@ -73,14 +74,14 @@ def open_users(args: argparse.Namespace, *, create: bool = False) -> UserStore:
     require_auth_extra()
     from fastapi_issues.auth.users import UserStoreNotFound, open_user_store
 
-    url = storage_url(args)
     try:
-        store = open_user_store(url, create=create)
+        where = StoreURL.parse(storage_url(args), what="user store")
+        store = open_user_store(where, create=create)
     except UserStoreNotFound as exc:
         raise CommandError(f"{exc}; check --storage-url, or add a user first") from None
     except (ValueError, StorageError) as exc:
         raise CommandError(str(exc)) from None
-    if url == "memory://":
+    if where.backend == "memory":
         print("warning: memory:// keeps nothing once this command ends", file=sys.stderr)
     return store
 

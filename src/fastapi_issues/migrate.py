@@ -15,13 +15,7 @@ from fastapi_issues.storage.protocols import (
     TrackerImporter,
 )
 from fastapi_issues.storage.query import IssueQuery
-from fastapi_issues.storage.urls import (
-    close_store,
-    is_sql_url,
-    open_issue_store,
-    prepare_store,
-    sqlite_path,
-)
+from fastapi_issues.storage.urls import StoreURL, close_store, open_issue_store, prepare_store
 
 __all__ = ["MigrationReport", "migrate", "migrate_stores"]
 
@@ -56,12 +50,13 @@ async def migrate(
     With `users=False` only issues are copied (the `auth` extra is needed otherwise). Raises
     `ValueError` when the source does not exist.
     """
-    _check_source_exists(from_url)
+    origin, destination = StoreURL.parse(from_url), StoreURL.parse(to_url)
+    _check_source_exists(origin)
     if users:
         _require_auth_extra()
-    source = open_issue_store(from_url)
+    source = open_issue_store(origin)
     try:
-        target = open_issue_store(to_url)
+        target = open_issue_store(destination)
         try:
             report = await migrate_stores(source, target, batch_size=batch_size)
         finally:
@@ -70,7 +65,7 @@ async def migrate(
         await close_store(source)
     if not users:
         return report
-    copied, present = await _migrate_users(from_url, to_url)
+    copied, present = await _migrate_users(origin, destination)
     return replace(report, users_copied=copied, users_already_present=present)
 
 
@@ -163,11 +158,11 @@ def _require_auth_extra() -> None:
         raise ValueError(f"{exc}; or copy the issues only (users=False, --no-users)") from None
 
 
-async def _migrate_users(from_url: str, to_url: str) -> tuple[int, int]:
+async def _migrate_users(origin: StoreURL, destination: StoreURL) -> tuple[int, int]:
     from fastapi_issues.auth.users import UserExists, UserStoreNotFound, open_user_store
 
     try:
-        source = open_user_store(from_url, create=False)
+        source = open_user_store(origin, create=False)
     except UserStoreNotFound:
         return 0, 0  # a deployment without users, as with auth off
     try:
@@ -176,7 +171,7 @@ async def _migrate_users(from_url: str, to_url: str) -> tuple[int, int]:
         await close_store(source)
     if not found:
         return 0, 0
-    target = open_user_store(to_url)
+    target = open_user_store(destination)
     copied = 0
     try:
         for user in found:
@@ -190,15 +185,11 @@ async def _migrate_users(from_url: str, to_url: str) -> tuple[int, int]:
     return copied, len(found) - copied
 
 
-def _check_source_exists(url: str) -> None:
+def _check_source_exists(source: StoreURL) -> None:
     # Opening a missing file or SQLite database would create an empty one and copy nothing.
-    if url == "memory://":
+    if source.backend == "memory":
         raise ValueError("memory:// holds nothing to migrate from")
-    if is_sql_url(url):
-        path = sqlite_path(url)
-        if path is None:
-            return
-    else:
-        path = url.removeprefix("json://")
-    if not path or not Path(path).is_file():
-        raise ValueError(f"nothing to migrate from: {path or url!r} does not exist")
+    if source.path is None:
+        return  # PostgreSQL, or an in-memory SQLite database: no file to look for
+    if not source.path or not Path(source.path).is_file():
+        raise ValueError(f"nothing to migrate from: {source.path or source.text!r} does not exist")

@@ -23,6 +23,7 @@ from fastapi_issues.auth.users import (
     open_user_store,
 )
 from fastapi_issues.storage.errors import CorruptStoreError
+from fastapi_issues.storage.urls import StoreURL
 from fastapi_issues.testing import UserStoreContract
 
 Seed = Callable[[Sequence[UserInDB]], Awaitable[None]]
@@ -185,6 +186,23 @@ def test_open_user_store_refuses_unknown_schemes_and_missing_stores(tmp_path: Pa
         open_user_store(str(tmp_path / "issues.json"), create=False)
     assert not (tmp_path / "users.json").exists()
     assert not (tmp_path / "users.json.lock").exists()
+
+
+def test_open_user_store_takes_a_parsed_url(tmp_path: Path) -> None:
+    store = open_user_store(StoreURL.parse(f"json://{tmp_path / 'issues.json'}"))
+    assert isinstance(store, JSONFileUserStore)
+    assert store.path == tmp_path / "users.json"
+    store.close()
+    with pytest.raises(UserStoreNotFound, match=r"no SQLite database at .*users\.db"):
+        open_user_store(StoreURL.parse(f"sqlite:///{tmp_path / 'users.db'}"), create=False)
+
+
+def test_open_user_store_names_the_extra_a_missing_driver_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "aiosqlite", None)
+    with pytest.raises(ValueError, match=r"sqlite stores need the 'sql' extra \(aiosqlite is"):
+        open_user_store(f"sqlite:///{tmp_path / 'issues.db'}")
 
 
 def test_stored_user_hides_its_hash_and_public_drops_it() -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
 from fastapi_issues.storage.sql import SQLIssueStore
-from fastapi_issues.storage.urls import close_store, is_sql_url, open_issue_store, prepare_store
+from fastapi_issues.storage.urls import (
+    StoreURL,
+    close_store,
+    is_sql_url,
+    open_issue_store,
+    prepare_store,
+    sqlite_path,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +61,54 @@ def test_is_sql_url() -> None:
     assert not is_sql_url("data/issues.json")
     assert not is_sql_url("memory://")
     assert not is_sql_url("C:\\data\\issues.json")
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "scheme", "path"),
+    [
+        ("memory://", "memory", "memory", None),
+        ("data/issues.json", "json", "", "data/issues.json"),
+        ("C:\\data\\issues.json", "json", "", "C:\\data\\issues.json"),
+        ("json:///srv/issues.json", "json", "json", "/srv/issues.json"),
+        ("sqlite:///data/issues.db", "sqlite", "sqlite", "data/issues.db"),
+        ("sqlite+aiosqlite:////srv/i.db?mode=rwc", "sqlite", "sqlite+aiosqlite", "/srv/i.db"),
+        ("sqlite://", "sqlite", "sqlite", None),
+        ("sqlite:///:memory:", "sqlite", "sqlite", None),
+        ("postgresql://u@h:5432/db", "postgresql", "postgresql", None),
+        ("postgres://u@h/db", "postgresql", "postgres", None),
+        ("postgresql+asyncpg://u@h/db", "postgresql", "postgresql+asyncpg", None),
+    ],
+)
+def test_store_urls_are_parsed_once_into_backend_and_file(
+    url: str, backend: str, scheme: str, path: str | None
+) -> None:
+    parsed = StoreURL.parse(url)
+    assert parsed == StoreURL(url, backend, scheme, path)  # type: ignore[arg-type]
+    assert parsed.is_sql is (backend in ("sqlite", "postgresql"))
+    assert is_sql_url(url) is parsed.is_sql
+    assert sqlite_path(url) == (path if backend == "sqlite" else None)
+
+
+def test_unknown_schemes_name_the_store_they_were_for() -> None:
+    with pytest.raises(ValueError, match="unsupported issue store URL scheme 'memory'"):
+        StoreURL.parse("memory://elsewhere")
+    with pytest.raises(ValueError, match="unsupported user store URL scheme 'ftp' in 'ftp://h/x'"):
+        StoreURL.parse("ftp://h/x", what="user store")
+    assert not is_sql_url("ftp://h/x")
+    assert sqlite_path("ftp://h/x") is None
+
+
+def test_a_parsed_url_opens_the_same_store(tmp_path: Path) -> None:
+    store = open_issue_store(StoreURL.parse(f"json://{tmp_path / 'issues.json'}"))
+    assert isinstance(store, JSONFileIssueStore)
+    assert store.path == tmp_path / "issues.json"
+    store.close()
+
+
+def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(ValueError, match=r"postgresql stores need the 'sql' extra \(asyncpg is"):
+        open_issue_store("postgresql://postgres@127.0.0.1:5432/test")
 
 
 async def test_prepare_and_close_work_for_every_kind_of_store(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from pydantic import (
 from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.records.durable_file import DurableJSONArray
-from fastapi_issues.storage.urls import is_sql_url, sql_extra_missing, sqlite_path
+from fastapi_issues.storage.urls import StoreURL
 
 __all__ = [
     "AmbiguousUsername",
@@ -451,7 +451,7 @@ def users_path_for(issues_path: str | os.PathLike[str]) -> Path:
     return Path(issues_path).with_name("users.json")
 
 
-def open_user_store(url: str, *, create: bool = True) -> UserStore:
+def open_user_store(url: str | StoreURL, *, create: bool = True) -> UserStore:
     """The user store that goes with the issue store `url` names.
 
     - `memory://`: an `InMemoryUserStore`;
@@ -462,29 +462,26 @@ def open_user_store(url: str, *, create: bool = True) -> UserStore:
     With `create=False`, raise `UserStoreNotFound` when the store does not exist yet instead
     of starting an empty one (the CLI uses this for commands that only read or change users).
     """
-    if url == "memory://":
+    where = url if isinstance(url, StoreURL) else StoreURL.parse(url, what="user store")
+    if where.is_sql:
+        return _open_sql_user_store(where, create=create)
+    if where.path is None:
         return InMemoryUserStore()
-    if is_sql_url(url):
-        return _open_sql_user_store(url, create=create)
-    if url.startswith("json://"):
-        path = url.removeprefix("json://")
-    elif "://" in url:
-        scheme = url.split("://", 1)[0]
-        raise ValueError(f"unsupported user store URL scheme {scheme!r} in {url!r}")
-    else:
-        path = url
-    users_path = users_path_for(path)
+    users_path = users_path_for(where.path)
     if not create and not users_path.exists():
         raise UserStoreNotFound(f"no users file at {users_path}")
     return JSONFileUserStore(users_path)
 
 
-def _open_sql_user_store(url: str, *, create: bool) -> UserStore:
+def _open_sql_user_store(where: StoreURL, *, create: bool) -> UserStore:
     try:
         from fastapi_issues.auth.sql import SQLUserStore
     except ImportError as exc:
-        raise sql_extra_missing(url, exc) from exc
-    path = sqlite_path(url)
-    if not create and path is not None and not Path(path).is_file():
-        raise UserStoreNotFound(f"no SQLite database at {path}")
-    return SQLUserStore(url)
+        raise where.missing_extra(exc) from exc
+    if not create and where.path is not None and not Path(where.path).is_file():
+        raise UserStoreNotFound(f"no SQLite database at {where.path}")
+    try:
+        # The engine imports the driver (aiosqlite, asyncpg) when it is made.
+        return SQLUserStore(where.text)
+    except ImportError as exc:
+        raise where.missing_extra(exc) from exc
