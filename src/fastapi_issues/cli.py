@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import inspect
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import SecretStr, ValidationError
 
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.urls import StoreURL
+from fastapi_issues.storage.urls import StoreURL, close_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.users import UserStore
@@ -87,7 +86,7 @@ def open_users(args: argparse.Namespace, *, create: bool = False) -> UserStore:
 
 
 def run_with(store: object, work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work()` on a new event loop, then close `store` whichever way it closes.
+    """Run `work()` on a new event loop, then close `store` (`close_store`).
 
     Store errors become `CommandError`s.
     """
@@ -96,11 +95,7 @@ def run_with(store: object, work: Callable[[], Awaitable[T]]) -> T:
         try:
             return await work()
         finally:
-            close = getattr(store, "aclose", None) or getattr(store, "close", None)
-            if close is not None:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
+            await close_store(store)
 
     try:
         return asyncio.run(run())

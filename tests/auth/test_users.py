@@ -23,7 +23,8 @@ from fastapi_issues.auth.users import (
     open_user_store,
 )
 from fastapi_issues.storage.errors import CorruptStoreError
-from fastapi_issues.storage.urls import StoreURL
+from fastapi_issues.storage.protocols import StoreLifecycle
+from fastapi_issues.storage.urls import StoreURL, close_store, prepare_store
 from fastapi_issues.testing import UserStoreContract
 
 Seed = Callable[[Sequence[UserInDB]], Awaitable[None]]
@@ -203,6 +204,19 @@ def test_open_user_store_names_the_extra_a_missing_driver_is_in(
     monkeypatch.setitem(sys.modules, "aiosqlite", None)
     with pytest.raises(ValueError, match=r"sqlite stores need the 'sql' extra \(aiosqlite is"):
         open_user_store(f"sqlite:///{tmp_path / 'issues.db'}")
+
+
+@pytest.mark.anyio
+async def test_every_shipped_user_store_opens_and_closes_through_the_protocol(
+    tmp_path: Path,
+) -> None:
+    for url in ("memory://", str(tmp_path / "issues.json"), f"sqlite:///{tmp_path / 'i.db'}"):
+        store = open_user_store(url)
+        assert isinstance(store, StoreLifecycle)
+        await prepare_store(store)
+        await store.list()
+        await close_store(store)
+    assert (tmp_path / "i.db").exists()
 
 
 def test_stored_user_hides_its_hash_and_public_drops_it() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
+from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.urls import (
     StoreURL,
@@ -122,3 +123,37 @@ async def test_prepare_and_close_work_for_every_kind_of_store(tmp_path: Path) ->
     memory = open_issue_store("memory://")
     await prepare_store(memory)
     await close_store(memory)
+
+
+async def test_every_shipped_store_opens_and_closes_through_the_protocol(tmp_path: Path) -> None:
+    for url in ("memory://", str(tmp_path / "issues.json"), f"sqlite:///{tmp_path / 'i.db'}"):
+        store = open_issue_store(url)
+        assert isinstance(store, StoreLifecycle)
+        await store.open()
+        await store.aclose()
+    assert (tmp_path / "i.db").exists()
+
+
+async def test_the_json_store_closes_its_lock_files(tmp_path: Path) -> None:
+    store = JSONFileIssueStore(tmp_path / "issues.json")
+    closed: list[str] = []
+    store.close = lambda: closed.append("close")  # type: ignore[method-assign]
+    await close_store(store)
+    assert closed == ["close"]
+
+
+async def test_stores_of_your_own_are_opened_and_closed_if_they_say_how() -> None:
+    calls: list[str] = []
+
+    class Managed(StoreLifecycle):
+        async def aclose(self) -> None:
+            calls.append("aclose")
+
+    class Plain:
+        """A 0.1 store: the protocol's methods and nothing else."""
+
+    await prepare_store(Managed())  # the default `open`: nothing to do
+    await close_store(Managed())
+    assert calls == ["aclose"]
+    await prepare_store(Plain())
+    await close_store(Plain())

@@ -21,6 +21,7 @@ from pydantic import (
 
 from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.records.durable_file import DurableJSONArray
 from fastapi_issues.storage.urls import StoreURL
 
@@ -285,7 +286,8 @@ class UserStore(Protocol):
     Usernames are unique in their normalised form (`normalize_username`: NFKC, case-folded)
     and kept in the form they were given. Lookups take any form: the user with exactly that
     name, else the only one whose name normalises alike (`pick_user`). Implement these four
-    methods and run `fastapi_issues.testing.UserStoreContract` against your class.
+    methods and run `fastapi_issues.testing.UserStoreContract` against your class; to be
+    opened and closed with the app, implement `StoreLifecycle` too.
     """
 
     async def get(self, username: str) -> UserInDB:
@@ -321,7 +323,7 @@ def _apply(user: UserInDB, changes: UserUpdate) -> UserInDB:
 # -- stores ------------------------------------------------------------------------------
 
 
-class InMemoryUserStore:
+class InMemoryUserStore(StoreLifecycle):
     """Keeps users in a dict, for tests and demos. Nothing survives the process.
 
     The users passed in are kept as given, even names that collide, as an old users file
@@ -386,7 +388,7 @@ def _encode_user(user: UserInDB) -> str:
     )
 
 
-class JSONFileUserStore:
+class JSONFileUserStore(StoreLifecycle):
     """Users in a JSON array file, each record shaped like the crash course's user dicts.
 
     Writes are atomic, durable and safe across processes like `JSONFileIssueStore`'s, and
@@ -444,6 +446,10 @@ class JSONFileUserStore:
     def close(self) -> None:
         """Release the lock file's descriptor."""
         self._file.close()
+
+    async def aclose(self) -> None:
+        """`close()`, for `StoreLifecycle`."""
+        self.close()
 
 
 def users_path_for(issues_path: str | os.PathLike[str]) -> Path:

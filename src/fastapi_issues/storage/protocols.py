@@ -1,7 +1,8 @@
 """The storage protocols: `IssueStore`, and `LabelStore` and `CommentStore` built on it.
 
 Stores know nothing about HTTP. Every store that ships with the package implements all three
-(`TrackerStore`), plus the importer and exporter protocols `migrate` uses.
+(`TrackerStore`), the importer and exporter protocols `migrate` uses, and `StoreLifecycle`
+(opening and closing).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "IssueImporter",
     "IssueStore",
     "LabelStore",
+    "StoreLifecycle",
     "TrackerExporter",
     "TrackerImporter",
     "TrackerStore",
@@ -36,11 +38,36 @@ __all__ = [
 
 
 @runtime_checkable
+class StoreLifecycle(Protocol):
+    """Opening and closing a store: what it does at start-up and at shutdown.
+
+    `prepare_store` and `close_store` (and so the example app, the CLI and `migrate`) call
+    these on any store that has both. Every store that ships with the package implements it,
+    user stores included. A store of your own need not: one with neither method is used
+    as it is, as 0.1 used every store; subclass this protocol to get these do-nothing
+    defaults and override the one you need.
+    """
+
+    async def open(self) -> None:
+        """Get ready to serve: SQL stores create their tables and check the schema version,
+        failing now rather than on the first request when the database cannot be reached.
+
+        The default does nothing.
+        """
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the store holds (connections, lock files). The default does nothing."""
+        return None
+
+
+@runtime_checkable
 class IssueStore(Protocol):
     """Where issues live. Every method is async; stores know nothing about HTTP.
 
     Implement these five methods, run `fastapi_issues.testing` against your class, and the
-    router works on your store.
+    router works on your store. To be opened and closed with the app, implement
+    `StoreLifecycle` too.
     """
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:

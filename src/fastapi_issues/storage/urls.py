@@ -6,11 +6,10 @@ store, `migrate` and the CLI all ask the parsed `StoreURL`.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Literal
 
-from fastapi_issues.storage.protocols import TrackerStore
+from fastapi_issues.storage.protocols import StoreLifecycle, TrackerStore
 from fastapi_issues.storage.records.json_file import JSONFileIssueStore
 from fastapi_issues.storage.records.memory import InMemoryIssueStore
 
@@ -142,17 +141,15 @@ def open_issue_store(url: str | StoreURL) -> TrackerStore:
 
 
 async def prepare_store(store: object) -> None:
-    """Get a store ready to serve: SQL stores create their tables (and fail here, not on
-    the first request, if the database cannot be reached). Others need nothing."""
-    create_schema = getattr(store, "create_schema", None)
-    if create_schema is not None:
-        await create_schema()
+    """Get a store ready to serve: `await store.open()` for a `StoreLifecycle` (SQL stores
+    create their tables, and fail here, not on the first request, if the database cannot be
+    reached). A store without `open` and `aclose` needs nothing."""
+    if isinstance(store, StoreLifecycle):
+        await store.open()
 
 
 async def close_store(store: object) -> None:
-    """Release what a store holds (connections, file handles), whichever kind it is."""
-    close = getattr(store, "aclose", None) or getattr(store, "close", None)
-    if close is not None:
-        result = close()
-        if inspect.isawaitable(result):
-            await result
+    """Release what a store holds (connections, file handles): `await store.aclose()` for a
+    `StoreLifecycle`; a store without `open` and `aclose` holds nothing to release."""
+    if isinstance(store, StoreLifecycle):
+        await store.aclose()

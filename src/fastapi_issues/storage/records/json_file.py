@@ -40,6 +40,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
+from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
@@ -113,7 +114,7 @@ def _sibling(path: Path, collection: str) -> Path:
     return path.with_name(f"{path.stem}.{collection}.json")
 
 
-class JSONFileIssueStore:
+class JSONFileIssueStore(StoreLifecycle):
     """Issues, labels and comments in JSON array files, served from memory, written durably.
 
     The issue file keeps the crash course's format, so an existing `data/issues.json` works
@@ -433,3 +434,7 @@ class JSONFileIssueStore:
         self._file.close()
         self._labels.close()
         self._comments.close()
+
+    async def aclose(self) -> None:
+        """`close()`, for `StoreLifecycle`."""
+        self.close()

@@ -19,6 +19,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
+from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
@@ -53,9 +54,10 @@ __all__ = ["InMemoryIssueStore"]
 LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 
-class InMemoryIssueStore:
+class InMemoryIssueStore(StoreLifecycle):
     """Keeps issues, labels and comments in dicts. Nothing survives the process; every
-    method is atomic because none of them awaits while it changes the data.
+    method is atomic because none of them awaits while it changes the data. Opening and
+    closing it (`StoreLifecycle`) do nothing.
 
     `clock` gives the time every write records (default: the system's, in UTC).
     """

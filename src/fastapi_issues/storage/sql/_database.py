@@ -314,6 +314,10 @@ class SQLStoreBase:
         """
         await self._db.create_schema()
 
+    async def open(self) -> None:
+        """`create_schema()`, for `StoreLifecycle`."""
+        await self.create_schema()
+
     async def aclose(self) -> None:
         """Close the database connections (unless the engine was passed in)."""
         await self._db.aclose()
