@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from fastapi_issues import IssueCreate, IssueOut, IssueQuery, IssueStatus, IssueUpdate
-from fastapi_issues.auth.users import UserInDB, open_user_store
+from fastapi_issues.auth.urls import open_user_store
+from fastapi_issues.auth.users import UserInDB
 from fastapi_issues.migrate import MigrationReport, migrate, migrate_stores
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
 from fastapi_issues.storage.urls import close_store, open_issue_store

@@ -71,7 +71,8 @@ def require_auth_extra() -> None:
 def open_users(args: argparse.Namespace, *, create: bool = False) -> UserStore:
     """The user store the arguments name; `CommandError` if it cannot be opened."""
     require_auth_extra()
-    from fastapi_issues.auth.users import UserStoreNotFound, open_user_store
+    from fastapi_issues.auth.urls import open_user_store
+    from fastapi_issues.auth.users import UserStoreNotFound
 
     try:
         where = StoreURL.parse(storage_url(args), what="user store")

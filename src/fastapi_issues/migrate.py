@@ -159,7 +159,8 @@ def _require_auth_extra() -> None:
 
 
 async def _migrate_users(origin: StoreURL, destination: StoreURL) -> tuple[int, int]:
-    from fastapi_issues.auth.users import UserExists, UserStoreNotFound, open_user_store
+    from fastapi_issues.auth.urls import open_user_store
+    from fastapi_issues.auth.users import UserExists, UserStoreNotFound
 
     try:
         source = open_user_store(origin, create=False)

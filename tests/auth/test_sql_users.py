@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import insert
 
 from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
-from fastapi_issues.auth.users import UserUpdate, open_user_store
+from fastapi_issues.auth.urls import open_user_store
+from fastapi_issues.auth.users import UserUpdate
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._schema import users as users_table

@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from fastapi_issues.auth.stores import InMemoryUserStore, JSONFileUserStore
+from fastapi_issues.auth.urls import open_user_store
 from fastapi_issues.auth.users import (
-    InMemoryUserStore,
-    JSONFileUserStore,
     UserInDB,
     UserRegistration,
     UserStoreNotFound,
     UserUpdate,
-    open_user_store,
 )
 from fastapi_issues.storage.errors import CorruptStoreError
 from fastapi_issues.storage.protocols import StoreLifecycle
@@ -264,7 +263,8 @@ def test_registration_accepts_good_fields() -> None:
 WRITER = """
 import asyncio, sys
 from pydantic import SecretStr
-from fastapi_issues.auth.users import JSONFileUserStore, UserInDB, UserUpdate
+from fastapi_issues.auth.stores import JSONFileUserStore
+from fastapi_issues.auth.users import UserInDB, UserUpdate
 
 async def main(path, worker):
     store = JSONFileUserStore(path)

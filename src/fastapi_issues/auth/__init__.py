@@ -30,6 +30,7 @@ from fastapi_issues.auth.dependencies import UserDependency, current_active_user
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.router import AccessToken, make_auth_router
 from fastapi_issues.auth.settings import AuthSettings, AuthSettingsError, generate_secret
+from fastapi_issues.auth.stores import InMemoryUserStore, JSONFileUserStore
 from fastapi_issues.auth.throttle import (
     InMemoryThrottleStorage,
     LoginThrottle,
@@ -41,10 +42,9 @@ from fastapi_issues.auth.throttle import (
     ThrottleStorage,
 )
 from fastapi_issues.auth.tokens import InvalidToken, create_access_token, decode_access_token
+from fastapi_issues.auth.urls import open_user_store
 from fastapi_issues.auth.users import (
     AmbiguousUsername,
-    InMemoryUserStore,
-    JSONFileUserStore,
     NewUser,
     User,
     UserExists,
@@ -55,7 +55,6 @@ from fastapi_issues.auth.users import (
     UserStoreNotFound,
     UserUpdate,
     normalize_username,
-    open_user_store,
     username_collisions,
 )
 
