@@ -1,18 +1,41 @@
 """Rules every store applies the same way, whatever it keeps its data in.
 
-Stores call these instead of restating them, so closing an issue or matching a label name
-means the same thing in memory, in a JSON file and in SQL.
+Stores call these instead of restating them, so a new issue or comment, a version check,
+closing an issue or matching a label name means the same thing in memory, in a JSON file
+and in SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from fastapi_issues.schemas import IssueOut, IssueStatus, StateReason
-from fastapi_issues.storage.errors import InvalidIssueChange
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    IssueCreate,
+    IssueOut,
+    IssueStatus,
+    StateReason,
+)
+from fastapi_issues.storage.errors import (
+    CommentVersionConflict,
+    InvalidIssueChange,
+    VersionConflict,
+)
 
-__all__ = ["closing_changes", "issue_changes", "label_key", "label_sort_key"]
+__all__ = [
+    "check_comment_version",
+    "check_version",
+    "closing_changes",
+    "issue_changes",
+    "label_key",
+    "label_sort_key",
+    "names_to_import",
+    "new_comment",
+    "new_issue",
+]
 
 
 def label_key(name: str) -> str:
@@ -71,3 +94,60 @@ def issue_changes(
     }
     changed.update(closing_changes(current, requested, actor, now))
     return changed
+
+
+def new_issue(data: IssueCreate, reporter: str | None, now: datetime) -> IssueOut:
+    """The issue `data` creates at `now`: a fresh UUID, open, version 1, with no labels and
+    no comments (labels are added by their own calls)."""
+    return IssueOut(
+        id=str(uuid.uuid4()),
+        title=data.title,
+        description=data.description,
+        priority=data.priority,
+        status=IssueStatus.open,
+        created_at=now,
+        updated_at=now,
+        reporter=reporter,
+        version=1,
+        assignees=list(data.assignees),
+    )
+
+
+def new_comment(
+    issue_id: str, data: CommentCreate, author: str | None, now: datetime
+) -> CommentOut:
+    """The comment `data` posts on the issue `issue_id` at `now`: a fresh UUID, version 1."""
+    return CommentOut(
+        id=str(uuid.uuid4()),
+        issue_id=issue_id,
+        body=data.body,
+        author=author,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+
+
+def check_version(issue: IssueOut, expected_version: int | None) -> None:
+    """Raise `VersionConflict` unless `expected_version` is `None` or the issue's version."""
+    if expected_version is not None and issue.version != expected_version:
+        raise VersionConflict(issue.id, expected_version, issue.version)
+
+
+def check_comment_version(comment: CommentOut, expected_version: int | None) -> None:
+    """Raise `CommentVersionConflict` unless `expected_version` is `None` or the comment's
+    version."""
+    if expected_version is not None and comment.version != expected_version:
+        raise CommentVersionConflict(comment.id, expected_version, comment.version)
+
+
+def names_to_import(present: Collection[str], imported: Sequence[IssueOut]) -> list[str]:
+    """The label names of the issues an import adds (not of those it skips, whose ids are
+    in `present`), each once, in the order they first appear."""
+    names: dict[str, None] = {}
+    seen = set(present)
+    for issue in imported:
+        if issue.id not in seen:
+            seen.add(issue.id)
+            names.update(dict.fromkeys(issue.labels))
+    return list(names)

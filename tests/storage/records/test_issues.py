@@ -5,23 +5,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from fastapi_issues import IssueCreate, IssueQuery
+from fastapi_issues import IssueCreate, IssueOut, IssueQuery
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
     StoredIssue,
-    new_issue,
+    stored,
 )
+from fastapi_issues.storage.rules import new_issue
 
 _START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def _issues(count: int) -> dict[str, StoredIssue]:
     made = [
-        new_issue(
-            IssueCreate(title=f"Issue {n}", description="Broken"),
-            None,
-            _START + timedelta(seconds=n),
+        stored(
+            new_issue(
+                IssueCreate(title=f"Issue {n}", description="Broken"),
+                None,
+                _START + timedelta(seconds=n),
+            )
         )
         for n in range(count)
     ]
@@ -81,3 +84,13 @@ def test_trim_forgets_deleted_issues_and_keeps_the_live_ones() -> None:
             again = shown.show(issue, {}, 0)
             assert again is not gone[i]
             assert again == gone[i]
+
+
+def test_a_new_issue_is_kept_as_created_with_no_label_ids() -> None:
+    issue = new_issue(
+        IssueCreate(title="Broken", description="It breaks", assignees=["ann"]), "bob", _START
+    )
+    kept = stored(issue)
+    assert isinstance(kept, StoredIssue)
+    assert kept.label_ids == ()
+    assert IssueOut.model_validate(kept.model_dump(exclude={"label_ids"})) == issue

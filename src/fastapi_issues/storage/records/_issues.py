@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence, Sized
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi_issues.schemas import (
-    IssueCreate,
     IssueOut,
     IssuePriority,
-    IssueStatus,
     IssueUpdate,
     LabelOut,
 )
-from fastapi_issues.storage.errors import IssueNotFound, TooManyLabels, VersionConflict
+from fastapi_issues.storage.errors import IssueNotFound, TooManyLabels
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssuePage, IssueQuery
-from fastapi_issues.storage.rules import issue_changes, label_key, label_sort_key
+from fastapi_issues.storage.rules import check_version, issue_changes, label_key, label_sort_key
 
 PRIORITY_RANK = {IssuePriority.low: 0, IssuePriority.medium: 1, IssuePriority.high: 2}
 
@@ -37,19 +34,9 @@ class StoredIssue(IssueOut):
     label_ids: tuple[str, ...] = ()
 
 
-def new_issue(data: IssueCreate, reporter: str | None, now: datetime) -> StoredIssue:
-    return StoredIssue(
-        id=str(uuid.uuid4()),
-        title=data.title,
-        description=data.description,
-        priority=data.priority,
-        status=IssueStatus.open,
-        created_at=now,
-        updated_at=now,
-        reporter=reporter,
-        version=1,
-        assignees=list(data.assignees),
-    )
+def stored(issue: IssueOut) -> StoredIssue:
+    """A new issue (`rules.new_issue`, already validated) as these stores keep it."""
+    return StoredIssue.model_construct(**issue.__dict__)
 
 
 def present(issue: IssueOut, labels_by_id: Mapping[str, LabelOut], comment_count: int) -> IssueOut:
@@ -169,18 +156,6 @@ def add_missing(
     return added
 
 
-def names_to_import(present: Collection[str], imported: Sequence[IssueOut]) -> list[str]:
-    """The label names of the issues `import_issues` will add (not of those it skips, whose
-    ids are in `present`), each once, in the order they first appear."""
-    names: dict[str, None] = {}
-    seen = set(present)
-    for issue in imported:
-        if issue.id not in seen:
-            seen.add(issue.id)
-            names.update(dict.fromkeys(issue.labels))
-    return list(names)
-
-
 def with_ids(ids: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
     """`ids` and then those of `added` not among them, in their order."""
     return ids + tuple(i for i in added if i not in ids)
@@ -189,11 +164,6 @@ def with_ids(ids: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
 def without_ids(ids: tuple[str, ...], removed: tuple[str, ...]) -> tuple[str, ...]:
     """`ids` less `removed`, in their order."""
     return tuple(i for i in ids if i not in removed)
-
-
-def check_version(issue: IssueOut, expected_version: int | None) -> None:
-    if expected_version is not None and issue.version != expected_version:
-        raise VersionConflict(issue.id, expected_version, issue.version)
 
 
 def apply_update(

@@ -11,7 +11,6 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from fastapi_issues.schemas import (
-    CommentCreate,
     CommentOut,
     CommentUpdate,
     LabelCreate,
@@ -20,12 +19,11 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.errors import (
     CommentNotFound,
-    CommentVersionConflict,
     DuplicateLabel,
     LabelNotFound,
 )
 from fastapi_issues.storage.query import CommentPage, LabelPage
-from fastapi_issues.storage.rules import label_key, label_sort_key
+from fastapi_issues.storage.rules import check_comment_version, label_key, label_sort_key
 
 
 class LabelIndex:
@@ -134,28 +132,13 @@ def remove_label(labels: dict[str, LabelOut], name: str) -> LabelOut:
 # -- comments ------------------------------------------------------------------------------
 
 
-def new_comment(
-    issue_id: str, data: CommentCreate, author: str | None, now: datetime
-) -> CommentOut:
-    return CommentOut(
-        id=str(uuid.uuid4()),
-        issue_id=issue_id,
-        body=data.body,
-        author=author,
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-
-
 def _existing(
     comments: Mapping[str, CommentOut], issue_id: str, comment_id: str, expected: int | None
 ) -> CommentOut:
     comment = comments.get(comment_id)
     if comment is None or comment.issue_id != issue_id:
         raise CommentNotFound(comment_id)
-    if expected is not None and comment.version != expected:
-        raise CommentVersionConflict(comment_id, expected, comment.version)
+    check_comment_version(comment, expected)
     return comment
 
 

@@ -50,8 +50,7 @@ from fastapi_issues.storage.records._issues import (
     apply_delete,
     apply_label_ids,
     apply_update,
-    names_to_import,
-    new_issue,
+    stored,
     with_ids,
     without_ids,
 )
@@ -65,11 +64,11 @@ from fastapi_issues.storage.records._labels_comments import (
     find_comment,
     insert_label,
     labels_named,
-    new_comment,
     remove_label,
     select_comments,
 )
 from fastapi_issues.storage.records.durable_file import DurableJSONArray
+from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
 
 __all__ = ["JSONFileIssueStore"]
 
@@ -214,7 +213,7 @@ class JSONFileIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter, self._clock())
+        issue = stored(new_issue(data, reporter, self._clock()))
 
         def add(issues: dict[str, StoredIssue]) -> StoredIssue:
             issues[issue.id] = issue

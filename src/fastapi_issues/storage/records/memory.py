@@ -29,8 +29,7 @@ from fastapi_issues.storage.records._issues import (
     apply_delete,
     apply_label_ids,
     apply_update,
-    names_to_import,
-    new_issue,
+    stored,
     with_ids,
     without_ids,
 )
@@ -44,10 +43,10 @@ from fastapi_issues.storage.records._labels_comments import (
     find_comment,
     insert_label,
     labels_named,
-    new_comment,
     remove_label,
     select_comments,
 )
+from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
 
 __all__ = ["InMemoryIssueStore"]
 
@@ -82,7 +81,7 @@ class InMemoryIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter, self._clock())
+        issue = stored(new_issue(data, reporter, self._clock()))
         self._index.issues[issue.id] = issue
         self._index.changed()
         return self._present(issue)

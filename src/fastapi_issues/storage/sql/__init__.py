@@ -30,13 +30,13 @@ from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssuePage, IssueQuery
-from fastapi_issues.storage.records._issues import (
+from fastapi_issues.storage.rules import (
     check_version,
+    issue_changes,
+    label_key,
     names_to_import,
     new_issue,
-    present,
 )
-from fastapi_issues.storage.rules import issue_changes, label_key
 from fastapi_issues.storage.sql._database import (
     SQLITE_CONTAINS_FUNCTION,
     SQLDatabase,
@@ -218,7 +218,7 @@ class SQLIssueStore(SQLCollaboration, SQLStoreBase):
     # -- the IssueStore protocol ---------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = present(new_issue(data, reporter, self._clock()), {}, 0)
+        issue = new_issue(data, reporter, self._clock())
         if not issue.assignees:
             await self._write(_INSERT, _row(issue))
             return issue

@@ -52,8 +52,7 @@ from fastapi_issues.storage.errors import (
     VersionConflict,
 )
 from fastapi_issues.storage.query import CommentPage, LabelPage
-from fastapi_issues.storage.records._labels_comments import new_comment
-from fastapi_issues.storage.rules import label_key, label_sort_key
+from fastapi_issues.storage.rules import label_key, label_sort_key, new_comment
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._errors import DATABASE_ERRORS, raise_database_error
 from fastapi_issues.storage.sql._schema import (
