@@ -156,16 +156,6 @@ def add_missing(
     return added
 
 
-def with_ids(ids: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
-    """`ids` and then those of `added` not among them, in their order."""
-    return ids + tuple(i for i in added if i not in ids)
-
-
-def without_ids(ids: tuple[str, ...], removed: tuple[str, ...]) -> tuple[str, ...]:
-    """`ids` less `removed`, in their order."""
-    return tuple(i for i in ids if i not in removed)
-
-
 def apply_update(
     issues: dict[str, StoredIssue],
     issue_id: str,
@@ -217,6 +207,17 @@ def apply_label_ids(
     )
     issues[issue_id] = updated
     return updated
+
+
+def drop_label_id(issues: dict[str, StoredIssue], label_id: str) -> None:
+    """Take a deleted label's id off every issue that carries it.
+
+    Not a change to the issues themselves: their versions and times stay as they are.
+    """
+    for issue_id, issue in issues.items():
+        if label_id in issue.label_ids:
+            kept = tuple(i for i in issue.label_ids if i != label_id)
+            issues[issue_id] = issue.model_copy(update={"label_ids": kept})
 
 
 def apply_delete(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,13 @@ from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
 from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.records._comments import (
+    add_missing_comments,
+    apply_comment_delete,
+    apply_comment_update,
+    find_comment,
+    select_comments,
+)
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -50,22 +57,17 @@ from fastapi_issues.storage.records._issues import (
     apply_delete,
     apply_label_ids,
     apply_update,
+    drop_label_id,
     stored,
-    with_ids,
-    without_ids,
 )
-from fastapi_issues.storage.records._labels_comments import (
+from fastapi_issues.storage.records._labels import (
+    LabelIdsEdit,
     LabelIndex,
-    add_missing_comments,
     add_missing_labels,
-    apply_comment_delete,
-    apply_comment_update,
     change_label,
-    find_comment,
     insert_label,
     labels_named,
     remove_label,
-    select_comments,
 )
 from fastapi_issues.storage.records.durable_file import DurableJSONArray
 from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
@@ -73,8 +75,6 @@ from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
 __all__ = ["JSONFileIssueStore"]
 
 _log = logging.getLogger("fastapi_issues")
-
-LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 
 def _decode_issue(item: Any, file_mtime: float) -> StoredIssue:
@@ -282,45 +282,31 @@ class JSONFileIssueStore(StoreLifecycle):
     async def delete_label(self, name: str) -> None:
         label = await self._labels.write(lambda labels: remove_label(labels, name))
 
-        # Tidying only, and not a change to the issues: reads already skip the id.
-        def take_off(issues: dict[str, StoredIssue]) -> None:
-            for issue_id, issue in issues.items():
-                if label.id in issue.label_ids:
-                    kept = tuple(i for i in issue.label_ids if i != label.id)
-                    issues[issue_id] = issue.model_copy(update={"label_ids": kept})
-
+        # Tidying only: reads already skip the id.
         try:
-            await self._file.write(take_off)
+            await self._file.write(lambda issues: drop_label_id(issues, label.id))
         except (OSError, StorageError) as exc:
             _log.warning("deleted label %s was not taken off its issues: %s", label.id, exc)
 
     async def set_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = await self._current_labels()
-        return await self._edit_labels(issue_id, lambda _: index.ids(names), expected_version)
+        edit = (await self._current_labels()).setting(names)
+        return await self._edit_labels(issue_id, edit, expected_version)
 
     async def add_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = await self._current_labels()
         # Ids this store does not know are kept: they may be labels another process just
         # made. Only `set_issue_labels` drops them.
-        return await self._edit_labels(
-            issue_id,
-            lambda old: with_ids(old, index.ids(names)),
-            expected_version,
-        )
+        edit = (await self._current_labels()).adding(names)
+        return await self._edit_labels(issue_id, edit, expected_version)
 
     async def remove_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = await self._current_labels()
-        return await self._edit_labels(
-            issue_id,
-            lambda old: without_ids(old, index.ids(names)),
-            expected_version,
-        )
+        edit = (await self._current_labels()).removing(names)
+        return await self._edit_labels(issue_id, edit, expected_version)
 
     async def _edit_labels(
         self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
@@ -411,8 +397,7 @@ class JSONFileIssueStore(StoreLifecycle):
 
     async def export_labels(self) -> AsyncIterator[LabelOut]:
         """Every label, by name; see `TrackerExporter`."""
-        index = await self._current_labels()
-        for label in index.page(0, len(index.by_id)).items:
+        for label in (await self._current_labels()).all():
             yield label
 
     async def import_comments(self, comments: Sequence[CommentOut]) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from fastapi_issues.schemas import (
@@ -21,6 +21,13 @@ from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
 from fastapi_issues.storage.protocols import StoreLifecycle
 from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.records._comments import (
+    add_missing_comments,
+    apply_comment_delete,
+    apply_comment_update,
+    find_comment,
+    select_comments,
+)
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -29,28 +36,21 @@ from fastapi_issues.storage.records._issues import (
     apply_delete,
     apply_label_ids,
     apply_update,
+    drop_label_id,
     stored,
-    with_ids,
-    without_ids,
 )
-from fastapi_issues.storage.records._labels_comments import (
+from fastapi_issues.storage.records._labels import (
+    LabelIdsEdit,
     LabelIndex,
-    add_missing_comments,
     add_missing_labels,
-    apply_comment_delete,
-    apply_comment_update,
     change_label,
-    find_comment,
     insert_label,
     labels_named,
     remove_label,
-    select_comments,
 )
 from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
 
 __all__ = ["InMemoryIssueStore"]
-
-LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 
 class InMemoryIssueStore(StoreLifecycle):
@@ -149,38 +149,23 @@ class InMemoryIssueStore(StoreLifecycle):
     async def delete_label(self, name: str) -> None:
         label = remove_label(self._labels, name)
         self._labels_changed()
-        # Not a change to the issues themselves: their versions stay as they are.
-        for issue_id, issue in self._index.issues.items():
-            if label.id in issue.label_ids:
-                kept = tuple(i for i in issue.label_ids if i != label.id)
-                self._index.issues[issue_id] = issue.model_copy(update={"label_ids": kept})
+        drop_label_id(self._index.issues, label.id)
         self._index.changed()
 
     async def set_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = self._label_index
-        return self._edit_labels(issue_id, lambda _: index.ids(names), expected_version)
+        return self._edit_labels(issue_id, self._label_index.setting(names), expected_version)
 
     async def add_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = self._label_index
-        return self._edit_labels(
-            issue_id,
-            lambda old: with_ids(old, index.ids(names)),
-            expected_version,
-        )
+        return self._edit_labels(issue_id, self._label_index.adding(names), expected_version)
 
     async def remove_issue_labels(
         self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
     ) -> IssueOut:
-        index = self._label_index
-        return self._edit_labels(
-            issue_id,
-            lambda old: without_ids(old, index.ids(names)),
-            expected_version,
-        )
+        return self._edit_labels(issue_id, self._label_index.removing(names), expected_version)
 
     def _edit_labels(
         self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
@@ -272,8 +257,7 @@ class InMemoryIssueStore(StoreLifecycle):
 
     async def export_labels(self) -> AsyncIterator[LabelOut]:
         """Every label, by name; see `TrackerExporter`."""
-        index = self._label_index
-        for label in index.page(0, len(index.by_id)).items:
+        for label in self._label_index.all():
             yield label
 
     async def import_comments(self, comments: Sequence[CommentOut]) -> int:

@@ -1,4 +1,4 @@
-"""Label and comment logic shared by the stores that keep everything in Python objects.
+"""Label logic shared by the stores that keep everything in Python objects.
 
 The functions that take a `dict` edit it in place and raise, if at all, before editing, as
 `DurableJSONArray` changes must.
@@ -7,23 +7,15 @@ The functions that take a `dict` edit it in place and raise, if at all, before e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Container, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from fastapi_issues.schemas import (
-    CommentOut,
-    CommentUpdate,
-    LabelCreate,
-    LabelOut,
-    LabelUpdate,
-)
-from fastapi_issues.storage.errors import (
-    CommentNotFound,
-    DuplicateLabel,
-    LabelNotFound,
-)
-from fastapi_issues.storage.query import CommentPage, LabelPage
-from fastapi_issues.storage.rules import check_comment_version, label_key, label_sort_key
+from fastapi_issues.schemas import LabelCreate, LabelOut, LabelUpdate
+from fastapi_issues.storage.errors import DuplicateLabel, LabelNotFound
+from fastapi_issues.storage.query import LabelPage
+from fastapi_issues.storage.rules import label_key, label_sort_key
+
+LabelIdsEdit = Callable[[tuple[str, ...]], tuple[str, ...]]
+"""A change to an issue's label ids: the new ids, given the old."""
 
 
 class LabelIndex:
@@ -62,6 +54,35 @@ class LabelIndex:
             labels = self.by_id.values()
             self._ordered = sorted(labels, key=lambda label: label_sort_key(label.name))
         return LabelPage(items=self._ordered[offset : offset + limit], total=len(self._ordered))
+
+    def all(self) -> Sequence[LabelOut]:
+        """Every label, by name."""
+        return self.page(0, len(self.by_id)).items
+
+    # The edits look the names up only when applied: after the issue and its version are
+    # checked, so an unknown issue is reported before unknown label names.
+
+    def setting(self, names: Iterable[str]) -> LabelIdsEdit:
+        """The edit to make the labels named the issue's only ones."""
+        return lambda _: self.ids(names)
+
+    def adding(self, names: Iterable[str]) -> LabelIdsEdit:
+        """The edit to add the labels named after the issue's own."""
+        return lambda old: with_ids(old, self.ids(names))
+
+    def removing(self, names: Iterable[str]) -> LabelIdsEdit:
+        """The edit to take the labels named off the issue."""
+        return lambda old: without_ids(old, self.ids(names))
+
+
+def with_ids(ids: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    """`ids` and then those of `added` not among them, in their order."""
+    return ids + tuple(i for i in added if i not in ids)
+
+
+def without_ids(ids: tuple[str, ...], removed: tuple[str, ...]) -> tuple[str, ...]:
+    """`ids` less `removed`, in their order."""
+    return tuple(i for i in ids if i not in removed)
 
 
 def _find(labels: Mapping[str, LabelOut], name: str) -> LabelOut | None:
@@ -127,66 +148,3 @@ def remove_label(labels: dict[str, LabelOut], name: str) -> LabelOut:
         raise LabelNotFound([name])
     del labels[label.id]
     return label
-
-
-# -- comments ------------------------------------------------------------------------------
-
-
-def _existing(
-    comments: Mapping[str, CommentOut], issue_id: str, comment_id: str, expected: int | None
-) -> CommentOut:
-    comment = comments.get(comment_id)
-    if comment is None or comment.issue_id != issue_id:
-        raise CommentNotFound(comment_id)
-    check_comment_version(comment, expected)
-    return comment
-
-
-def find_comment(comments: Mapping[str, CommentOut], issue_id: str, comment_id: str) -> CommentOut:
-    return _existing(comments, issue_id, comment_id, None)
-
-
-def apply_comment_update(
-    comments: dict[str, CommentOut],
-    issue_id: str,
-    comment_id: str,
-    changes: CommentUpdate,
-    expected_version: int | None,
-    now: datetime,
-) -> CommentOut:
-    comment = _existing(comments, issue_id, comment_id, expected_version)
-    if comment.body == changes.body:
-        return comment
-    updated = comment.model_copy(
-        update={"body": changes.body, "updated_at": now, "version": comment.version + 1}
-    )
-    comments[comment_id] = updated
-    return updated
-
-
-def apply_comment_delete(
-    comments: dict[str, CommentOut], issue_id: str, comment_id: str, expected_version: int | None
-) -> None:
-    _existing(comments, issue_id, comment_id, expected_version)
-    del comments[comment_id]
-
-
-def add_missing_comments(
-    comments: dict[str, CommentOut], imported: Iterable[CommentOut], issue_ids: Container[str]
-) -> int:
-    """Add comments as they are, in order, skipping ids already here and comments of
-    issues not in `issue_ids`."""
-    added = 0
-    for comment in imported:
-        if comment.id in comments or comment.issue_id not in issue_ids:
-            continue
-        comments[comment.id] = comment
-        added += 1
-    return added
-
-
-def select_comments(
-    comments: Sequence[CommentOut], offset: int, limit: int, since: datetime | None
-) -> CommentPage:
-    selected = comments if since is None else [c for c in comments if c.updated_at >= since]
-    return CommentPage(items=selected[offset : offset + limit], total=len(selected))
