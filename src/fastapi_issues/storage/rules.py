@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar, overload
 
 from fastapi_issues.schemas import (
     CommentCreate,
@@ -96,10 +97,29 @@ def issue_changes(
     return changed
 
 
-def new_issue(data: IssueCreate, reporter: str | None, now: datetime) -> IssueOut:
+IssueT = TypeVar("IssueT", bound=IssueOut)
+
+
+@overload
+def new_issue(data: IssueCreate, reporter: str | None, now: datetime) -> IssueOut: ...
+
+
+@overload
+def new_issue(
+    data: IssueCreate, reporter: str | None, now: datetime, shape: type[IssueT]
+) -> IssueT: ...
+
+
+def new_issue(
+    data: IssueCreate, reporter: str | None, now: datetime, shape: type[IssueOut] = IssueOut
+) -> IssueOut:
     """The issue `data` creates at `now`: a fresh UUID, open, version 1, with no labels and
-    no comments (labels are added by their own calls)."""
-    return IssueOut(
+    no comments (labels are added by their own calls).
+
+    `shape` is the `IssueOut` subclass to build when a store keeps more than the API shows
+    (the in-process stores keep label ids), so the issue is validated once.
+    """
+    return shape(
         id=str(uuid.uuid4()),
         title=data.title,
         description=data.description,

@@ -10,7 +10,6 @@ from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
     StoredIssue,
-    stored,
 )
 from fastapi_issues.storage.rules import new_issue
 
@@ -19,12 +18,11 @@ _START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 def _issues(count: int) -> dict[str, StoredIssue]:
     made = [
-        stored(
-            new_issue(
-                IssueCreate(title=f"Issue {n}", description="Broken"),
-                None,
-                _START + timedelta(seconds=n),
-            )
+        new_issue(
+            IssueCreate(title=f"Issue {n}", description="Broken"),
+            None,
+            _START + timedelta(seconds=n),
+            StoredIssue,
         )
         for n in range(count)
     ]
@@ -86,11 +84,19 @@ def test_trim_forgets_deleted_issues_and_keeps_the_live_ones() -> None:
             assert again == gone[i]
 
 
-def test_a_new_issue_is_kept_as_created_with_no_label_ids() -> None:
-    issue = new_issue(
-        IssueCreate(title="Broken", description="It breaks", assignees=["ann"]), "bob", _START
-    )
-    kept = stored(issue)
-    assert isinstance(kept, StoredIssue)
+def test_a_new_issue_is_the_same_in_the_api_shape_and_as_kept_here() -> None:
+    data = IssueCreate(title="Broken", description="It breaks", assignees=["ann"])
+    shown = new_issue(data, "bob", _START)
+    kept = new_issue(data, "bob", _START, StoredIssue)
+    assert type(shown) is IssueOut
+    assert type(kept) is StoredIssue
     assert kept.label_ids == ()
-    assert IssueOut.model_validate(kept.model_dump(exclude={"label_ids"})) == issue
+    assert shown.id != kept.id
+    assert kept.model_dump(exclude={"id", "label_ids"}) == shown.model_dump(exclude={"id"})
+    assert (shown.status, shown.version, shown.labels, shown.comment_count) == (
+        "open",
+        1,
+        [],
+        0,
+    )
+    assert (shown.reporter, shown.assignees, shown.created_at) == ("bob", ["ann"], _START)

@@ -34,11 +34,6 @@ class StoredIssue(IssueOut):
     label_ids: tuple[str, ...] = ()
 
 
-def stored(issue: IssueOut) -> StoredIssue:
-    """A new issue (`rules.new_issue`, already validated) as these stores keep it."""
-    return StoredIssue.model_construct(**issue.__dict__)
-
-
 def present(issue: IssueOut, labels_by_id: Mapping[str, LabelOut], comment_count: int) -> IssueOut:
     """The stored issue as the API shows it: label names (ids of deleted labels are dropped)
     and the comment count."""

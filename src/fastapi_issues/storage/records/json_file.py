@@ -58,7 +58,6 @@ from fastapi_issues.storage.records._issues import (
     apply_label_ids,
     apply_update,
     drop_label_id,
-    stored,
 )
 from fastapi_issues.storage.records._labels import (
     LabelIdsEdit,
@@ -213,7 +212,7 @@ class JSONFileIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = stored(new_issue(data, reporter, self._clock()))
+        issue = new_issue(data, reporter, self._clock(), StoredIssue)
 
         def add(issues: dict[str, StoredIssue]) -> StoredIssue:
             issues[issue.id] = issue

@@ -37,7 +37,6 @@ from fastapi_issues.storage.records._issues import (
     apply_label_ids,
     apply_update,
     drop_label_id,
-    stored,
 )
 from fastapi_issues.storage.records._labels import (
     LabelIdsEdit,
@@ -81,7 +80,7 @@ class InMemoryIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = stored(new_issue(data, reporter, self._clock()))
+        issue = new_issue(data, reporter, self._clock(), StoredIssue)
         self._index.issues[issue.id] = issue
         self._index.changed()
         return self._present(issue)
