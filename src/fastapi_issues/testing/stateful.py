@@ -41,12 +41,25 @@ from fastapi_issues.schemas import (
     LabelCreate,
     LabelOut,
     LabelUpdate,
-    StateReason,
 )
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import IssueImporter, TrackerImporter
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
+from fastapi_issues.testing._draws import (
+    LABEL_NAMES,
+    MICROSECOND,
+    TEXTS,
+    UNKNOWN_ID,
+    USERS,
+    clock_steps,
+    comment_bodies,
+    imported_issues,
+    issue_changes,
+    label_colors,
+    maybe_users,
+    new_issues,
+)
 from fastapi_issues.testing.model import TrackerModel
 
 __all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
@@ -55,15 +68,6 @@ T = TypeVar("T")
 
 StoreOpener = Callable[[Clock], AbstractAsyncContextManager[Any]]
 """`opener(clock)`: an async context manager yielding a fresh, empty store on that clock."""
-
-# Small pools, so that draws collide: the same user reports, is assigned and filtered by;
-# label names differ only in case; titles share words in different cases and scripts.
-USERS = ("ada", "bob", "Ada")
-LABEL_NAMES = ("bug", "Bug", "ui", "UI", "docs", "straße", "STRASSE", "wontfix")
-WORDS = ("Login", "login", "crash", "Crash", "éclair", "ÉCLAIR", "100%", "a_b", "zed", "Zed")
-TEXTS = (*WORDS, "LOG", "%", "_", "b", "é", "É", "cr", "0% ", "nothing like it")
-_MICROSECOND = timedelta(microseconds=1)
-_UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 class ManualClock:
@@ -77,38 +81,6 @@ class ManualClock:
 
     def advance(self, step: timedelta) -> None:
         self.now += step
-
-
-_words = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
-_titles = _words  # every word is 3 characters or more, as titles must be
-_descriptions = st.tuples(_words, _words).map(" - ".join)
-_assignees = st.lists(st.sampled_from(USERS), unique=True, max_size=2)
-_users = st.none() | st.sampled_from(USERS)
-_new_issues = st.builds(
-    IssueCreate,
-    title=_titles,
-    description=_descriptions,
-    priority=st.sampled_from(IssuePriority),
-    assignees=_assignees,
-)
-_bodies = st.sampled_from(("Me too.", "Fixed in main.", "me too."))
-_steps = st.sampled_from([timedelta(0), _MICROSECOND, timedelta(seconds=1), timedelta(days=3)])
-_colors = st.sampled_from(("ededed", "d73a4a", "0e8a16"))
-
-
-def _issue_changes() -> st.SearchStrategy[IssueUpdate]:
-    fields = st.fixed_dictionaries(
-        {},
-        optional={
-            "title": _titles,
-            "description": _descriptions,
-            "priority": st.sampled_from(IssuePriority),
-            "status": st.sampled_from(IssueStatus),
-            "assignees": _assignees,
-            "state_reason": st.sampled_from(StateReason),
-        },
-    )
-    return fields.map(lambda sent: IssueUpdate(**sent))
 
 
 class TrackerStateMachine(RuleBasedStateMachine):
@@ -141,8 +113,8 @@ class TrackerStateMachine(RuleBasedStateMachine):
     # -- issues --------------------------------------------------------------------------
 
     @initialize(
-        issues=st.lists(st.tuples(_new_issues, _users), min_size=2, max_size=6),
-        steps=st.lists(_steps, min_size=6, max_size=6),
+        issues=st.lists(st.tuples(new_issues, maybe_users), min_size=2, max_size=6),
+        steps=st.lists(clock_steps, min_size=6, max_size=6),
     )
     def start_with_issues(
         self, issues: list[tuple[IssueCreate, str | None]], steps: list[timedelta]
@@ -152,11 +124,11 @@ class TrackerStateMachine(RuleBasedStateMachine):
             self.add_issue(new, reporter)
             self.clock.advance(step)
 
-    @rule(step=_steps)
+    @rule(step=clock_steps)
     def advance_clock(self, step: timedelta) -> None:
         self.clock.advance(step)
 
-    @rule(data=st.data(), new=_new_issues, reporter=_users)
+    @rule(data=st.data(), new=new_issues, reporter=maybe_users)
     def create(self, data: st.DataObject, new: IssueCreate, reporter: str | None) -> None:
         self.check(data, self.add_issue(new, reporter))
 
@@ -168,7 +140,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
         _same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
         return str(created.id)
 
-    @rule(data=st.data(), changes=_issue_changes(), actor=_users)
+    @rule(data=st.data(), changes=issue_changes(), actor=maybe_users)
     def update(self, data: st.DataObject, changes: IssueUpdate, actor: str | None) -> None:
         issue_id = self.draw_issue_id(data)
         version = self.draw_version(data, issue_id)
@@ -211,7 +183,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         name=st.sampled_from(LABEL_NAMES),
-        color=_colors,
+        color=label_colors,
         description=st.sampled_from(("", "Something is wrong")),
     )
     def create_label(self, data: st.DataObject, name: str, color: str, description: str) -> None:
@@ -228,7 +200,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
             {},
             optional={
                 "name": st.sampled_from(LABEL_NAMES),
-                "color": _colors,
+                "color": label_colors,
                 "description": st.just("Renamed"),
             },
         ),
@@ -285,7 +257,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
     # -- comments ------------------------------------------------------------------------
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data(), body=_bodies, author=_users)
+    @rule(data=st.data(), body=comment_bodies, author=maybe_users)
     def create_comment(self, data: st.DataObject, body: str, author: str | None) -> None:
         issue_id = self.draw_issue_id(data)
         new = CommentCreate(body=body)
@@ -299,7 +271,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
         self.check(data, issue_id)
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data(), body=_bodies)
+    @rule(data=st.data(), body=comment_bodies)
     def update_comment(self, data: st.DataObject, body: str) -> None:
         issue_id, comment_id, version = self.draw_comment(data)
         self.agree(
@@ -325,7 +297,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
         self.check(data, issue_id)
 
     @precondition(lambda self: self.collaboration and isinstance(self.store, TrackerImporter))
-    @rule(data=st.data(), body=_bodies)
+    @rule(data=st.data(), body=comment_bodies)
     def import_comment(self, data: st.DataObject, body: str) -> None:
         issue_id = self.draw_issue_id(data)
         known = list(self.model.comments)
@@ -336,9 +308,9 @@ class TrackerStateMachine(RuleBasedStateMachine):
             id=comment_id,
             issue_id=issue_id,
             body=body,
-            author=data.draw(_users),
+            author=data.draw(maybe_users),
             created_at=created,
-            updated_at=created + data.draw(_steps),
+            updated_at=created + data.draw(clock_steps),
             version=data.draw(st.integers(1, 3)),
         )
         self.agree(
@@ -444,7 +416,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
 
     def cut_points(self) -> st.SearchStrategy[datetime]:
         times = [*self.model.timestamps(), self.clock()]
-        shifts = st.sampled_from((timedelta(0), _MICROSECOND, -_MICROSECOND))
+        shifts = st.sampled_from((timedelta(0), MICROSECOND, -MICROSECOND))
         return st.builds(lambda t, d: t + d, st.sampled_from(times), shifts)
 
     def title_parts(self) -> st.SearchStrategy[str]:
@@ -461,7 +433,7 @@ class TrackerStateMachine(RuleBasedStateMachine):
     def draw_issue_id(self, data: st.DataObject) -> str:
         """An issue that exists, mostly; sometimes a deleted one, or one that never was."""
         live = list(self.model.issues)
-        gone = [i for i in self.known_ids if i not in self.model.issues] or [_UNKNOWN_ID]
+        gone = [i for i in self.known_ids if i not in self.model.issues] or [UNKNOWN_ID]
         # Hypothesis favours small numbers: 0 to 8 (the likely draws) mean a live issue.
         if live and data.draw(st.integers(0, 9), label="pick a live issue?") < 9:
             return data.draw(st.sampled_from(live), label="issue")
@@ -489,24 +461,8 @@ class TrackerStateMachine(RuleBasedStateMachine):
         if self.known_ids:
             ids = ids | st.sampled_from(self.known_ids)
         times = st.sampled_from([*self.model.timestamps(), self.clock()])
-        closed = st.tuples(st.sampled_from(StateReason), st.none() | st.sampled_from(USERS))
         names = st.lists(st.sampled_from(LABEL_NAMES), max_size=2)
-        return st.builds(
-            _imported,
-            issue_id=ids,
-            title=_titles,
-            description=_descriptions,
-            priority=st.sampled_from(IssuePriority),
-            status=st.sampled_from(IssueStatus),
-            created_at=times,
-            later=_steps,
-            reporter=_users,
-            version=st.integers(1, 4),
-            assignees=_assignees,
-            labels=names if self.collaboration else st.just([]),
-            closing=closed,
-            naive=st.booleans(),
-        )
+        return imported_issues(ids, times, names if self.collaboration else st.just([]))
 
     # -- comparing -----------------------------------------------------------------------
 
@@ -524,43 +480,6 @@ class TrackerStateMachine(RuleBasedStateMachine):
             _same_error(outcome, expected, what)
             return
         _same(outcome, expected, what)
-
-
-def _imported(
-    issue_id: str,
-    title: str,
-    description: str,
-    priority: IssuePriority,
-    status: IssueStatus,
-    created_at: datetime,
-    later: timedelta,
-    reporter: str | None,
-    version: int,
-    assignees: list[str],
-    labels: list[str],
-    closing: tuple[StateReason, str | None],
-    naive: bool,
-) -> IssueOut:
-    """An issue from another store; with `naive`, its times lack a zone (read as UTC)."""
-    closed = status == IssueStatus.closed
-    if naive:
-        created_at = created_at.replace(tzinfo=None)
-    return IssueOut(
-        id=issue_id,
-        title=title,
-        description=description,
-        priority=priority,
-        status=status,
-        created_at=created_at,
-        updated_at=created_at + later,
-        reporter=reporter,
-        version=version,
-        assignees=sorted(assignees),
-        labels=labels,
-        state_reason=closing[0] if closed else None,
-        closed_at=created_at + later if closed else None,
-        closed_by=closing[1] if closed else None,
-    )
 
 
 def _id(outcome: Any) -> str:
