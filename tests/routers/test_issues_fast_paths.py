@@ -15,7 +15,8 @@ from fastapi import FastAPI, Query, Request
 from starlette.datastructures import URL
 
 from fastapi_issues import InMemoryIssueStore, IssueCreate, IssueQuery, make_issue_router
-from fastapi_issues.routers.issues import MAX_FILTER_VALUES, NO_NUL, IsoDateTime, _link_header
+from fastapi_issues.routers._pages import link_header
+from fastapi_issues.routers._params import MAX_FILTER_VALUES, NO_NUL, IsoDateTime
 from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus
 from fastapi_issues.storage.query import IssueSortField, SortDirection
 
@@ -236,7 +237,7 @@ def test_link_header_matches_include_query_params(url: str) -> None:
         if page < last:
             expected.append(f'<{request.url.include_query_params(page=page + 1)}>; rel="next"')
         expected.append(f'<{request.url.include_query_params(page=last)}>; rel="last"')
-        assert _link_header(request, page, last) == ", ".join(expected)
+        assert link_header(request, page, last) == ", ".join(expected)
 
 
 async def test_a_store_dependency_is_still_resolved_per_request() -> None:

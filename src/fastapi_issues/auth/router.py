@@ -3,8 +3,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
-import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from enum import Enum
 from typing import Annotated, Any
 
@@ -14,8 +13,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
+from fastapi_issues.auth._login import Authenticator
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
+    UserDependency,
     credentials_error,
     current_active_user,
     user_store_unavailable,
@@ -30,23 +31,13 @@ from fastapi_issues.auth.throttle import (
     throttled_login,
 )
 from fastapi_issues.auth.tokens import create_access_token
-from fastapi_issues.auth.users import (
-    AmbiguousUsername,
-    User,
-    UserExists,
-    UserInDB,
-    UserNotFound,
-    UserRegistration,
-    UserStore,
-    UserUpdate,
-)
+from fastapi_issues.auth.users import User, UserExists, UserInDB, UserRegistration, UserStore
 from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers.issues import ErrorMessage
+from fastapi_issues.routers._kernel import add_route
+from fastapi_issues.routers._responses import ErrorMessage, Responses
 from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["AccessToken", "make_auth_router"]
-
-_log = logging.getLogger("fastapi_issues.auth")
 
 BAD_LOGIN = "Incorrect username or password"
 
@@ -135,95 +126,106 @@ def make_auth_router(
     hasher = passwords if passwords is not None else Passwords()
     if token_url is None:
         token_url = f"{prefix}/token".lstrip("/")
-    active_user = current_active_user(user_store, settings, token_url=token_url)
-    ActiveUser = Annotated[User, Depends(active_user)]
-    lifetime_seconds = int(settings.token_lifetime.total_seconds())
-
     router = APIRouter(
         prefix=prefix, tags=list(tags) if tags else None, route_class=_NoPasswordEchoRoute
     )
-
-    unauthorized: dict[int | str, dict[str, Any]] = {
-        status.HTTP_401_UNAUTHORIZED: {
-            "model": ErrorMessage,
-            "description": "Missing or invalid credentials.",
-            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-        }
-    }
-    inactive: dict[int | str, dict[str, Any]] = {
-        status.HTTP_400_BAD_REQUEST: {"model": ErrorMessage, "description": "Inactive user."}
-    }
-    too_large: dict[int | str, dict[str, Any]] = {
-        413: {"model": ErrorMessage, "description": "The body is larger than the server accepts."}
-    }
-    unparseable: dict[int | str, dict[str, Any]] = {
-        status.HTTP_400_BAD_REQUEST: {
-            "model": ErrorMessage,
-            "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
-        }
-    }
-    throttled: dict[int | str, dict[str, Any]] = {}
-    if throttle is not None:
-        throttled[status.HTTP_429_TOO_MANY_REQUESTS] = {
-            "model": ErrorMessage,
-            "description": "Too many failed logins for this username or from this address.",
-            "headers": {
-                "Retry-After": {
-                    "description": "Seconds to wait before trying again.",
-                    "schema": {"type": "integer"},
-                }
-            },
-        }
-    unavailable: dict[int | str, dict[str, Any]] = {
-        status.HTTP_503_SERVICE_UNAVAILABLE: {
-            "model": ErrorMessage,
-            "description": "The user store cannot be reached or read.",
-        }
-    }
-
-    async def authenticate(username: str, password: str) -> UserInDB | None:
-        try:
-            user = await user_store.get(username)
-        except AmbiguousUsername as exc:
-            # Old users whose names collide, and a name that is none of them exactly:
-            # picking one would log in as whichever came first. Refused as unknown.
-            _log.warning("refused a login: %s; see `fastapi-issues user check`", exc)
-            await hasher.verify_dummy(password)
-            return None
-        except UserNotFound:
-            await hasher.verify_dummy(password)
-            return None
-        except StorageError as exc:
-            raise user_store_unavailable(exc) from exc
-        verified, new_hash = await hasher.verify_and_update(
-            password, user.hashed_password.get_secret_value()
-        )
-        if not verified:
-            return None
-        if new_hash is not None:
-            try:
-                # The stored name: the one typed may be another form of it.
-                rehashed = UserUpdate(hashed_password=SecretStr(new_hash))
-                await user_store.update(user.username, rehashed)
-            except StorageError as exc:
-                # The login is valid all the same; the next one will try again.
-                _log.warning("could not store the re-hashed password of a user: %s", exc)
-            else:
-                _log.info("re-hashed the password of %r with the current parameters", user.username)
-        return user
-
-    @router.post(
+    add_route(
+        router,
         "/token",
+        _login_endpoint(Authenticator(user_store, hasher), settings, throttle),
+        method="POST",
+        router_name=name,
+        operation="token",
         response_model=AccessToken,
-        name=f"{name}:token",
-        operation_id=f"{name}:token",
         summary="Log in and get an access token",
         description=(
             "The OAuth2 password flow: send `username` and `password` as form data. Send the "
             "returned token in `Authorization: Bearer <token>` on later requests."
         ),
-        responses={**unauthorized, **inactive, **unavailable, **throttled, **too_large},
+        responses={
+            **_UNAUTHORIZED,
+            **_INACTIVE,
+            **_UNAVAILABLE,
+            **(_THROTTLED if throttle is not None else {}),
+            **_TOO_LARGE,
+        },
     )
+    add_route(
+        router,
+        "/users/me",
+        _me_endpoint(current_active_user(user_store, settings, token_url=token_url)),
+        method="GET",
+        router_name=name,
+        operation="me",
+        head=False,
+        response_model=User,
+        summary="The logged-in user",
+        responses={**_UNAUTHORIZED, **_INACTIVE, **_UNAVAILABLE},
+    )
+    if registration:
+        add_route(
+            router,
+            "/register",
+            _register_endpoint(user_store, hasher, registration_throttle or RegistrationThrottle()),
+            method="POST",
+            router_name=name,
+            operation="register",
+            response_model=User,
+            status_code=status.HTTP_201_CREATED,
+            summary="Create a user",
+            description="Creates an enabled user; log in with `POST /token` afterwards.",
+            dependencies=[Depends(reject_ambiguous_json)],
+            responses=_REGISTER_ERRORS,
+        )
+    return router
+
+
+def _auth_error(description: str, **more: Any) -> dict[str, Any]:
+    return {"model": ErrorMessage, "description": description, **more}
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+_UNAUTHORIZED: Responses = {
+    status.HTTP_401_UNAUTHORIZED: _auth_error(
+        "Missing or invalid credentials.",
+        headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
+    )
+}
+_INACTIVE: Responses = {status.HTTP_400_BAD_REQUEST: _auth_error("Inactive user.")}
+_TOO_LARGE: Responses = {413: _auth_error("The body is larger than the server accepts.")}
+_THROTTLED: Responses = {
+    status.HTTP_429_TOO_MANY_REQUESTS: _auth_error(
+        "Too many failed logins for this username or from this address.", headers=_RETRY_AFTER
+    )
+}
+_UNAVAILABLE: Responses = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: _auth_error("The user store cannot be reached or read.")
+}
+_REGISTER_ERRORS: Responses = {
+    status.HTTP_409_CONFLICT: _auth_error(
+        "The username, or one differing only in case or width, is taken."
+    ),
+    status.HTTP_429_TOO_MANY_REQUESTS: _auth_error(
+        "Too many registrations from this address, or overall.", headers=_RETRY_AFTER
+    ),
+    **_UNAVAILABLE,
+    **_TOO_LARGE,
+    status.HTTP_400_BAD_REQUEST: _auth_error(
+        "The body cannot be parsed (not UTF-8, or nested too deeply)."
+    ),
+}
+
+
+def _login_endpoint(
+    authenticate: Authenticator, settings: AuthSettings, throttle: LoginThrottle | None
+) -> Callable[..., Awaitable[AccessToken]]:
+    lifetime_seconds = int(settings.token_lifetime.total_seconds())
+
     async def login(
         request: Request,
         response: Response,
@@ -259,73 +261,44 @@ def make_auth_router(
             expires_in=lifetime_seconds,
         )
 
-    @router.get(
-        "/users/me",
-        response_model=User,
-        name=f"{name}:me",
-        operation_id=f"{name}:me",
-        summary="The logged-in user",
-        responses={**unauthorized, **inactive, **unavailable},
-    )
+    return login
+
+
+def _me_endpoint(active_user: UserDependency) -> Callable[..., Awaitable[User]]:
+    ActiveUser = Annotated[User, Depends(active_user)]
+
     async def read_me(user: ActiveUser) -> User:
         return user
 
-    if registration:
-        sign_ups = registration_throttle or RegistrationThrottle()
+    return read_me
 
-        @router.post(
-            "/register",
-            response_model=User,
-            status_code=status.HTTP_201_CREATED,
-            name=f"{name}:register",
-            operation_id=f"{name}:register",
-            summary="Create a user",
-            description="Creates an enabled user; log in with `POST /token` afterwards.",
-            dependencies=[Depends(reject_ambiguous_json)],
-            responses={
-                status.HTTP_409_CONFLICT: {
-                    "model": ErrorMessage,
-                    "description": "The username, or one differing only in case or width, "
-                    "is taken.",
-                },
-                status.HTTP_429_TOO_MANY_REQUESTS: {
-                    "model": ErrorMessage,
-                    "description": "Too many registrations from this address, or overall.",
-                    "headers": {
-                        "Retry-After": {
-                            "description": "Seconds to wait before trying again.",
-                            "schema": {"type": "integer"},
-                        }
-                    },
-                },
-                **unavailable,
-                **too_large,
-                **unparseable,
-            },
+
+def _register_endpoint(
+    user_store: UserStore, hasher: Passwords, sign_ups: RegistrationThrottle
+) -> Callable[..., Awaitable[User]]:
+    async def register(payload: UserRegistration, request: Request) -> User:
+        try:
+            # Before the hash: a refused registration costs no CPU.
+            sign_ups.acquire(request.client.host if request.client else None)
+        except RegistrationThrottled as exc:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "Too many registrations; try again later",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        hashed = await hasher.hash_for_registration(payload.password.get_secret_value())
+        new_user = UserInDB(
+            username=payload.username,
+            email=payload.email,
+            full_name=payload.full_name,
+            hashed_password=SecretStr(hashed),
         )
-        async def register(payload: UserRegistration, request: Request) -> User:
-            try:
-                # Before the hash: a refused registration costs no CPU.
-                sign_ups.acquire(request.client.host if request.client else None)
-            except RegistrationThrottled as exc:
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    "Too many registrations; try again later",
-                    headers={"Retry-After": str(exc.retry_after)},
-                ) from None
-            hashed = await hasher.hash_for_registration(payload.password.get_secret_value())
-            new_user = UserInDB(
-                username=payload.username,
-                email=payload.email,
-                full_name=payload.full_name,
-                hashed_password=SecretStr(hashed),
-            )
-            try:
-                created = await user_store.create(new_user)
-            except UserExists:
-                raise HTTPException(status.HTTP_409_CONFLICT, "That username is taken") from None
-            except StorageError as exc:
-                raise user_store_unavailable(exc) from exc
-            return created.public()
+        try:
+            created = await user_store.create(new_user)
+        except UserExists:
+            raise HTTPException(status.HTTP_409_CONFLICT, "That username is taken") from None
+        except StorageError as exc:
+            raise user_store_unavailable(exc) from exc
+        return created.public()
 
-    return router
+    return register

@@ -1,42 +1,113 @@
-"""What the label and comment routers share with the issue router: the store dependency,
-route registration with `exclude`/`dependencies`, pagination headers and the issue policy."""
+"""The kernel every router is built on.
+
+- `route_name`: the one place route names and operation ids are made (`issues:get`).
+- `add_route`: adds a route under that name; a GET route answers HEAD as well.
+- `RouteRegistrar`: a router's registration: `exclude`, per-operation `dependencies`, the
+  store and user arguments each endpoint takes, body checks, and 405 with a full `Allow`.
+- `IssueGate`: the issue policy, as every router applies it.
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, params, status
+from fastapi import APIRouter, Depends, HTTPException, params, status
 
+from fastapi_issues.routers._errors import NOT_FOUND, unavailable
 from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers.issues import (
-    NOT_FOUND,
-    ErrorMessage,
-    IssueAction,
-    IssuePolicy,
-    _add_route,
-    _link_header,
-    _refuse_other_methods,
-    _unavailable,
-)
+from fastapi_issues.routers._responses import BODY_ERRORS, Responses
 from fastapi_issues.schemas import IssueOut
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.protocols import IssueStore
 
+__all__ = [
+    "Endpoint",
+    "IssueAction",
+    "IssueGate",
+    "IssuePolicy",
+    "RouteRegistrar",
+    "add_route",
+    "anonymous",
+    "check_operations",
+    "route_name",
+    "username",
+]
+
 Endpoint = Callable[..., Awaitable[Any]]
-Responses = dict[int | str, dict[str, Any]]
+
+IssueAction = Literal["create", "read", "update", "delete"]
+"""What a policy is asked about. Listing asks `read` with no issue."""
 
 
-def store_dependency(storage: Any, protocol: type) -> Callable[..., Any]:
-    """`storage` itself when it is a dependency, else a dependency returning the store."""
-    if not isinstance(storage, protocol):
-        return storage  # type: ignore[no-any-return]
+class IssuePolicy(Protocol):
+    """Decides whether `user` may do `action` to `issue` (None for create and list).
 
-    async def provide_store() -> Any:
-        return storage
+    Return True to allow. It may be sync or async, and may raise its own `HTTPException`.
+    """
 
-    return provide_store
+    def __call__(
+        self, user: Any, action: IssueAction, issue: IssueOut | None
+    ) -> bool | Awaitable[bool]: ...
+
+
+_METHODS_IN_ALLOW_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+_OTHER_METHODS = ("OPTIONS", "TRACE")
+
+
+def route_name(router: str, operation: str) -> str:
+    """The name, and the OpenAPI operation id, of `operation` in the router named `router`."""
+    return f"{router}:{operation}"
+
+
+def add_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    *,
+    method: str,
+    router_name: str,
+    operation: str,
+    head: bool = True,
+    **kwargs: Any,
+) -> None:
+    """Add the route `router_name:operation`; a GET route answers HEAD as well (unless
+    `head` is false).
+
+    HEAD is served wherever GET is (RFC 9110 9.3.2), with the GET's status and headers:
+    `ETag`, `X-Total-Count`, `Link`, `Content-Length`. HEAD is a route of its own, left out
+    of the OpenAPI schema, where FastAPI would list it as a second operation under the same
+    id. It runs the GET endpoint; the ASGI server drops the body of a HEAD response (uvicorn,
+    hypercorn and httpx's ASGI transport do), as it does for Starlette's own GET routes.
+    """
+    name = route_name(router_name, operation)
+    router.add_api_route(path, endpoint, methods=[method], name=name, operation_id=name, **kwargs)
+    if method != "GET" or not head:
+        return
+    head_name = route_name(router_name, f"{operation}:head")
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["HEAD"],
+        name=head_name,
+        operation_id=head_name,
+        include_in_schema=False,
+        **kwargs,
+    )
+
+
+async def anonymous() -> None:
+    """The user when there is no auth: nobody."""
+    return None
+
+
+def username(user: Any) -> str | None:
+    """The reporter name for a resolved user: its `username`, or the user itself if a str."""
+    if user is None or isinstance(user, str):
+        return user
+    name = user.get("username") if isinstance(user, Mapping) else getattr(user, "username", None)
+    return name if isinstance(name, str) else None
 
 
 def check_operations(
@@ -45,59 +116,35 @@ def check_operations(
     exclude: Collection[str],
     dependencies: Mapping[Any, Sequence[params.Depends]],
 ) -> None:
+    """Refuse operations in `exclude` or `dependencies` that the router does not have."""
     unknown = (set(dependencies) | set(exclude)) - set(known)
     if unknown:
         raise ValueError(f"unknown {kind} operations: {sorted(unknown)}")
 
 
-def common_errors(*, auth: bool, policy: bool, what: str) -> Responses:
-    errors: Responses = {
-        status.HTTP_503_SERVICE_UNAVAILABLE: {
-            "model": ErrorMessage,
-            "description": f"The {what} store cannot be reached or read.",
-        }
-    }
-    if auth:
-        errors[status.HTTP_401_UNAUTHORIZED] = {
-            "model": ErrorMessage,
-            "description": "Missing or invalid credentials.",
-        }
-    if policy:
-        errors[status.HTTP_403_FORBIDDEN] = {
-            "model": ErrorMessage,
-            "description": "The authorization policy does not allow this.",
-        }
-    return errors
-
-
-BODY_ERRORS: Responses = {
-    status.HTTP_400_BAD_REQUEST: {
-        "model": ErrorMessage,
-        "description": "The body cannot be parsed (not UTF-8, or nested too deeply).",
-    },
-    413: {"model": ErrorMessage, "description": "The body is larger than the server accepts."},
-}
-
-
-def error(code: int, description: str) -> Responses:
-    return {code: {"model": ErrorMessage, "description": description}}
-
-
 class RouteRegistrar:
-    """Adds routes named `<name>:<operation>`, skipping excluded operations, as
-    `make_issue_router` does: GET routes answer HEAD too, body routes refuse ambiguous JSON
-    first and document 400 and 413, and `finish` makes every path answer other methods with
-    405 and a full `Allow`."""
+    """Adds a router's routes, skipping excluded operations.
+
+    Every endpoint takes the store as `store` and the current user as `user`: a store given
+    as an instance, and the user when there is no auth, are passed in directly (each
+    dependency FastAPI resolves costs time on every request); otherwise FastAPI resolves
+    them with the dependencies given. Body routes refuse ambiguous JSON first and document
+    400 and 413, and `finish` makes every path answer other methods with 405 and a full
+    `Allow`.
+    """
 
     def __init__(
         self,
         router: APIRouter,
         name: str,
+        *,
         exclude: Collection[str],
         dependencies: Mapping[Any, Sequence[params.Depends]],
         errors: Responses,
-        *,
         body_operations: Collection[str],
+        storage: Any,
+        store_type: type,
+        auth_dependency: Callable[..., Any] | None,
     ) -> None:
         self._router = router
         self._name = name
@@ -105,60 +152,126 @@ class RouteRegistrar:
         self._dependencies = dependencies
         self._errors = errors
         self._body_operations = body_operations
+        self._fixed, self._resolved = _arguments(storage, store_type, auth_dependency)
         self._served: dict[str, list[str]] = {}
         self._excluded_methods: set[str] = set()
 
     def __call__(
-        self, operation: str, method: str, path: str, **kwargs: Any
-    ) -> Callable[[Endpoint], Endpoint]:
-        def register(endpoint: Endpoint) -> Endpoint:
-            if operation in self._exclude:
-                self._excluded_methods.add(method)
-                return endpoint
-            responses = {**self._errors, **kwargs.pop("responses", {})}
-            dependencies = list(self._dependencies.get(operation, ()))
-            if operation in self._body_operations:
-                responses.update(BODY_ERRORS)
-                dependencies.insert(0, Depends(reject_ambiguous_json))
-            _add_route(
-                self._router,
-                path,
-                endpoint,
-                method=method,
-                name=f"{self._name}:{operation}",
-                dependencies=dependencies,
-                responses=responses,
-                **kwargs,
-            )
-            self._served.setdefault(path, []).append(method)
-            return endpoint
-
-        return register
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        responses: Responses | None = None,
+        dependencies_extra: Sequence[params.Depends] = (),
+        **kwargs: Any,
+    ) -> None:
+        """Serve `endpoint` as `operation` at `method path`, unless it is excluded."""
+        if operation in self._exclude:
+            self._excluded_methods.add(method)
+            return
+        all_responses = {**self._errors, **(responses or {})}
+        dependencies = list(self._dependencies.get(operation, ()))
+        if operation in self._body_operations:
+            all_responses.update(BODY_ERRORS)
+            dependencies.insert(0, Depends(reject_ambiguous_json))
+        add_route(
+            self._router,
+            path,
+            _bind(endpoint, self._fixed, self._resolved),
+            method=method,
+            router_name=self._name,
+            operation=operation,
+            dependencies=[*dependencies, *dependencies_extra],
+            responses=all_responses,
+            **kwargs,
+        )
+        self._served.setdefault(path, []).append(method)
 
     def finish(self) -> None:
         """Answer the methods no route serves with 405 and an `Allow` naming all that are.
 
-        Methods of excluded operations stay free for routes of the host's own.
+        Starlette answers a method a path does not serve with the `Allow` of whichever route
+        on that path it met first, so it would list GET alone for a collection. These routes
+        list every method served there instead, HEAD with GET. Methods of excluded operations
+        are left free for routes of the host's own.
         """
-        _refuse_other_methods(self._router, self._name, self._served, self._excluded_methods)
+        excluded = self._excluded_methods
+        left_free = excluded | ({"HEAD"} if "GET" in excluded else set())
+        for path, methods in self._served.items():
+            served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
+            allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
+            others = [
+                m
+                for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
+                if m not in served_here and m not in left_free
+            ]
+            self._router.add_api_route(
+                path,
+                _method_not_allowed(allow),
+                methods=others,
+                include_in_schema=False,
+                name=route_name(self._name, f"method-not-allowed:{path}"),
+            )
 
 
-def set_page_headers(
-    request: Request, response: Response, page: int, limit: int, total: int
-) -> None:
-    last = max(1, -(-total // limit))
-    response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = _link_header(request, page, last)
+def _arguments(
+    storage: Any, store_type: type, auth_dependency: Callable[..., Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The endpoint arguments passed as they are, and the annotations of those resolved."""
+    fixed: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+    if isinstance(storage, store_type):
+        fixed["store"] = storage
+    else:
+        resolved["store"] = Annotated[store_type, Depends(storage)]
+    if auth_dependency is None:
+        fixed["user"] = None
+    else:
+        resolved["user"] = Annotated[Any, Depends(auth_dependency)]
+    return fixed, resolved
+
+
+def _bind(endpoint: Endpoint, fixed: Mapping[str, Any], resolved: Mapping[str, Any]) -> Endpoint:
+    """`endpoint` with the arguments in `fixed` always given and hidden from FastAPI, and
+    those in `resolved` annotated with the dependency that resolves them."""
+    signature = inspect.signature(endpoint, eval_str=True)
+
+    async def bound(**kwargs: Any) -> Any:
+        return await endpoint(**kwargs, **fixed)
+
+    bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            parameter.replace(annotation=resolved.get(parameter.name, parameter.annotation))
+            for parameter in signature.parameters.values()
+            if parameter.name not in fixed
+        ]
+    )
+    bound.__name__ = endpoint.__name__
+    bound.__qualname__ = endpoint.__qualname__
+    bound.__doc__ = endpoint.__doc__
+    return bound
+
+
+def _method_not_allowed(allow: str) -> Callable[[], Awaitable[None]]:
+    async def method_not_allowed() -> None:
+        raise HTTPException(
+            status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed", headers={"Allow": allow}
+        )
+
+    return method_not_allowed
 
 
 class IssueGate:
-    """Applies an `IssuePolicy` exactly as `make_issue_router` does: 403 when denied, 404
-    when the user may not even read the issue."""
+    """Applies an `IssuePolicy` for every router: 403 when denied, 404 when the user may
+    not even read the issue, so its existence does not leak."""
 
     def __init__(self, policy: IssuePolicy | None) -> None:
         self.policy = policy
 
     async def allowed(self, user: Any, action: IssueAction, issue: IssueOut | None) -> bool:
+        """The policy's verdict; True without a policy."""
         if self.policy is None:
             return True
         verdict = self.policy(user, action, issue)
@@ -167,6 +280,7 @@ class IssueGate:
         return bool(verdict)
 
     async def authorize(self, user: Any, action: IssueAction, issue: IssueOut | None) -> None:
+        """Raise 403 or 404 unless the policy allows `action`."""
         if await self.allowed(user, action, issue):
             return
         if issue is not None and (action == "read" or not await self.allowed(user, "read", issue)):
@@ -174,14 +288,16 @@ class IssueGate:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this issue")
 
     async def fetch(self, store: IssueStore, issue_id: str) -> IssueOut:
+        """The issue, or 404."""
         try:
             return await store.get(issue_id)
         except IssueNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     async def readable(self, store: IssueStore, user: Any, issue_id: str) -> IssueOut:
+        """The issue, if the user may read it; 404 otherwise."""
         issue = await self.fetch(store, issue_id)
         await self.authorize(user, "read", issue)
         return issue

@@ -1,37 +1,34 @@
 """`make_comment_router`: the comments on each issue."""
 
-# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+# No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 
+from fastapi_issues.routers._errors import (
+    COMMENT_CHANGED,
+    COMMENT_NOT_FOUND,
+    NOT_FOUND,
+    precondition_failed,
+    unavailable,
+)
+from fastapi_issues.routers._etags import comment_etag, if_match_version, matches_weakly
 from fastapi_issues.routers._kernel import (
     IssueGate,
+    IssuePolicy,
     RouteRegistrar,
     check_operations,
-    common_errors,
-    error,
-    set_page_headers,
-    store_dependency,
+    route_name,
+    username,
 )
-from fastapi_issues.routers.issues import (
-    MAX_ID_LENGTH,
-    NO_NUL,
-    NOT_FOUND,
-    IsoDateTime,
-    IssuePolicy,
-    _anonymous,
-    _aware,
-    _etag_versions,
-    _matches_weakly,
-    _unavailable,
-    _username,
-)
+from fastapi_issues.routers._pages import set_page_headers
+from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL, IsoDateTime, IssueId, aware
+from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate, IssueOut
 from fastapi_issues.storage.errors import (
     CommentNotFound,
@@ -55,8 +52,6 @@ CommentOperation = Literal["list", "create", "get", "update", "delete"]
 CommentAction = Literal["create", "update", "delete"]
 """What a comment policy is asked about."""
 
-COMMENT_NOT_FOUND = "Comment not found"
-
 
 class CommentPolicy(Protocol):
     """Decides whether `user` may do `action` to `comment` (None for create) on `issue`.
@@ -78,7 +73,17 @@ def author_only(
     everyone may."""
     if action == "create":
         return True
-    return comment is not None and comment.author == _username(user)
+    return comment is not None and comment.author == username(user)
+
+
+CommentId = Annotated[
+    str,
+    PathParam(
+        max_length=MAX_ID_LENGTH,
+        pattern=NO_NUL,
+        description="The comment's id, as returned when it was created.",
+    ),
+]
 
 
 def make_comment_router(
@@ -113,79 +118,44 @@ def make_comment_router(
         comment_policy: who may create, edit and delete comments; denied gets 403. The
             default, `author_only`, lets only authors edit and delete their comments.
     """
-    Store = Annotated[CommentStore, Depends(store_dependency(storage, CommentStore))]
-    User = Annotated[Any, Depends(auth_dependency or _anonymous)]
     extra_dependencies = dict(dependencies or {})
     check_operations("comment", get_args(CommentOperation), exclude, extra_dependencies)
-
     router = APIRouter(tags=list(tags) if tags else None)
-    errors = common_errors(auth=auth_dependency is not None, policy=True, what="comment")
     route = RouteRegistrar(
-        router, name, exclude, extra_dependencies, errors, body_operations={"create", "update"}
+        router,
+        name,
+        exclude=exclude,
+        dependencies=extra_dependencies,
+        errors=common_errors(auth=auth_dependency is not None, policy=True, what="comment"),
+        body_operations={"create", "update"},
+        storage=storage,
+        store_type=CommentStore,
+        auth_dependency=auth_dependency,
     )
-    gate = IssueGate(policy)
+    endpoints = _CommentEndpoints(name, policy, comment_policy)
+    _add_comment_routes(route, endpoints, prefix + "/{issue_id}/comments")
+    route.finish()
+    return router
 
-    no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
-    no_comment = error(status.HTTP_404_NOT_FOUND, "No such issue or comment.")
-    precondition = error(
-        status.HTTP_412_PRECONDITION_FAILED,
-        "`If-Match` names a version the comment is no longer at.",
-    )
 
-    IssueId = Annotated[
-        str,
-        PathParam(
-            max_length=MAX_ID_LENGTH,
-            pattern=NO_NUL,
-            description="The issue's id, as returned when it was created.",
-        ),
-    ]
-    CommentId = Annotated[
-        str,
-        PathParam(
-            max_length=MAX_ID_LENGTH,
-            pattern=NO_NUL,
-            description="The comment's id, as returned when it was created.",
-        ),
-    ]
+class _CommentEndpoints:
+    """The comment routes' endpoints, one method each, and what they share."""
 
-    async def allow(
-        user: Any, action: CommentAction, issue: IssueOut, comment: CommentOut | None
+    def __init__(
+        self, name: str, policy: IssuePolicy | None, comment_policy: CommentPolicy
     ) -> None:
-        verdict = comment_policy(user, action, issue, comment)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        if not verdict:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this comment")
+        self._get_route = route_name(name, "get")
+        self._policy = policy
+        self._gate = IssueGate(policy)
+        self._comment_policy = comment_policy
 
-    async def fetch(store: CommentStore, issue_id: str, comment_id: str) -> CommentOut:
-        try:
-            return await store.get_comment(issue_id, comment_id)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except CommentNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
-        except StorageError as exc:
-            raise _unavailable(exc) from exc
-
-    @route(
-        "list",
-        "GET",
-        prefix + "/{issue_id}/comments",
-        response_model=list[CommentOut],
-        summary="List an issue's comments",
-        description=(
-            "One page of the issue's comments, oldest first. The total is in the "
-            "`X-Total-Count` header and links to other pages in the `Link` header."
-        ),
-        responses=no_issue,
-    )
     async def list_comments(
+        self,
         issue_id: IssueId,
         request: Request,
         response: Response,
-        store: Store,
-        user: User,
+        store: CommentStore,
+        user: Any,
         page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Comments per page.")] = 20,
         since: Annotated[
@@ -193,121 +163,69 @@ def make_comment_router(
             Query(description="Only comments created or edited at or after this time."),
         ] = None,
     ) -> Any:
-        if policy is not None:
-            await gate.readable(store, user, issue_id)
+        if self._policy is not None:
+            await self._gate.readable(store, user, issue_id)
         try:
             result = await store.list_comments(
-                issue_id, offset=(page - 1) * limit, limit=limit, since=_aware(since)
+                issue_id, offset=(page - 1) * limit, limit=limit, since=aware(since)
             )
         except IssueNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         set_page_headers(request, response, page, limit, result.total)
         return result.items
 
-    @route(
-        "create",
-        "POST",
-        prefix + "/{issue_id}/comments",
-        response_model=CommentOut,
-        status_code=status.HTTP_201_CREATED,
-        summary="Comment on an issue",
-        description="Adds a comment by the current user. Its URL is in the `Location` header "
-        "and its version in `ETag`.",
-        responses=no_issue,
-    )
     async def create_comment(
+        self,
         issue_id: IssueId,
         payload: CommentCreate,
         request: Request,
         response: Response,
-        store: Store,
-        user: User,
+        store: CommentStore,
+        user: Any,
     ) -> Any:
-        issue = await gate.readable(store, user, issue_id)
-        await allow(user, "create", issue, None)
+        issue = await self._gate.readable(store, user, issue_id)
+        await self._allow(user, "create", issue, None)
         try:
-            comment = await store.create_comment(issue_id, payload, author=_username(user))
+            comment = await store.create_comment(issue_id, payload, author=username(user))
         except IssueNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         response.headers["Location"] = str(
-            request.url_for(f"{name}:get", issue_id=issue_id, comment_id=comment.id)
+            request.url_for(self._get_route, issue_id=issue_id, comment_id=comment.id)
         )
-        response.headers["ETag"] = _comment_etag(comment)
+        response.headers["ETag"] = comment_etag(comment)
         return comment
 
-    @route(
-        "get",
-        "GET",
-        prefix + "/{issue_id}/comments/{comment_id}",
-        response_model=CommentOut,
-        summary="Get a comment",
-        description="One comment, with its `ETag`; `If-None-Match` gets 304 when unchanged.",
-        responses={
-            **no_comment,
-            status.HTTP_304_NOT_MODIFIED: {"description": "The comment still matches your ETag."},
-        },
-    )
     async def get_comment(
-        issue_id: IssueId, comment_id: CommentId, request: Request, store: Store, user: User
-    ) -> Any:
-        if policy is not None:
-            await gate.readable(store, user, issue_id)
-        comment = await fetch(store, issue_id, comment_id)
-        etag = _comment_etag(comment)
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and _matches_weakly(if_none_match, etag):
-            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        return _comment_response(comment)
-
-    async def prepare_write(
-        action: CommentAction,
-        issue_id: str,
-        comment_id: str,
+        self,
+        issue_id: IssueId,
+        comment_id: CommentId,
         request: Request,
         store: CommentStore,
         user: Any,
-    ) -> int | None:
-        issue = await gate.readable(store, user, issue_id)
-        comment = await fetch(store, issue_id, comment_id)
-        await allow(user, action, issue, comment)
-        header = request.headers.get("if-match")
-        if header is None:
-            return None
-        versions = _etag_versions(header)
-        if versions is None:
-            return None
-        if comment.version not in versions:
-            raise _comment_changed()
-        # The store re-checks this version atomically with the write.
-        return comment.version
+    ) -> Any:
+        if self._policy is not None:
+            await self._gate.readable(store, user, issue_id)
+        comment = await self._fetch(store, issue_id, comment_id)
+        etag = comment_etag(comment)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and matches_weakly(if_none_match, etag):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return _comment_response(comment)
 
-    write_doc = (
-        " Send the comment's `ETag` in `If-Match` to have this refused with 412 if the comment "
-        "changed since you read it."
-    )
-
-    @route(
-        "update",
-        "PATCH",
-        prefix + "/{issue_id}/comments/{comment_id}",
-        response_model=CommentOut,
-        summary="Edit a comment",
-        description="Replaces the comment's text." + write_doc,
-        responses={**no_comment, **precondition},
-    )
     async def update_comment(
+        self,
         issue_id: IssueId,
         comment_id: CommentId,
         payload: CommentUpdate,
         request: Request,
-        store: Store,
-        user: User,
+        store: CommentStore,
+        user: Any,
     ) -> Any:
-        expected = await prepare_write("update", issue_id, comment_id, request, store, user)
+        expected = await self._prepare_write("update", issue_id, comment_id, request, store, user)
         try:
             comment = await store.update_comment(
                 issue_id, comment_id, payload, expected_version=expected
@@ -317,26 +235,20 @@ def make_comment_router(
         except CommentNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
         except CommentVersionConflict:
-            raise _comment_changed() from None
+            raise precondition_failed(COMMENT_CHANGED) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return _comment_response(comment)
 
-    @route(
-        "delete",
-        "DELETE",
-        prefix + "/{issue_id}/comments/{comment_id}",
-        status_code=status.HTTP_204_NO_CONTENT,
-        response_class=Response,
-        response_model=None,
-        summary="Delete a comment",
-        description="Deletes the comment for good." + write_doc,
-        responses={**no_comment, **precondition},
-    )
     async def delete_comment(
-        issue_id: IssueId, comment_id: CommentId, request: Request, store: Store, user: User
+        self,
+        issue_id: IssueId,
+        comment_id: CommentId,
+        request: Request,
+        store: CommentStore,
+        user: Any,
     ) -> Any:
-        expected = await prepare_write("delete", issue_id, comment_id, request, store, user)
+        expected = await self._prepare_write("delete", issue_id, comment_id, request, store, user)
         try:
             await store.delete_comment(issue_id, comment_id, expected_version=expected)
         except IssueNotFound:
@@ -344,29 +256,123 @@ def make_comment_router(
         except CommentNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
         except CommentVersionConflict:
-            raise _comment_changed() from None
+            raise precondition_failed(COMMENT_CHANGED) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    route.finish()
-    return router
+    async def _allow(
+        self, user: Any, action: CommentAction, issue: IssueOut, comment: CommentOut | None
+    ) -> None:
+        verdict = self._comment_policy(user, action, issue, comment)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this comment")
 
+    async def _fetch(self, store: CommentStore, issue_id: str, comment_id: str) -> CommentOut:
+        try:
+            return await store.get_comment(issue_id, comment_id)
+        except IssueNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+        except CommentNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
+        except StorageError as exc:
+            raise unavailable(exc) from exc
 
-def _comment_etag(comment: CommentOut) -> str:
-    return f'"v{comment.version}"'
+    async def _prepare_write(
+        self,
+        action: CommentAction,
+        issue_id: str,
+        comment_id: str,
+        request: Request,
+        store: CommentStore,
+        user: Any,
+    ) -> int | None:
+        issue = await self._gate.readable(store, user, issue_id)
+        comment = await self._fetch(store, issue_id, comment_id)
+        await self._allow(user, action, issue, comment)
+        return if_match_version(request, comment.version, COMMENT_CHANGED)
 
 
 def _comment_response(comment: CommentOut) -> Response:
     return Response(
         content=comment.model_dump_json(),
         media_type="application/json",
-        headers={"ETag": _comment_etag(comment)},
+        headers={"ETag": comment_etag(comment)},
     )
 
 
-def _comment_changed() -> HTTPException:
-    return HTTPException(
-        status.HTTP_412_PRECONDITION_FAILED,
-        "The comment has changed since the version in If-Match; fetch it again and retry",
+_NO_COMMENT = error(status.HTTP_404_NOT_FOUND, "No such issue or comment.")
+_PRECONDITION = error(
+    status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the comment is no longer at."
+)
+_WRITE_DOC = (
+    " Send the comment's `ETag` in `If-Match` to have this refused with 412 if the comment "
+    "changed since you read it."
+)
+
+
+def _add_comment_routes(route: RouteRegistrar, endpoints: _CommentEndpoints, path: str) -> None:
+    no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
+    route(
+        "list",
+        "GET",
+        path,
+        endpoints.list_comments,
+        response_model=list[CommentOut],
+        summary="List an issue's comments",
+        description=(
+            "One page of the issue's comments, oldest first. The total is in the "
+            "`X-Total-Count` header and links to other pages in the `Link` header."
+        ),
+        responses=no_issue,
+    )
+    route(
+        "create",
+        "POST",
+        path,
+        endpoints.create_comment,
+        response_model=CommentOut,
+        status_code=status.HTTP_201_CREATED,
+        summary="Comment on an issue",
+        description="Adds a comment by the current user. Its URL is in the `Location` header "
+        "and its version in `ETag`.",
+        responses=no_issue,
+    )
+    one = path + "/{comment_id}"
+    route(
+        "get",
+        "GET",
+        one,
+        endpoints.get_comment,
+        response_model=CommentOut,
+        summary="Get a comment",
+        description="One comment, with its `ETag`; `If-None-Match` gets 304 when unchanged.",
+        responses={
+            **_NO_COMMENT,
+            status.HTTP_304_NOT_MODIFIED: {"description": "The comment still matches your ETag."},
+        },
+    )
+    route(
+        "update",
+        "PATCH",
+        one,
+        endpoints.update_comment,
+        response_model=CommentOut,
+        summary="Edit a comment",
+        description="Replaces the comment's text." + _WRITE_DOC,
+        responses={**_NO_COMMENT, **_PRECONDITION},
+    )
+    route(
+        "delete",
+        "DELETE",
+        one,
+        endpoints.delete_comment,
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        response_model=None,
+        summary="Delete a comment",
+        description="Deletes the comment for good." + _WRITE_DOC,
+        responses={**_NO_COMMENT, **_PRECONDITION},
     )

@@ -1,6 +1,6 @@
 """`make_label_router`: label definitions, and the labels on each issue."""
 
-# No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
+# No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import inspect
 import logging
@@ -9,29 +9,28 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, params, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 
+from fastapi_issues.routers._errors import (
+    ISSUE_CHANGED,
+    LABEL_NOT_FOUND,
+    NOT_FOUND,
+    precondition_failed,
+    unavailable,
+)
+from fastapi_issues.routers._etags import if_match_version
+from fastapi_issues.routers._issue_json import issue_response
 from fastapi_issues.routers._kernel import (
     IssueGate,
+    IssuePolicy,
     RouteRegistrar,
     check_operations,
-    common_errors,
-    error,
-    set_page_headers,
-    store_dependency,
+    route_name,
 )
-from fastapi_issues.routers.issues import (
-    MAX_ID_LENGTH,
-    NO_NUL,
-    NOT_FOUND,
-    IssuePolicy,
-    _anonymous,
-    _expected_version,
-    _precondition_failed,
-    _unavailable,
-    _with_etag,
-)
+from fastapi_issues.routers._pages import set_page_headers
+from fastapi_issues.routers._params import NO_NUL, IssueId
+from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
     IssueLabels,
@@ -81,11 +80,15 @@ class LabelPolicy(Protocol):
     def __call__(self, user: Any, action: LabelAction) -> bool | Awaitable[bool]: ...
 
 
-LABEL_NOT_FOUND = "Label not found"
-
 _log = logging.getLogger("fastapi_issues")
 
 IssueLabelEdit = Callable[..., Awaitable[IssueOut]]
+LabelGate = Callable[[Any, LabelAction], Awaitable[None]]
+
+LabelName = Annotated[
+    str,
+    PathParam(max_length=200, pattern=NO_NUL, description="The label's name, ignoring case."),
+]
 
 
 def make_label_router(
@@ -127,132 +130,91 @@ def make_label_router(
             renaming or deleting a label changes every issue carrying it, including issues
             the policy keeps the user from editing. Pass e.g. `AdminsOnly([...])`.
     """
-    Store = Annotated[LabelStore, Depends(store_dependency(storage, LabelStore))]
-    User = Annotated[Any, Depends(auth_dependency or _anonymous)]
     extra_dependencies = dict(dependencies or {})
     check_operations("label", get_args(LabelOperation), exclude, extra_dependencies)
-
     router = APIRouter(tags=list(tags) if tags else None)
-    errors = common_errors(
-        auth=auth_dependency is not None, policy=policy is not None, what="label"
-    )
     route = RouteRegistrar(
         router,
         name,
-        exclude,
-        extra_dependencies,
-        errors,
+        exclude=exclude,
+        dependencies=extra_dependencies,
+        errors=common_errors(
+            auth=auth_dependency is not None, policy=policy is not None, what="label"
+        ),
         body_operations={"create", "update", "set_issue", "add_issue"},
+        storage=storage,
+        store_type=LabelStore,
+        auth_dependency=auth_dependency,
     )
-    gate = IssueGate(policy)
-    may_change_labels = _label_gate(label_policy, policy)
+    endpoints = _LabelEndpoints(name, policy, _label_gate(label_policy, policy))
     refused = (
         error(status.HTTP_403_FORBIDDEN, "The label policy does not allow this.")
         if label_policy is not None
         else {}
     )
+    _add_label_routes(route, endpoints, prefix, refused)
+    _add_issue_label_routes(route, endpoints, issues_prefix + "/{issue_id}/labels")
+    route.finish()
+    return router
 
-    no_label = error(status.HTTP_404_NOT_FOUND, "No such label.")
-    no_issue = error(status.HTTP_404_NOT_FOUND, "No such issue.")
-    taken = error(status.HTTP_409_CONFLICT, "Another label has this name, ignoring case.")
-    precondition = error(
-        status.HTTP_412_PRECONDITION_FAILED,
-        "`If-Match` names a version the issue is no longer at.",
-    )
 
-    LabelName = Annotated[
-        str,
-        PathParam(max_length=200, pattern=NO_NUL, description="The label's name, ignoring case."),
-    ]
-    IssueId = Annotated[
-        str,
-        PathParam(
-            max_length=MAX_ID_LENGTH,
-            pattern=NO_NUL,
-            description="The issue's id, as returned when it was created.",
-        ),
-    ]
+class _LabelEndpoints:
+    """The label routes' endpoints, one method each, and what they share."""
 
-    @route(
-        "list",
-        "GET",
-        prefix,
-        response_model=list[LabelOut],
-        summary="List labels",
-        description="One page of labels by name, ignoring case, with `X-Total-Count` and "
-        "`Link` headers as for issues.",
-    )
+    def __init__(self, name: str, policy: IssuePolicy | None, may_change: LabelGate) -> None:
+        self._get_route = route_name(name, "get")
+        self._policy = policy
+        self._gate = IssueGate(policy)
+        self._may_change = may_change
+
     async def list_labels(
+        self,
         request: Request,
         response: Response,
-        store: Store,
-        user: User,
+        store: LabelStore,
+        user: Any,
         page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Labels per page.")] = 100,
     ) -> Any:
         try:
             result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         set_page_headers(request, response, page, limit, result.total)
         return result.items
 
-    @route(
-        "create",
-        "POST",
-        prefix,
-        response_model=LabelOut,
-        status_code=status.HTTP_201_CREATED,
-        summary="Create a label",
-        description="Names are unique ignoring case and keep the case given. The new "
-        "label's URL is in the `Location` header.",
-        responses={**taken, **refused},
-    )
     async def create_label(
-        request: Request, response: Response, payload: LabelCreate, store: Store, user: User
+        self,
+        request: Request,
+        response: Response,
+        payload: LabelCreate,
+        store: LabelStore,
+        user: Any,
     ) -> Any:
-        await may_change_labels(user, "create")
+        await self._may_change(user, "create")
         try:
             label = await store.create_label(payload)
         except DuplicateLabel as exc:
             raise _taken(exc) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         # Starlette's path convertor does not escape: "a b", "50%" or "why?" must be.
-        location = request.url_for(f"{name}:get", label_name=quote(label.name, safe="/"))
+        location = request.url_for(self._get_route, label_name=quote(label.name, safe="/"))
         response.headers["Location"] = str(location)
         return label
 
-    @route(
-        "get",
-        "GET",
-        prefix + "/{label_name:path}",
-        response_model=LabelOut,
-        summary="Get a label",
-        responses=no_label,
-    )
-    async def get_label(label_name: LabelName, store: Store, user: User) -> Any:
+    async def get_label(self, label_name: LabelName, store: LabelStore, user: Any) -> Any:
         try:
             return await store.get_label(label_name)
         except LabelNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
-    @route(
-        "update",
-        "PATCH",
-        prefix + "/{label_name:path}",
-        response_model=LabelOut,
-        summary="Update a label",
-        description="Changes only the fields sent. A renamed label stays on every issue "
-        "that carries it.",
-        responses={**no_label, **taken, **refused},
-    )
     async def update_label(
-        label_name: LabelName, payload: LabelUpdate, store: Store, user: User
+        self, label_name: LabelName, payload: LabelUpdate, store: LabelStore, user: Any
     ) -> Any:
-        await may_change_labels(user, "update")
+        await self._may_change(user, "update")
         try:
             return await store.update_label(label_name, payload)
         except LabelNotFound:
@@ -260,44 +222,20 @@ def make_label_router(
         except DuplicateLabel as exc:
             raise _taken(exc) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
-    @route(
-        "delete",
-        "DELETE",
-        prefix + "/{label_name:path}",
-        status_code=status.HTTP_204_NO_CONTENT,
-        response_class=Response,
-        response_model=None,
-        summary="Delete a label",
-        description="Deletes the label and takes it off every issue.",
-        responses={**no_label, **refused},
-    )
-    async def delete_label(label_name: LabelName, store: Store, user: User) -> Any:
-        await may_change_labels(user, "delete")
+    async def delete_label(self, label_name: LabelName, store: LabelStore, user: Any) -> Any:
+        await self._may_change(user, "delete")
         try:
             await store.delete_label(label_name)
         except LabelNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    # -- the labels of one issue -----------------------------------------------------------
-
-    issue_labels = issues_prefix + "/{issue_id}/labels"
-
-    @route(
-        "list_issue",
-        "GET",
-        issue_labels,
-        response_model=list[LabelOut],
-        summary="List an issue's labels",
-        description="The issue's labels by name, ignoring case, with their colours.",
-        responses=no_issue,
-    )
-    async def list_issue_labels(issue_id: IssueId, store: Store, user: User) -> Any:
-        issue = await gate.readable(store, user, issue_id)
+    async def list_issue_labels(self, issue_id: IssueId, store: LabelStore, user: Any) -> Any:
+        issue = await self._gate.readable(store, user, issue_id)
         labels = []
         for label_name in issue.labels:
             try:
@@ -305,10 +243,53 @@ def make_label_router(
             except LabelNotFound:
                 continue  # renamed or deleted since the issue was read
             except StorageError as exc:
-                raise _unavailable(exc) from exc
+                raise unavailable(exc) from exc
         return labels
 
-    async def edit(
+    async def set_issue_labels(
+        self,
+        issue_id: IssueId,
+        payload: IssueLabels,
+        request: Request,
+        store: LabelStore,
+        user: Any,
+    ) -> Any:
+        return await self._edit(
+            store.set_issue_labels, issue_id, payload.labels, request, store, user
+        )
+
+    async def add_issue_labels(
+        self,
+        issue_id: IssueId,
+        payload: IssueLabels,
+        request: Request,
+        store: LabelStore,
+        user: Any,
+    ) -> Any:
+        return await self._edit(
+            store.add_issue_labels, issue_id, payload.labels, request, store, user
+        )
+
+    async def remove_issue_label(
+        self,
+        issue_id: IssueId,
+        label_name: LabelName,
+        request: Request,
+        store: LabelStore,
+        user: Any,
+    ) -> Any:
+        return await self._edit(
+            store.remove_issue_labels,
+            issue_id,
+            [label_name],
+            request,
+            store,
+            user,
+            single_label=True,
+        )
+
+    async def _edit(
+        self,
         edit_labels: IssueLabelEdit,
         issue_id: str,
         names: Sequence[str],
@@ -319,16 +300,16 @@ def make_label_router(
         single_label: bool = False,
     ) -> Response:
         expected = None
-        if policy is not None or "if-match" in request.headers:
-            issue = await gate.fetch(store, issue_id)
-            await gate.authorize(user, "update", issue)
-            expected = _expected_version(request, issue)
+        if self._policy is not None or "if-match" in request.headers:
+            issue = await self._gate.fetch(store, issue_id)
+            await self._gate.authorize(user, "update", issue)
+            expected = if_match_version(request, issue.version, ISSUE_CHANGED)
         try:
             updated = await edit_labels(issue_id, names, expected_version=expected)
         except IssueNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
         except VersionConflict:
-            raise _precondition_failed() from None
+            raise precondition_failed() from None
         except LabelNotFound as exc:
             if single_label:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
@@ -343,79 +324,134 @@ def make_label_router(
                 f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
             ) from None
         except StorageError as exc:
-            raise _unavailable(exc) from exc
-        return _with_etag(updated)
+            raise unavailable(exc) from exc
+        return issue_response(updated)
 
-    edit_doc = (
-        " Returns the issue with its new `ETag`. Send the issue's `ETag` in `If-Match` to "
-        "have the change refused with 412 if the issue changed since you read it. A name no "
-        f"label has, or more than {MAX_LABELS_PER_ISSUE} labels on the issue, gets 409."
+
+_NO_LABEL = error(status.HTTP_404_NOT_FOUND, "No such label.")
+_TAKEN = error(status.HTTP_409_CONFLICT, "Another label has this name, ignoring case.")
+_PRECONDITION = error(
+    status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the issue is no longer at."
+)
+
+
+def _add_label_routes(
+    route: RouteRegistrar, endpoints: _LabelEndpoints, prefix: str, refused: Mapping[Any, Any]
+) -> None:
+    route(
+        "list",
+        "GET",
+        prefix,
+        endpoints.list_labels,
+        response_model=list[LabelOut],
+        summary="List labels",
+        description="One page of labels by name, ignoring case, with `X-Total-Count` and "
+        "`Link` headers as for issues.",
+    )
+    route(
+        "create",
+        "POST",
+        prefix,
+        endpoints.create_label,
+        response_model=LabelOut,
+        status_code=status.HTTP_201_CREATED,
+        summary="Create a label",
+        description="Names are unique ignoring case and keep the case given. The new "
+        "label's URL is in the `Location` header.",
+        responses={**_TAKEN, **refused},
+    )
+    one_label = prefix + "/{label_name:path}"
+    route(
+        "get",
+        "GET",
+        one_label,
+        endpoints.get_label,
+        response_model=LabelOut,
+        summary="Get a label",
+        responses=_NO_LABEL,
+    )
+    route(
+        "update",
+        "PATCH",
+        one_label,
+        endpoints.update_label,
+        response_model=LabelOut,
+        summary="Update a label",
+        description="Changes only the fields sent. A renamed label stays on every issue "
+        "that carries it.",
+        responses={**_NO_LABEL, **_TAKEN, **refused},
+    )
+    route(
+        "delete",
+        "DELETE",
+        one_label,
+        endpoints.delete_label,
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        response_model=None,
+        summary="Delete a label",
+        description="Deletes the label and takes it off every issue.",
+        responses={**_NO_LABEL, **refused},
+    )
+
+
+_EDIT_DOC = (
+    " Returns the issue with its new `ETag`. Send the issue's `ETag` in `If-Match` to "
+    "have the change refused with 412 if the issue changed since you read it. A name no "
+    f"label has, or more than {MAX_LABELS_PER_ISSUE} labels on the issue, gets 409."
+)
+
+
+def _add_issue_label_routes(route: RouteRegistrar, endpoints: _LabelEndpoints, path: str) -> None:
+    route(
+        "list_issue",
+        "GET",
+        path,
+        endpoints.list_issue_labels,
+        response_model=list[LabelOut],
+        summary="List an issue's labels",
+        description="The issue's labels by name, ignoring case, with their colours.",
+        responses=error(status.HTTP_404_NOT_FOUND, "No such issue."),
     )
     edit_errors = {
-        **no_issue,
+        **error(status.HTTP_404_NOT_FOUND, "No such issue."),
         **error(status.HTTP_409_CONFLICT, "No label has a name sent, or too many labels."),
-        **precondition,
+        **_PRECONDITION,
     }
-
-    @route(
+    route(
         "set_issue",
         "PUT",
-        issue_labels,
+        path,
+        endpoints.set_issue_labels,
         response_model=IssueOut,
         summary="Set an issue's labels",
-        description="Replaces the issue's labels with the ones named." + edit_doc,
+        description="Replaces the issue's labels with the ones named." + _EDIT_DOC,
         responses=edit_errors,
     )
-    async def set_issue_labels(
-        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
-    ) -> Any:
-        return await edit(store.set_issue_labels, issue_id, payload.labels, request, store, user)
-
-    @route(
+    route(
         "add_issue",
         "POST",
-        issue_labels,
+        path,
+        endpoints.add_issue_labels,
         response_model=IssueOut,
         summary="Add labels to an issue",
-        description="Adds the labels named to the issue's; ones it has are kept once." + edit_doc,
+        description="Adds the labels named to the issue's; ones it has are kept once." + _EDIT_DOC,
         responses=edit_errors,
     )
-    async def add_issue_labels(
-        issue_id: IssueId, payload: IssueLabels, request: Request, store: Store, user: User
-    ) -> Any:
-        return await edit(store.add_issue_labels, issue_id, payload.labels, request, store, user)
-
-    @route(
+    route(
         "remove_issue",
         "DELETE",
-        issue_labels + "/{label_name:path}",
+        path + "/{label_name:path}",
+        endpoints.remove_issue_label,
         response_model=IssueOut,
         summary="Remove a label from an issue",
         description="Takes one label off the issue; removing one it does not carry changes "
         "nothing. Returns the issue with its new `ETag`; honours `If-Match`.",
         responses={
             **error(status.HTTP_404_NOT_FOUND, "No such issue, or no such label."),
-            **precondition,
+            **_PRECONDITION,
         },
     )
-    async def remove_issue_label(
-        issue_id: IssueId, label_name: LabelName, request: Request, store: Store, user: User
-    ) -> Any:
-        return await edit(
-            store.remove_issue_labels,
-            issue_id,
-            [label_name],
-            request,
-            store,
-            user,
-            single_label=True,
-        )
-
-    route.finish()
-    return router
-
-
-LabelGate = Callable[[Any, LabelAction], Awaitable[None]]
 
 
 def _label_gate(label_policy: LabelPolicy | None, policy: IssuePolicy | None) -> LabelGate:

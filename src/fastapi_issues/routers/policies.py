@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi_issues.routers.issues import IssueAction, _username
+from fastapi_issues.routers._kernel import IssueAction, username
 from fastapi_issues.routers.labels import LabelAction
 from fastapi_issues.schemas import IssueOut
 
@@ -17,7 +17,7 @@ def _is_admin(user: Any, admins: frozenset[str]) -> bool:
     """Named in `admins`, or a user object whose `is_admin` attribute is true."""
     if bool(getattr(user, "is_admin", False)):
         return True
-    name = _username(user)
+    name = username(user)
     return name is not None and name in admins
 
 
@@ -35,7 +35,7 @@ class ReporterOrAdmin:
     def __call__(self, user: Any, action: IssueAction, issue: IssueOut | None) -> bool:
         if action in ("create", "read") or issue is None:
             return True
-        name = _username(user)
+        name = username(user)
         if name is None:
             return False
         return _is_admin(user, self.admins) or (issue.reporter == name)
