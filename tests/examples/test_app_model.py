@@ -34,9 +34,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from fastapi_issues import InMemoryIssueStore
-from fastapi_issues.routers.comments import COMMENT_NOT_FOUND
-from fastapi_issues.routers.issues import NOT_FOUND
-from fastapi_issues.routers.labels import LABEL_NOT_FOUND
+from fastapi_issues.routers._errors import COMMENT_NOT_FOUND, LABEL_NOT_FOUND, NOT_FOUND
 from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,

@@ -6,7 +6,6 @@ import logging
 
 from pydantic import SecretStr
 
-from fastapi_issues.auth.dependencies import user_store_unavailable
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.users import (
     AmbiguousUsername,
@@ -34,7 +33,10 @@ class Authenticator:
         self._passwords = passwords
 
     async def __call__(self, username: str, password: str) -> UserInDB | None:
-        """The user, or None when the username or the password is wrong."""
+        """The user, or None when the username or the password is wrong.
+
+        Other user store errors pass through, for the route's error table to answer.
+        """
         try:
             user = await self._users.get(username)
         except AmbiguousUsername as exc:
@@ -46,8 +48,6 @@ class Authenticator:
         except UserNotFound:
             await self._passwords.verify_dummy(password)
             return None
-        except StorageError as exc:
-            raise user_store_unavailable(exc) from exc
         verified, new_hash = await self._passwords.verify_and_update(
             password, user.hashed_password.get_secret_value()
         )

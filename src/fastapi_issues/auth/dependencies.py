@@ -13,7 +13,8 @@ from starlette.requests import HTTPConnection
 
 from fastapi_issues.auth.settings import AuthSettings
 from fastapi_issues.auth.tokens import InvalidToken, decode_access_token
-from fastapi_issues.auth.users import User, UserNotFound, UserStore
+from fastapi_issues.auth.users import User, UserExists, UserNotFound, UserStore
+from fastapi_issues.routers._errors import ErrorRule, ErrorTable
 from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["UserDependency", "current_active_user", "current_user"]
@@ -33,10 +34,27 @@ def credentials_error(detail: str = INVALID_CREDENTIALS) -> HTTPException:
     )
 
 
+USER_STORE_ERRORS = ErrorTable(
+    [
+        ErrorRule(UserExists, status.HTTP_409_CONFLICT, "That username is taken"),
+        ErrorRule(
+            StorageError,
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "User store unavailable",
+            log="user store failed: %s",
+        ),
+    ],
+    _log,
+)
+"""What the auth routes answer for each user store error, as `STORE_ERRORS` does for the
+issue routes (kept here: the routers do not import the optional auth package)."""
+
+
 def user_store_unavailable(exc: StorageError) -> HTTPException:
-    # The cause (a path, a driver message) goes to the log, not to the client.
-    _log.error("user store failed: %s", exc)
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "User store unavailable")
+    """The answer to a user store error met outside an endpoint (in a dependency)."""
+    answer = USER_STORE_ERRORS.http_error(exc)
+    assert answer is not None  # the last row answers every StorageError
+    return answer
 
 
 class _VerifiedTokens:

@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field, SecretStr
 from fastapi_issues.auth._login import Authenticator
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
+    USER_STORE_ERRORS,
     UserDependency,
     credentials_error,
     current_active_user,
-    user_store_unavailable,
 )
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.settings import AuthSettings
@@ -31,11 +31,10 @@ from fastapi_issues.auth.throttle import (
     throttled_login,
 )
 from fastapi_issues.auth.tokens import create_access_token
-from fastapi_issues.auth.users import User, UserExists, UserInDB, UserRegistration, UserStore
+from fastapi_issues.auth.users import User, UserInDB, UserRegistration, UserStore
 from fastapi_issues.routers._json_body import reject_ambiguous_json
 from fastapi_issues.routers._kernel import add_route
 from fastapi_issues.routers._responses import ErrorMessage, Responses
-from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["AccessToken", "make_auth_router"]
 
@@ -136,6 +135,7 @@ def make_auth_router(
         method="POST",
         router_name=name,
         operation="token",
+        errors=USER_STORE_ERRORS,
         response_model=AccessToken,
         summary="Log in and get an access token",
         description=(
@@ -157,27 +157,34 @@ def make_auth_router(
         method="GET",
         router_name=name,
         operation="me",
+        errors=USER_STORE_ERRORS,
         head=False,
         response_model=User,
         summary="The logged-in user",
         responses={**_UNAUTHORIZED, **_INACTIVE, **_UNAVAILABLE},
     )
     if registration:
-        add_route(
-            router,
-            "/register",
-            _register_endpoint(user_store, hasher, registration_throttle or RegistrationThrottle()),
-            method="POST",
-            router_name=name,
-            operation="register",
-            response_model=User,
-            status_code=status.HTTP_201_CREATED,
-            summary="Create a user",
-            description="Creates an enabled user; log in with `POST /token` afterwards.",
-            dependencies=[Depends(reject_ambiguous_json)],
-            responses=_REGISTER_ERRORS,
-        )
+        sign_ups = registration_throttle or RegistrationThrottle()
+        _add_registration(router, name, _register_endpoint(user_store, hasher, sign_ups))
     return router
+
+
+def _add_registration(router: APIRouter, name: str, register: Callable[..., Any]) -> None:
+    add_route(
+        router,
+        "/register",
+        register,
+        method="POST",
+        router_name=name,
+        operation="register",
+        errors=USER_STORE_ERRORS,
+        response_model=User,
+        status_code=status.HTTP_201_CREATED,
+        summary="Create a user",
+        description="Creates an enabled user; log in with `POST /token` afterwards.",
+        dependencies=[Depends(reject_ambiguous_json)],
+        responses=_REGISTER_ERRORS,
+    )
 
 
 def _auth_error(description: str, **more: Any) -> dict[str, Any]:
@@ -293,12 +300,7 @@ def _register_endpoint(
             full_name=payload.full_name,
             hashed_password=SecretStr(hashed),
         )
-        try:
-            created = await user_store.create(new_user)
-        except UserExists:
-            raise HTTPException(status.HTTP_409_CONFLICT, "That username is taken") from None
-        except StorageError as exc:
-            raise user_store_unavailable(exc) from exc
+        created = await user_store.create(new_user)
         return created.public()
 
     return register

@@ -1,7 +1,9 @@
 """The kernel every router is built on.
 
 - `route_name`: the one place route names and operation ids are made (`issues:get`).
-- `add_route`: adds a route under that name; a GET route answers HEAD as well.
+- `add_route`: adds a route under that name, its endpoint wrapped so that the store errors
+  it lets through are answered from an error table (`routers._errors`); a GET route
+  answers HEAD as well.
 - `RouteRegistrar`: a router's registration: `exclude`, per-operation `dependencies`, the
   store and user arguments each endpoint takes, body checks, and 405 with a full `Allow`.
 - `IssueGate`: the issue policy, as every router applies it.
@@ -11,15 +13,16 @@
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, params, status
 
-from fastapi_issues.routers._errors import NOT_FOUND, unavailable
+from fastapi_issues.routers._errors import NOT_FOUND, ErrorTable
 from fastapi_issues.routers._json_body import reject_ambiguous_json
 from fastapi_issues.routers._responses import BODY_ERRORS, Responses
 from fastapi_issues.schemas import IssueOut
-from fastapi_issues.storage.errors import IssueNotFound, StorageError
+from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import IssueStore
 
 __all__ = [
@@ -54,6 +57,7 @@ class IssuePolicy(Protocol):
 
 _METHODS_IN_ALLOW_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _OTHER_METHODS = ("OPTIONS", "TRACE")
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 def route_name(router: str, operation: str) -> str:
@@ -69,11 +73,18 @@ def add_route(
     method: str,
     router_name: str,
     operation: str,
+    errors: ErrorTable,
     head: bool = True,
+    fixed: Mapping[str, Any] = _NOTHING,
+    resolved: Mapping[str, Any] = _NOTHING,
     **kwargs: Any,
 ) -> None:
     """Add the route `router_name:operation`; a GET route answers HEAD as well (unless
     `head` is false).
+
+    The endpoint is wrapped once: a `StorageError` it raises is answered as `errors` says
+    (re-raised when no row fits), the arguments in `fixed` are always given and hidden from
+    FastAPI, and those in `resolved` are annotated with the dependency that resolves them.
 
     HEAD is served wherever GET is (RFC 9110 9.3.2), with the GET's status and headers:
     `ETag`, `X-Total-Count`, `Link`, `Content-Length`. HEAD is a route of its own, left out
@@ -82,6 +93,7 @@ def add_route(
     hypercorn and httpx's ASGI transport do), as it does for Starlette's own GET routes.
     """
     name = route_name(router_name, operation)
+    endpoint = _wrap(endpoint, errors, fixed, resolved)
     router.add_api_route(path, endpoint, methods=[method], name=name, operation_id=name, **kwargs)
     if method != "GET" or not head:
         return
@@ -138,9 +150,11 @@ class RouteRegistrar:
         router: APIRouter,
         name: str,
         *,
+        kind: str,
         exclude: Collection[str],
         dependencies: Mapping[Any, Sequence[params.Depends]],
         errors: Responses,
+        store_errors: ErrorTable,
         body_operations: Collection[str],
         storage: Any,
         store_type: type,
@@ -148,9 +162,11 @@ class RouteRegistrar:
     ) -> None:
         self._router = router
         self._name = name
+        self._kind = kind
         self._exclude = exclude
         self._dependencies = dependencies
         self._errors = errors
+        self._store_errors = store_errors
         self._body_operations = body_operations
         self._fixed, self._resolved = _arguments(storage, store_type, auth_dependency)
         self._served: dict[str, list[str]] = {}
@@ -179,10 +195,13 @@ class RouteRegistrar:
         add_route(
             self._router,
             path,
-            _bind(endpoint, self._fixed, self._resolved),
+            endpoint,
             method=method,
             router_name=self._name,
             operation=operation,
+            errors=self._store_errors.for_operation(f"{self._kind}:{operation}"),
+            fixed=self._fixed,
+            resolved=self._resolved,
             dependencies=[*dependencies, *dependencies_extra],
             responses=all_responses,
             **kwargs,
@@ -233,13 +252,23 @@ def _arguments(
     return fixed, resolved
 
 
-def _bind(endpoint: Endpoint, fixed: Mapping[str, Any], resolved: Mapping[str, Any]) -> Endpoint:
-    """`endpoint` with the arguments in `fixed` always given and hidden from FastAPI, and
-    those in `resolved` annotated with the dependency that resolves them."""
+def _wrap(
+    endpoint: Endpoint,
+    errors: ErrorTable,
+    fixed: Mapping[str, Any],
+    resolved: Mapping[str, Any],
+) -> Endpoint:
+    """`endpoint` as `add_route` serves it: one wrapper, so one call more per request."""
     signature = inspect.signature(endpoint, eval_str=True)
 
     async def bound(**kwargs: Any) -> Any:
-        return await endpoint(**kwargs, **fixed)
+        try:
+            return await endpoint(**kwargs, **fixed)
+        except StorageError as exc:
+            answer = errors.http_error(exc)
+            if answer is None:
+                raise
+            raise answer  # noqa: B904 - http_error sets the cause as the table says
 
     bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[
@@ -287,17 +316,8 @@ class IssueGate:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this issue")
 
-    async def fetch(self, store: IssueStore, issue_id: str) -> IssueOut:
-        """The issue, or 404."""
-        try:
-            return await store.get(issue_id)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
-
     async def readable(self, store: IssueStore, user: Any, issue_id: str) -> IssueOut:
         """The issue, if the user may read it; 404 otherwise."""
-        issue = await self.fetch(store, issue_id)
+        issue = await store.get(issue_id)
         await self.authorize(user, "read", issue)
         return issue

@@ -10,13 +10,7 @@ from typing import Annotated, Any, Literal, Protocol, get_args
 from fastapi import APIRouter, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 
-from fastapi_issues.routers._errors import (
-    COMMENT_CHANGED,
-    COMMENT_NOT_FOUND,
-    NOT_FOUND,
-    precondition_failed,
-    unavailable,
-)
+from fastapi_issues.routers._errors import COMMENT_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import comment_etag, if_match_version, matches_weakly
 from fastapi_issues.routers._kernel import (
     IssueGate,
@@ -30,12 +24,6 @@ from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL, IsoDateTime, IssueId, aware
 from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate, IssueOut
-from fastapi_issues.storage.errors import (
-    CommentNotFound,
-    CommentVersionConflict,
-    IssueNotFound,
-    StorageError,
-)
 from fastapi_issues.storage.protocols import CommentStore
 
 __all__ = [
@@ -126,7 +114,9 @@ def make_comment_router(
         name,
         exclude=exclude,
         dependencies=extra_dependencies,
+        kind="comment",
         errors=common_errors(auth=auth_dependency is not None, policy=True, what="comment"),
+        store_errors=STORE_ERRORS,
         body_operations={"create", "update"},
         storage=storage,
         store_type=CommentStore,
@@ -165,14 +155,9 @@ class _CommentEndpoints:
     ) -> Any:
         if self._policy is not None:
             await self._gate.readable(store, user, issue_id)
-        try:
-            result = await store.list_comments(
-                issue_id, offset=(page - 1) * limit, limit=limit, since=aware(since)
-            )
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        result = await store.list_comments(
+            issue_id, offset=(page - 1) * limit, limit=limit, since=aware(since)
+        )
         set_page_headers(request, response, page, limit, result.total)
         return result.items
 
@@ -187,12 +172,7 @@ class _CommentEndpoints:
     ) -> Any:
         issue = await self._gate.readable(store, user, issue_id)
         await self._allow(user, "create", issue, None)
-        try:
-            comment = await store.create_comment(issue_id, payload, author=username(user))
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        comment = await store.create_comment(issue_id, payload, author=username(user))
         response.headers["Location"] = str(
             request.url_for(self._get_route, issue_id=issue_id, comment_id=comment.id)
         )
@@ -209,7 +189,7 @@ class _CommentEndpoints:
     ) -> Any:
         if self._policy is not None:
             await self._gate.readable(store, user, issue_id)
-        comment = await self._fetch(store, issue_id, comment_id)
+        comment = await store.get_comment(issue_id, comment_id)
         etag = comment_etag(comment)
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None and matches_weakly(if_none_match, etag):
@@ -226,18 +206,9 @@ class _CommentEndpoints:
         user: Any,
     ) -> Any:
         expected = await self._prepare_write("update", issue_id, comment_id, request, store, user)
-        try:
-            comment = await store.update_comment(
-                issue_id, comment_id, payload, expected_version=expected
-            )
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except CommentNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
-        except CommentVersionConflict:
-            raise precondition_failed(COMMENT_CHANGED) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        comment = await store.update_comment(
+            issue_id, comment_id, payload, expected_version=expected
+        )
         return _comment_response(comment)
 
     async def delete_comment(
@@ -249,16 +220,7 @@ class _CommentEndpoints:
         user: Any,
     ) -> Any:
         expected = await self._prepare_write("delete", issue_id, comment_id, request, store, user)
-        try:
-            await store.delete_comment(issue_id, comment_id, expected_version=expected)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except CommentNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
-        except CommentVersionConflict:
-            raise precondition_failed(COMMENT_CHANGED) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        await store.delete_comment(issue_id, comment_id, expected_version=expected)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def _allow(
@@ -270,16 +232,6 @@ class _CommentEndpoints:
         if not verdict:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to do that to this comment")
 
-    async def _fetch(self, store: CommentStore, issue_id: str, comment_id: str) -> CommentOut:
-        try:
-            return await store.get_comment(issue_id, comment_id)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except CommentNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
-
     async def _prepare_write(
         self,
         action: CommentAction,
@@ -290,7 +242,7 @@ class _CommentEndpoints:
         user: Any,
     ) -> int | None:
         issue = await self._gate.readable(store, user, issue_id)
-        comment = await self._fetch(store, issue_id, comment_id)
+        comment = await store.get_comment(issue_id, comment_id)
         await self._allow(user, action, issue, comment)
         return if_match_version(request, comment.version, COMMENT_CHANGED)
 

@@ -6,15 +6,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal, get_args
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, params, status
+from fastapi import APIRouter, Depends, Request, Response, params, status
 from fastapi.exceptions import RequestValidationError
 
-from fastapi_issues.routers._errors import (
-    ISSUE_CHANGED,
-    NOT_FOUND,
-    precondition_failed,
-    unavailable,
-)
+from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import if_match_version, issue_etag, matches_weakly
 from fastapi_issues.routers._issue_json import encoded_issues, issue_response
 from fastapi_issues.routers._kernel import (
@@ -36,12 +31,6 @@ from fastapi_issues.routers._pages import page_headers
 from fastapi_issues.routers._params import IssueId
 from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
-from fastapi_issues.storage.errors import (
-    InvalidIssueChange,
-    IssueNotFound,
-    StorageError,
-    VersionConflict,
-)
 from fastapi_issues.storage.protocols import IssueStore
 
 __all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "UserCheck", "make_issue_router"]
@@ -96,9 +85,11 @@ def make_issue_router(
         name,
         exclude=exclude,
         dependencies=extra_dependencies,
+        kind="issue",
         errors=common_errors(
             auth=auth_dependency is not None, policy=policy is not None, what="issue"
         ),
+        store_errors=STORE_ERRORS,
         body_operations=_BODY_OPERATIONS,
         storage=storage,
         store_type=IssueStore,
@@ -123,10 +114,7 @@ class _IssueEndpoints:
     async def list_issues(self, request: Request, store: IssueStore, user: Any) -> Any:
         params = parse_list_query(request)
         await self._gate.authorize(user, "read", None)
-        try:
-            result = await store.list(params.store_query())
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        result = await store.list(params.store_query())
         return Response(
             content=encoded_issues.many(result.items),
             media_type="application/json",
@@ -143,10 +131,7 @@ class _IssueEndpoints:
     ) -> Any:
         await self._gate.authorize(user, "create", None)
         await self._check_assignees(payload.assignees)
-        try:
-            issue = await store.create(payload, reporter=username(user))
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        issue = await store.create(payload, reporter=username(user))
         response.headers["Location"] = str(request.url_for(self._get_route, issue_id=issue.id))
         response.headers["ETag"] = issue_etag(issue)
         return issue
@@ -154,7 +139,7 @@ class _IssueEndpoints:
     async def get_issue(
         self, issue_id: IssueId, request: Request, store: IssueStore, user: Any
     ) -> Any:
-        issue = await self._gate.fetch(store, issue_id)
+        issue = await store.get(issue_id)
         await self._gate.authorize(user, "read", issue)
         etag = issue_etag(issue)
         if_none_match = request.headers.get("if-none-match")
@@ -187,17 +172,10 @@ class _IssueEndpoints:
     ) -> Any:
         expected = None
         if self._needs_current(request):
-            issue = await self._gate.fetch(store, issue_id)
+            issue = await store.get(issue_id)
             await self._gate.authorize(user, "delete", issue)
             expected = if_match_version(request, issue.version, ISSUE_CHANGED)
-        try:
-            await store.delete(issue_id, expected_version=expected)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except VersionConflict:
-            raise precondition_failed() from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        await store.delete(issue_id, expected_version=expected)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     def _needs_current(self, request: Request) -> bool:
@@ -226,26 +204,16 @@ class _IssueEndpoints:
         expected = None
         current: IssueOut | None = None
         if self._needs_current(request):
-            current = await self._gate.fetch(store, issue_id)
+            current = await store.get(issue_id)
             await self._gate.authorize(user, "update", current)
             expected = if_match_version(request, current.version, ISSUE_CHANGED)
         if "assignees" in payload.model_fields_set and self._user_exists is not None:
             # Users assigned earlier may since have gone; keeping them is not an error.
-            current = current or await self._gate.fetch(store, issue_id)
+            current = current or await store.get(issue_id)
             await self._check_assignees(payload.assignees, current.assignees)
-        try:
-            updated = await store.update(
-                issue_id, payload, expected_version=expected, actor=username(user)
-            )
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except VersionConflict:
-            raise precondition_failed() from None
-        except InvalidIssueChange as exc:
-            # Well formed, but at odds with the issue as it stands (409, not 422).
-            raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        updated = await store.update(
+            issue_id, payload, expected_version=expected, actor=username(user)
+        )
         return issue_response(updated)
 
 

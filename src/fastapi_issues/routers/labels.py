@@ -12,13 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request, Response, params, status
 from fastapi import Path as PathParam
 
-from fastapi_issues.routers._errors import (
-    ISSUE_CHANGED,
-    LABEL_NOT_FOUND,
-    NOT_FOUND,
-    precondition_failed,
-    unavailable,
-)
+from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import if_match_version
 from fastapi_issues.routers._issue_json import issue_response
 from fastapi_issues.routers._kernel import (
@@ -39,14 +33,7 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
-from fastapi_issues.storage.errors import (
-    DuplicateLabel,
-    IssueNotFound,
-    LabelNotFound,
-    StorageError,
-    TooManyLabels,
-    VersionConflict,
-)
+from fastapi_issues.storage.errors import LabelNotFound
 from fastapi_issues.storage.protocols import LabelStore
 
 __all__ = ["LabelAction", "LabelOperation", "LabelPolicy", "make_label_router"]
@@ -138,9 +125,11 @@ def make_label_router(
         name,
         exclude=exclude,
         dependencies=extra_dependencies,
+        kind="label",
         errors=common_errors(
             auth=auth_dependency is not None, policy=policy is not None, what="label"
         ),
+        store_errors=STORE_ERRORS,
         body_operations={"create", "update", "set_issue", "add_issue"},
         storage=storage,
         store_type=LabelStore,
@@ -176,10 +165,7 @@ class _LabelEndpoints:
         page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Labels per page.")] = 100,
     ) -> Any:
-        try:
-            result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
         set_page_headers(request, response, page, limit, result.total)
         return result.items
 
@@ -192,59 +178,29 @@ class _LabelEndpoints:
         user: Any,
     ) -> Any:
         await self._may_change(user, "create")
-        try:
-            label = await store.create_label(payload)
-        except DuplicateLabel as exc:
-            raise _taken(exc) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        label = await store.create_label(payload)
         # Starlette's path convertor does not escape: "a b", "50%" or "why?" must be.
         location = request.url_for(self._get_route, label_name=quote(label.name, safe="/"))
         response.headers["Location"] = str(location)
         return label
 
     async def get_label(self, label_name: LabelName, store: LabelStore, user: Any) -> Any:
-        try:
-            return await store.get_label(label_name)
-        except LabelNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        return await store.get_label(label_name)
 
     async def update_label(
         self, label_name: LabelName, payload: LabelUpdate, store: LabelStore, user: Any
     ) -> Any:
         await self._may_change(user, "update")
-        try:
-            return await store.update_label(label_name, payload)
-        except LabelNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
-        except DuplicateLabel as exc:
-            raise _taken(exc) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        return await store.update_label(label_name, payload)
 
     async def delete_label(self, label_name: LabelName, store: LabelStore, user: Any) -> Any:
         await self._may_change(user, "delete")
-        try:
-            await store.delete_label(label_name)
-        except LabelNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        await store.delete_label(label_name)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def list_issue_labels(self, issue_id: IssueId, store: LabelStore, user: Any) -> Any:
         issue = await self._gate.readable(store, user, issue_id)
-        labels = []
-        for label_name in issue.labels:
-            try:
-                labels.append(await store.get_label(label_name))
-            except LabelNotFound:
-                continue  # renamed or deleted since the issue was read
-            except StorageError as exc:
-                raise unavailable(exc) from exc
-        return labels
+        return await _existing_labels(store, issue.labels)
 
     async def set_issue_labels(
         self,
@@ -279,13 +235,7 @@ class _LabelEndpoints:
         user: Any,
     ) -> Any:
         return await self._edit(
-            store.remove_issue_labels,
-            issue_id,
-            [label_name],
-            request,
-            store,
-            user,
-            single_label=True,
+            store.remove_issue_labels, issue_id, [label_name], request, store, user
         )
 
     async def _edit(
@@ -296,36 +246,26 @@ class _LabelEndpoints:
         request: Request,
         store: LabelStore,
         user: Any,
-        *,
-        single_label: bool = False,
     ) -> Response:
         expected = None
         if self._policy is not None or "if-match" in request.headers:
-            issue = await self._gate.fetch(store, issue_id)
+            issue = await store.get(issue_id)
             await self._gate.authorize(user, "update", issue)
             expected = if_match_version(request, issue.version, ISSUE_CHANGED)
-        try:
-            updated = await edit_labels(issue_id, names, expected_version=expected)
-        except IssueNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
-        except VersionConflict:
-            raise precondition_failed() from None
-        except LabelNotFound as exc:
-            if single_label:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND) from None
-            # Well formed, but naming labels the tracker does not have (yet): a conflict with
-            # its state, like too many labels, not a malformed request.
-            listed = ", ".join(repr(n) for n in exc.names)
-            detail = f"No label named {listed}; create it first"
-            raise HTTPException(status.HTTP_409_CONFLICT, detail) from None
-        except TooManyLabels:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"An issue can carry at most {MAX_LABELS_PER_ISSUE} labels",
-            ) from None
-        except StorageError as exc:
-            raise unavailable(exc) from exc
+        updated = await edit_labels(issue_id, names, expected_version=expected)
         return issue_response(updated)
+
+
+async def _existing_labels(store: LabelStore, names: Sequence[str]) -> list[LabelOut]:
+    """The labels named that still exist: one renamed or deleted since the issue was read
+    is left out, not an error."""
+    labels = []
+    for name in names:
+        try:
+            labels.append(await store.get_label(name))
+        except LabelNotFound:
+            continue
+    return labels
 
 
 _NO_LABEL = error(status.HTTP_404_NOT_FOUND, "No such label.")
@@ -487,7 +427,3 @@ async def _open(user: Any, action: LabelAction) -> None:
 
 def _nobody(user: Any, action: LabelAction) -> bool:
     return False
-
-
-def _taken(exc: DuplicateLabel) -> HTTPException:
-    return HTTPException(status.HTTP_409_CONFLICT, f"A label named {exc.name!r} already exists")

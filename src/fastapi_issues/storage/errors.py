@@ -1,4 +1,21 @@
-"""The errors stores raise on purpose: every one is a `StorageError`."""
+"""The errors stores raise on purpose: every one is a `StorageError`.
+
+    StorageError
+    ├── CorruptStoreError
+    ├── IssueNotFound
+    ├── LabelNotFound
+    ├── CommentNotFound
+    ├── StaleVersion
+    │   ├── VersionConflict
+    │   └── CommentVersionConflict
+    ├── InvalidIssueChange
+    ├── DuplicateLabel
+    └── TooManyLabels
+
+The auth user stores add `UserNotFound` (and its `AmbiguousUsername`), `UserExists` and
+`UserStoreNotFound` under `StorageError`, in `fastapi_issues.auth.users`. What the routers
+answer for each is in one table, `fastapi_issues.routers._errors`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +29,7 @@ __all__ = [
     "InvalidIssueChange",
     "IssueNotFound",
     "LabelNotFound",
+    "StaleVersion",
     "StorageError",
     "TooManyLabels",
     "VersionConflict",
@@ -22,6 +40,10 @@ class StorageError(Exception):
     """Base class of every error a store raises on purpose."""
 
 
+class CorruptStoreError(StorageError):
+    """The stored data cannot be read; the store refuses to touch it."""
+
+
 class IssueNotFound(StorageError):
     """No issue has the given id."""
 
@@ -30,14 +52,53 @@ class IssueNotFound(StorageError):
         self.issue_id = issue_id
 
 
-class VersionConflict(StorageError):
+class LabelNotFound(StorageError):
+    """No label has one of the given names."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        listed = ", ".join(repr(name) for name in names)
+        super().__init__(f"no label named {listed}")
+        self.names = tuple(names)
+
+
+class CommentNotFound(StorageError):
+    """The issue has no comment with the given id."""
+
+    def __init__(self, comment_id: str) -> None:
+        super().__init__(f"no comment with id {comment_id!r}")
+        self.comment_id = comment_id
+
+
+class StaleVersion(StorageError):
+    """A write expected a version the record is no longer at: catch this for either kind.
+
+    `expected` is the version the caller named, `actual` the one stored.
+    """
+
+    def __init__(self, message: str, expected: int, actual: int) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+class VersionConflict(StaleVersion):
     """The issue changed since the version the caller expected."""
 
     def __init__(self, issue_id: str, expected: int, actual: int) -> None:
-        super().__init__(f"issue {issue_id!r} is at version {actual}, not {expected}")
+        super().__init__(
+            f"issue {issue_id!r} is at version {actual}, not {expected}", expected, actual
+        )
         self.issue_id = issue_id
-        self.expected = expected
-        self.actual = actual
+
+
+class CommentVersionConflict(StaleVersion):
+    """The comment changed since the version the caller expected."""
+
+    def __init__(self, comment_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"comment {comment_id!r} is at version {actual}, not {expected}", expected, actual
+        )
+        self.comment_id = comment_id
 
 
 class InvalidIssueChange(StorageError):
@@ -48,19 +109,6 @@ class InvalidIssueChange(StorageError):
         self.issue_id = issue_id
         self.field = field
         self.reason = reason
-
-
-class CorruptStoreError(StorageError):
-    """The stored data cannot be read; the store refuses to touch it."""
-
-
-class LabelNotFound(StorageError):
-    """No label has one of the given names."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        listed = ", ".join(repr(name) for name in names)
-        super().__init__(f"no label named {listed}")
-        self.names = tuple(names)
 
 
 class DuplicateLabel(StorageError):
@@ -78,24 +126,3 @@ class TooManyLabels(StorageError):
         super().__init__(f"issue {issue_id!r} would carry more than {limit} labels")
         self.issue_id = issue_id
         self.limit = limit
-
-
-class CommentNotFound(StorageError):
-    """The issue has no comment with the given id."""
-
-    def __init__(self, comment_id: str) -> None:
-        super().__init__(f"no comment with id {comment_id!r}")
-        self.comment_id = comment_id
-
-
-class CommentVersionConflict(VersionConflict):
-    """The comment changed since the version the caller expected."""
-
-    def __init__(self, comment_id: str, expected: int, actual: int) -> None:
-        StorageError.__init__(
-            self, f"comment {comment_id!r} is at version {actual}, not {expected}"
-        )
-        self.issue_id = comment_id
-        self.comment_id = comment_id
-        self.expected = expected
-        self.actual = actual

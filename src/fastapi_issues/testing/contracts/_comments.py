@@ -18,7 +18,6 @@ from fastapi_issues.storage.errors import (
     CommentNotFound,
     CommentVersionConflict,
     IssueNotFound,
-    VersionConflict,
 )
 from fastapi_issues.storage.protocols import CommentStore
 from fastapi_issues.storage.query import IssueQuery
@@ -125,7 +124,7 @@ class CommentStoreContract(StoreContract):
             await store.update_comment(
                 issue.id, comment.id, CommentUpdate(body="Three"), expected_version=1
             )
-        with pytest.raises(VersionConflict):
+        with pytest.raises(CommentVersionConflict):
             await store.delete_comment(issue.id, comment.id, expected_version=1)
         assert (await store.get_comment(issue.id, comment.id)).body == "Two"
         await store.delete_comment(issue.id, comment.id, expected_version=2)
