@@ -146,7 +146,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.get("/health", tags=["Health"], summary="Liveness check")
+    @app.get("/health", tags=["Health"], summary="Liveness check", operation_id="health_check")
     async def health_check() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -454,15 +454,15 @@ def test_openapi_names_routes_documents_errors_and_the_token_url(make_app: AppFa
     schema = make_app(registration=True).openapi()
     paths = schema["paths"]
     token = paths["/token"]["post"]
-    assert token["operationId"] == "auth:token"
+    assert token["operationId"] == "log_in"
     assert {"401", "422"} <= set(token["responses"])
     assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
     me = paths["/users/me"]["get"]
-    assert me["operationId"] == "auth:me"
+    assert me["operationId"] == "read_current_user"
     assert "401" in me["responses"]
     assert me["security"] == [{"OAuth2PasswordBearer": []}]
     register = paths["/register"]["post"]
-    assert register["operationId"] == "auth:register"
+    assert register["operationId"] == "register_user"
     assert {"409", "422"} <= set(register["responses"])
     flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "token"
@@ -484,7 +484,7 @@ async def test_a_prefixed_router_points_swagger_at_its_own_token_url(
     )
     schema = app.openapi()
     assert set(schema["paths"]) == {"/auth/token", "/auth/users/me"}
-    assert schema["paths"]["/auth/token"]["post"]["operationId"] == "login:token"
+    assert schema["paths"]["/auth/token"]["post"]["operationId"] == "login_log_in"
     flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "auth/token"
     async with client_for(app) as client:

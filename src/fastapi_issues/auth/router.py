@@ -33,7 +33,7 @@ from fastapi_issues.auth.throttle import (
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import User, UserInDB, UserRegistration, UserStore
 from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import add_route
+from fastapi_issues.routers._kernel import add_route, operation_id
 from fastapi_issues.routers._responses import ErrorMessage, Responses
 
 __all__ = ["AccessToken", "make_auth_router"]
@@ -108,8 +108,9 @@ def make_auth_router(
             and no further prefix, or pass `token_url` yourself.
         token_url: where clients get tokens, as written into the OpenAPI schema for
             Swagger UI; by default `{prefix}/token` relative to the app root.
-        name: namespaces route names and operation ids (`auth:token`, `auth:me`,
-            `auth:register`).
+        name: namespaces route names (`auth:token`, `auth:me`, `auth:register`); operation
+            ids are `log_in`, `read_current_user` and `register_user`, prefixed with `name`
+            when it is not `auth`.
         tags: OpenAPI tags for the routes.
         registration: serve `POST /register`. Off by default: users are made with the
             `fastapi-issues user add` command.
@@ -135,6 +136,7 @@ def make_auth_router(
         method="POST",
         router_name=name,
         operation="token",
+        operation_id=operation_id("log_in", name, "auth"),
         errors=USER_STORE_ERRORS,
         response_model=AccessToken,
         summary="Log in and get an access token",
@@ -157,6 +159,7 @@ def make_auth_router(
         method="GET",
         router_name=name,
         operation="me",
+        operation_id=operation_id("read_current_user", name, "auth"),
         errors=USER_STORE_ERRORS,
         head=False,
         response_model=User,
@@ -177,6 +180,7 @@ def _add_registration(router: APIRouter, name: str, register: Callable[..., Any]
         method="POST",
         router_name=name,
         operation="register",
+        operation_id=operation_id("register_user", name, "auth"),
         errors=USER_STORE_ERRORS,
         response_model=User,
         status_code=status.HTTP_201_CREATED,

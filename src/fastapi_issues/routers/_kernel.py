@@ -61,8 +61,20 @@ _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 def route_name(router: str, operation: str) -> str:
-    """The name, and the OpenAPI operation id, of `operation` in the router named `router`."""
+    """The name of `operation` in the router named `router`, for `request.url_for`."""
     return f"{router}:{operation}"
+
+
+def operation_id(readable: str, router: str, default_router: str) -> str:
+    """The OpenAPI operation id of a route: `readable`, a verb on a noun (`create_issue`).
+
+    Clients generated from the schema name their methods after it (openapi-python-client
+    made `issuescreate` of `issues:create`). A router mounted under a name other than its
+    default gets the name in front, so that two of them in one app keep unique ids.
+    """
+    if router == default_router:
+        return readable
+    return f"{router}_{readable}"
 
 
 def add_route(
@@ -73,6 +85,7 @@ def add_route(
     method: str,
     router_name: str,
     operation: str,
+    operation_id: str,
     errors: ErrorTable,
     head: bool = True,
     fixed: Mapping[str, Any] = _NOTHING,
@@ -94,7 +107,9 @@ def add_route(
     """
     name = route_name(router_name, operation)
     endpoint = _wrap(endpoint, errors, fixed, resolved)
-    router.add_api_route(path, endpoint, methods=[method], name=name, operation_id=name, **kwargs)
+    router.add_api_route(
+        path, endpoint, methods=[method], name=name, operation_id=operation_id, **kwargs
+    )
     if method != "GET" or not head:
         return
     head_name = route_name(router_name, f"{operation}:head")
@@ -150,6 +165,8 @@ class RouteRegistrar:
         router: APIRouter,
         name: str,
         *,
+        default_name: str,
+        operation_ids: Mapping[str, str],
         kind: str,
         exclude: Collection[str],
         dependencies: Mapping[Any, Sequence[params.Depends]],
@@ -162,6 +179,8 @@ class RouteRegistrar:
     ) -> None:
         self._router = router
         self._name = name
+        self._default_name = default_name
+        self._operation_ids = operation_ids
         self._kind = kind
         self._exclude = exclude
         self._dependencies = dependencies
@@ -199,6 +218,9 @@ class RouteRegistrar:
             method=method,
             router_name=self._name,
             operation=operation,
+            operation_id=operation_id(
+                self._operation_ids[operation], self._name, self._default_name
+            ),
             errors=self._store_errors.for_operation(f"{self._kind}:{operation}"),
             fixed=self._fixed,
             resolved=self._resolved,

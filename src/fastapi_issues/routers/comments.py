@@ -37,6 +37,15 @@ __all__ = [
 CommentOperation = Literal["list", "create", "get", "update", "delete"]
 """The routes of the comment router, as named in `exclude` and `dependencies`."""
 
+_OPERATION_IDS: dict[str, str] = {
+    "list": "list_comments",
+    "create": "create_comment",
+    "get": "get_comment",
+    "update": "update_comment",
+    "delete": "delete_comment",
+}
+"""OpenAPI operation ids: method names in generated clients."""
+
 CommentAction = Literal["create", "update", "delete"]
 """What a comment policy is asked about."""
 
@@ -97,7 +106,8 @@ def make_comment_router(
             that returns or yields one.
         auth_dependency: as for `make_issue_router`; the user becomes the comment's `author`.
         prefix: where the issue router is mounted.
-        name: namespaces route names and operation ids (`comments:list`, ...).
+        name: namespaces route names (`comments:list`, ... for `url_for`); operation ids
+            are `list_comments`, ..., prefixed with `name` when it is not `comments`.
         tags: OpenAPI tags for the routes.
         exclude: operations not to serve at all.
         dependencies: extra dependencies per operation.
@@ -112,6 +122,8 @@ def make_comment_router(
     route = RouteRegistrar(
         router,
         name,
+        default_name="comments",
+        operation_ids=_OPERATION_IDS,
         exclude=exclude,
         dependencies=extra_dependencies,
         kind="comment",

@@ -38,6 +38,16 @@ __all__ = ["IssueAction", "IssueOperation", "IssuePolicy", "UserCheck", "make_is
 IssueOperation = Literal["list", "create", "get", "update", "patch", "delete"]
 """The routes of the issue router, as named in `exclude` and `dependencies`."""
 
+_OPERATION_IDS: dict[str, str] = {
+    "list": "list_issues",
+    "create": "create_issue",
+    "get": "get_issue",
+    "update": "replace_issue",
+    "patch": "update_issue",
+    "delete": "delete_issue",
+}
+"""OpenAPI operation ids: method names in generated clients. PUT replaces, PATCH updates."""
+
 UserCheck = Callable[[str], Awaitable[bool]]
 """Tells whether a username belongs to a known user, e.g. a lookup in the auth user store."""
 
@@ -66,8 +76,9 @@ def make_issue_router(
             `reporter` of the issues it creates (its `username` attribute or key, or the
             value itself when it is a string) and is what `policy` is asked about.
         prefix: where the routes live.
-        name: namespaces route names and operation ids (`issues:list`, ...). Give each
-            router its own when one app mounts several.
+        name: namespaces route names (`issues:list`, ... for `url_for`); operation ids
+            are `list_issues`, `create_issue`, ..., prefixed with `name` when it is not
+            `issues`. Give each router its own when one app mounts several.
         tags: OpenAPI tags for the routes.
         exclude: operations not to serve at all, e.g. `{"delete"}`.
         dependencies: extra dependencies per operation, e.g.
@@ -83,6 +94,8 @@ def make_issue_router(
     route = RouteRegistrar(
         router,
         name,
+        default_name="issues",
+        operation_ids=_OPERATION_IDS,
         exclude=exclude,
         dependencies=extra_dependencies,
         kind="issue",

@@ -51,6 +51,19 @@ LabelOperation = Literal[
 ]
 """The routes of the label router, as named in `exclude` and `dependencies`."""
 
+_OPERATION_IDS: dict[str, str] = {
+    "list": "list_labels",
+    "create": "create_label",
+    "get": "get_label",
+    "update": "update_label",
+    "delete": "delete_label",
+    "list_issue": "list_issue_labels",
+    "set_issue": "set_issue_labels",
+    "add_issue": "add_issue_labels",
+    "remove_issue": "remove_issue_label",
+}
+"""OpenAPI operation ids: method names in generated clients."""
+
 LabelAction = Literal["create", "update", "delete"]
 """What a label policy is asked about: changes to label definitions. Reading is not asked."""
 
@@ -105,7 +118,8 @@ def make_label_router(
         auth_dependency: as for `make_issue_router`; every route depends on it.
         prefix: where the label definitions live.
         issues_prefix: where the issue router is mounted.
-        name: namespaces route names and operation ids (`labels:list`, ...).
+        name: namespaces route names (`labels:list`, ... for `url_for`); operation ids
+            are `list_labels`, ..., prefixed with `name` when it is not `labels`.
         tags: OpenAPI tags for the routes.
         exclude: operations not to serve at all.
         dependencies: extra dependencies per operation, e.g. rate limits.
@@ -123,6 +137,8 @@ def make_label_router(
     route = RouteRegistrar(
         router,
         name,
+        default_name="labels",
+        operation_ids=_OPERATION_IDS,
         exclude=exclude,
         dependencies=extra_dependencies,
         kind="label",
