@@ -1,4 +1,4 @@
-"""The SQL stores' direct paths (`_sql_direct`) and PostgreSQL's kept counts give the same
+"""The SQL stores' direct paths (`storage.sql._direct`) and PostgreSQL's kept counts give the same
 answers as the engine, including after writes by other stores on the same database."""
 
 from __future__ import annotations

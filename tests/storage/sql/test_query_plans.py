@@ -95,7 +95,7 @@ async def plan_of_list(store: SQLIssueStore, query: IssueQuery) -> tuple[list[st
         if statement.lstrip().upper().startswith("SELECT"):
             sent.append((statement, parameters))
 
-    # Reads on SQLite skip the engine (see `_sql_direct`); their SQL is caught where it is
+    # Reads on SQLite skip the engine (see `storage.sql._direct`); their SQL is caught where it is
     # made, and anything that still goes through the engine by its events.
     arguments = _Compiled.arguments
 

@@ -21,9 +21,10 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
-from fastapi_issues.storage.sql import _COUNTS_KEPT, SQLIssueStore
+from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS
 from fastapi_issues.storage.sql._errors import database_error
+from fastapi_issues.storage.sql._issues import COUNTS_KEPT
 from fastapi_issues.storage.sql._schema import SCHEMA_VERSION, meta
 from fastapi_issues.testing import TrackerStoreContract
 
@@ -497,7 +498,7 @@ async def test_postgres_keeps_a_bounded_number_of_counts_dropping_the_oldest(
             since = start + timedelta(seconds=attempt)
             queries = [
                 IssueQuery(created_since=since + timedelta(microseconds=n), limit=1)
-                for n in range(_COUNTS_KEPT + 1)
+                for n in range(COUNTS_KEPT + 1)
             ]
             for query in queries:
                 assert (await store.list(query)).total == 2

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, event, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues._usernames import normalize_username
@@ -110,7 +111,9 @@ def async_url(url: str | URL) -> URL:
 
 
 class SQLDatabase:
-    """An engine, set up for the stores, and the creation of one store's tables.
+    """An engine, set up for the stores, the creation of one store's tables, and the ways
+    the stores' parts run statements on it: `fetch` and `write` for one statement (the
+    direct path where the driver has one), `transaction` and `reading` for several.
 
     Engines made here belong to this object and are disposed by `aclose`; an engine passed in
     belongs to the caller, who disposes it.
@@ -172,11 +175,50 @@ class SQLDatabase:
         """For single statements: each is atomic on its own."""
         self.schema = schema
         self.tables = tuple(tables)
+        # PostgreSQL text cannot hold NUL, so no stored value has one; asked for one, the
+        # answer is "none", not a driver error.
+        self.nul_is_unstorable = self.dialect == "postgresql"
         self.ready = False
         self._schema_lock = asyncio.Lock()
         self._direct: DirectSQL | None = direct_sql(
             engine, lambda connection: _set_up_sqlite_connection(connection, None)
         )
+
+    def unstorable(self, *values: str) -> bool:
+        """Whether any of `values` is one this database cannot store, so cannot hold."""
+        return self.nul_is_unstorable and any("\x00" in value for value in values)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed unless the block raises."""
+        if not self.ready:
+            await self.ensure_schema()
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, each statement on its own."""
+        if not self.ready:
+            await self.ensure_schema()
+        try:
+            async with self.statement_engine.connect() as conn:
+                yield conn
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)
+
+    def insert_ignoring(self) -> Any:
+        """This dialect's `insert`, the one with `on_conflict_do_nothing`."""
+        if self.dialect == "postgresql":
+            return postgresql.insert
+        if self.dialect == "sqlite":
+            return sqlite.insert
+        raise StorageError(
+            f"importing into {self.dialect} is not supported"
+        )  # pragma: no cover - only SQLite and PostgreSQL are supported
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> list[Row]:
         """The rows one read returns. `StorageError` when the database fails."""

@@ -173,8 +173,9 @@ comments = Table(
 )
 Index("ix_comments_issue", comments.c.issue_id, comments.c.seq)
 
-COLLABORATION_TABLES = (issue_assignees, labels, issue_labels, comments)
-"""Created after `issues`, which they refer to."""
+ISSUE_TABLES = (issues, issue_assignees, labels, issue_labels, comments)
+"""The tables of `SQLIssueStore`: issues, then the assignee, label and comment tables that
+refer to them, in the order they are created."""
 
 users = Table(
     "users",

@@ -1,0 +1,190 @@
+"""The statements `SQLIssues.list` runs: one per shape of query, built once and kept, with
+the parameters a query gives them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, Text, bindparam, exists, func, or_, select
+
+from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
+from fastapi_issues.storage.rules import label_key
+from fastapi_issues.storage.sql._database import SQLITE_CONTAINS_FUNCTION
+from fastapi_issues.storage.sql._schema import (
+    PRIORITY_RANK,
+    issue_assignees,
+    issue_labels,
+    issues,
+    labels,
+)
+from fastapi_issues.storage.sql._shared import ISSUE_SELECT
+
+# (status?, priority?, reporter?, text?, created_since?, updated_since?, sort, direction,
+#  labels?, assignee mode)
+ListShape = tuple[bool, bool, bool, bool, bool, bool, str, str, bool, str | None]
+
+_SORT_KEYS = {
+    "created_at": issues.c.created_at,
+    "updated_at": issues.c.updated_at,
+    "priority": issues.c.priority_rank,
+    "title": issues.c.title,
+}
+
+
+def aware(moment: datetime) -> datetime:
+    """`moment`, in UTC if it names no time zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+class TextFilter:
+    """The `text` filter in one dialect: its condition, and the parameter it takes."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect == "sqlite":
+            self.condition: Callable[[], ColumnElement[bool]] = _sqlite_text_condition
+            self.param: Callable[[str], str] = _sqlite_needle
+        else:
+            self.condition = _like_text_condition
+            self.param = _like_pattern
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _sqlite_needle(text: str) -> str:
+    return text.lower()
+
+
+def _like_text_condition() -> ColumnElement[bool]:
+    pattern = bindparam("text", type_=Text)
+    # lower() folds case by its argument's collation, and titles are in "C", which folds
+    # only ASCII: fold them in the database's own.
+    return or_(
+        func.lower(issues.c.title.collate("default")).like(pattern, escape="\\"),
+        func.lower(issues.c.description).like(pattern, escape="\\"),
+    )
+
+
+def _sqlite_text_condition() -> ColumnElement[bool]:
+    contains = getattr(func, SQLITE_CONTAINS_FUNCTION)
+    needle = bindparam("text", type_=Text)
+    return contains(needle, issues.c.title, issues.c.description) == 1  # type: ignore[no-any-return]
+
+
+def list_shape(query: IssueQuery) -> ListShape:
+    """Which statement `query` runs: what it filters on, and how it sorts."""
+    return (
+        bool(query.status),
+        bool(query.priority),
+        query.reporter is not None,
+        bool(query.text),
+        query.created_since is not None,
+        query.updated_since is not None,
+        query.sort,
+        query.direction,
+        bool(query.labels),
+        _assignee_mode(query.assignee),
+    )
+
+
+def list_params(query: IssueQuery, shape: ListShape, text: TextFilter) -> dict[str, Any]:
+    """The parameters of `query`'s statements (those of its shape)."""
+    params: dict[str, Any] = {"limit": max(query.limit, 0), "offset": max(query.offset, 0)}
+    if query.status:
+        params["statuses"] = [status.value for status in query.status]
+    if query.priority:
+        params["ranks"] = [PRIORITY_RANK[priority.value] for priority in query.priority]
+    if query.reporter is not None:
+        params["reporter"] = query.reporter
+    if query.text:
+        params["text"] = text.param(query.text)
+    if query.created_since is not None:
+        params["created_since"] = aware(query.created_since)
+    if query.updated_since is not None:
+        params["updated_since"] = aware(query.updated_since)
+    if query.labels:
+        keys = sorted({label_key(name) for name in query.labels})
+        params["label_keys"] = keys
+        params["label_count"] = len(keys)
+    if shape[9] == "name":
+        params["assignee"] = query.assignee
+    return params
+
+
+def build_list_statements(
+    shape: ListShape, text: TextFilter, *, with_snapshot: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The page and count statements of one shape; with the snapshot they read in last,
+    if `with_snapshot` (PostgreSQL's, for its kept counts)."""
+    has_status, has_priority, has_reporter, has_text, has_created, has_updated = shape[:6]
+    sort, direction = shape[6], shape[7]
+    conditions: list[ColumnElement[bool]] = []
+    if has_status:
+        conditions.append(issues.c.status.in_(bindparam("statuses", expanding=True)))
+    if has_priority:
+        conditions.append(issues.c.priority_rank.in_(bindparam("ranks", expanding=True)))
+    if has_reporter:
+        conditions.append(issues.c.reporter == bindparam("reporter"))
+    if has_text:
+        conditions.append(text.condition())
+    if has_created:
+        conditions.append(issues.c.created_at >= bindparam("created_since"))
+    if has_updated:
+        conditions.append(issues.c.updated_at >= bindparam("updated_since"))
+    if shape[8]:
+        conditions.append(_labels_condition())
+    if shape[9] is not None:
+        conditions.append(_assignee_condition(shape[9]))
+    key = _SORT_KEYS[sort]
+    items = (
+        select(*ISSUE_SELECT)
+        .where(*conditions)
+        .order_by(key.desc() if direction == "desc" else key.asc(), issues.c.seq.asc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    count = select(func.count()).select_from(issues).where(*conditions)
+    if with_snapshot:
+        snapshot = func.pg_current_snapshot().cast(Text)
+        items = items.add_columns(snapshot)
+        count = count.add_columns(snapshot)
+    return items, count
+
+
+def _labels_condition() -> ColumnElement[bool]:
+    """Issues that carry every label whose key is in `label_keys` (`label_count` of them)."""
+    carrying = (
+        select(issue_labels.c.issue_id)
+        .join(labels, issue_labels.c.label_id == labels.c.id)
+        .where(labels.c.name_key.in_(bindparam("label_keys", expanding=True)))
+        .group_by(issue_labels.c.issue_id)
+        .having(func.count() == bindparam("label_count", type_=Integer))
+    )
+    return issues.c.id.in_(carrying)
+
+
+def _assignee_condition(mode: str) -> ColumnElement[bool]:
+    """`mode` is `name` (assigned to `assignee`), `none` or `any`."""
+    assigned = exists().where(issue_assignees.c.issue_id == issues.c.id)
+    if mode == "none":
+        return ~assigned
+    if mode == "any":
+        return assigned
+    return exists().where(
+        issue_assignees.c.issue_id == issues.c.id,
+        issue_assignees.c.username == bindparam("assignee"),
+    )
+
+
+def _assignee_mode(assignee: str | None) -> str | None:
+    if assignee is None:
+        return None
+    if assignee == ASSIGNEE_NONE:
+        return "none"
+    if assignee == ASSIGNEE_ANY:
+        return "any"
+    return "name"

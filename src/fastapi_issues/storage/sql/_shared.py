@@ -1,0 +1,122 @@
+"""What the SQL store's issue, label and comment parts share: how an issue is read (its row
+and the lookups of its labels, assignees and comment count), and the statements and limits
+more than one part runs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Text, bindparam, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from fastapi_issues.schemas import IssueOut
+from fastapi_issues.storage.errors import IssueNotFound, StorageError
+from fastapi_issues.storage.rules import label_sort_key
+from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._schema import (
+    ISSUE_COLUMNS,
+    comments,
+    issue_assignees,
+    issue_labels,
+    issues,
+    labels,
+)
+
+MAX_ATTEMPTS = 100
+"""Tries of a read-then-write before giving up: a writer that always loses to others would
+otherwise spin forever."""
+
+IMPORT_BATCH = 500
+"""Rows per statement when importing and exporting."""
+
+
+class json_names(FunctionElement[str]):
+    """The values of a column over the rows of a subquery, as one JSON array: the one way
+    both databases hand over a list in a single column."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_names"
+
+
+@compiles(json_names, "sqlite")
+def _json_names_sqlite(element: json_names, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_names, "postgresql")
+def _json_names_postgresql(element: json_names, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+_LABEL_NAMES = (
+    select(json_names(labels.c.name))
+    .select_from(issue_labels.join(labels, issue_labels.c.label_id == labels.c.id))
+    .where(issue_labels.c.issue_id == issues.c.id)
+    .scalar_subquery()
+)
+_ASSIGNEES = (
+    select(json_names(issue_assignees.c.username))
+    .where(issue_assignees.c.issue_id == issues.c.id)
+    .scalar_subquery()
+)
+_COMMENT_COUNT = select(func.count()).where(comments.c.issue_id == issues.c.id).scalar_subquery()
+
+ISSUE_SELECT = (*ISSUE_COLUMNS, _LABEL_NAMES, _ASSIGNEES, _COMMENT_COUNT)
+"""What an issue is read from: its columns, then its label names, assignees and comment
+count, each looked up through an index."""
+
+SELECT_ISSUE = select(*ISSUE_SELECT).where(issues.c.id == bindparam("match_id"))
+"""One issue, by `match_id`."""
+
+ISSUE_VERSION = select(issues.c.version).where(issues.c.id == bindparam("issue_id"))
+"""The version of the issue `issue_id`: no row when there is no such issue."""
+
+LABEL_IDS_BY_KEY = select(labels.c.id, labels.c.name_key).where(
+    labels.c.name_key.in_(bindparam("keys", expanding=True))
+)
+"""`(id, name_key)` of the labels whose keys are in `keys`."""
+
+_FIELDS = tuple(column.name for column in ISSUE_COLUMNS)
+_validate_issue = IssueOut.__pydantic_validator__.validate_python
+
+
+def _names(value: Any) -> list[str]:
+    # SQLite gives "[]" for no rows, PostgreSQL gives NULL.
+    if value is None:
+        return []
+    names = json.loads(value) if isinstance(value, str) else value
+    return [name for name in names if isinstance(name, str)]
+
+
+def issue_from_row(row: Row[Any] | Sequence[Any]) -> IssueOut:
+    """The one place a row of `ISSUE_SELECT` becomes an issue."""
+    width = len(_FIELDS)
+    try:
+        fields = dict(zip(_FIELDS, row[:width], strict=True))
+        fields["labels"] = sorted(_names(row[width]), key=label_sort_key)
+        fields["assignees"] = sorted(_names(row[width + 1]))
+        fields["comment_count"] = row[width + 2]
+        return _validate_issue(fields)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise StorageError(f"an issue row cannot be read: {exc}") from exc
+
+
+async def read_issue(db: SQLDatabase, issue_id: str) -> IssueOut:
+    """The issue `issue_id`, read on the direct path; `IssueNotFound` if there is none."""
+    if db.unstorable(issue_id):
+        raise IssueNotFound(issue_id)
+    rows = await db.fetch(SELECT_ISSUE, {"match_id": issue_id})
+    if not rows:
+        raise IssueNotFound(issue_id)
+    return issue_from_row(rows[0])
+
+
+def new_id() -> str:
+    """A fresh id for a label."""
+    return str(uuid.uuid4())

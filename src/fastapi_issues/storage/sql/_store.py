@@ -1,0 +1,213 @@
+"""`SQLIssueStore`: the issue, label and comment parts over one database, behind the store
+protocols."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fastapi_issues.schemas import (
+    CommentCreate,
+    CommentOut,
+    CommentUpdate,
+    IssueCreate,
+    IssueOut,
+    IssueUpdate,
+    LabelCreate,
+    LabelOut,
+    LabelUpdate,
+)
+from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.sql._comments import SQLComments
+from fastapi_issues.storage.sql._database import SQLDatabase, SQLStoreBase
+from fastapi_issues.storage.sql._issues import SQLIssues
+from fastapi_issues.storage.sql._labels import SQLLabels
+from fastapi_issues.storage.sql._schema import ISSUE_TABLES
+
+__all__ = ["SQLIssueStore"]
+
+
+class SQLIssueStore(SQLStoreBase):
+    """Issues, labels and comments in tables of a SQLite or PostgreSQL database.
+
+    Every filter, sort and page of `list` is one indexed query; `update` and `delete` with an
+    expected version check it in the same statement as the write, so any number of app
+    processes can share the database. SQLite runs in WAL mode, waits for other processes'
+    writes (busy timeout), and syncs every commit to disk.
+
+    The tables are created on first use, or up front with `create_schema()`; `lifespan` does
+    that and disposes of the engine, for `FastAPI(lifespan=store.lifespan)`.
+
+    Args:
+        url_or_engine: a database URL, `sqlite:///issues.db` or
+            `postgresql://user@host/db` (the async drivers aiosqlite and asyncpg are filled
+            in; explicit `sqlite+aiosqlite://` and `postgresql+asyncpg://` work too), or an
+            `AsyncEngine`, which stays yours to dispose of.
+        schema: the PostgreSQL schema to keep the tables in, created if missing (default:
+            the connection's `search_path`).
+        clock: gives the time every write records (default: the system's, in UTC).
+    """
+
+    def __init__(
+        self,
+        url_or_engine: str | URL | AsyncEngine,
+        *,
+        schema: str | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._db = SQLDatabase(url_or_engine, tables=ISSUE_TABLES, schema=schema)
+        self._issues = SQLIssues(self._db, clock)
+        self._labels = SQLLabels(self._db, clock)
+        self._comments = SQLComments(self._db, clock)
+
+    # -- issues --------------------------------------------------------------------------
+
+    async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
+        """See `IssueStore.create`."""
+        return await self._issues.create(data, reporter=reporter)
+
+    async def get(self, issue_id: str) -> IssueOut:
+        """See `IssueStore.get`."""
+        return await self._issues.get(issue_id)
+
+    async def list(self, query: IssueQuery) -> IssuePage:
+        """See `IssueStore.list`."""
+        return await self._issues.list(query)
+
+    async def update(
+        self,
+        issue_id: str,
+        changes: IssueUpdate,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> IssueOut:
+        """See `IssueStore.update`."""
+        return await self._issues.update(
+            issue_id, changes, expected_version=expected_version, actor=actor
+        )
+
+    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+        """See `IssueStore.delete`."""
+        await self._issues.delete(issue_id, expected_version=expected_version)
+
+    # -- labels --------------------------------------------------------------------------
+
+    async def create_label(self, data: LabelCreate) -> LabelOut:
+        """See `LabelStore.create_label`."""
+        return await self._labels.create_label(data)
+
+    async def get_label(self, name: str) -> LabelOut:
+        """See `LabelStore.get_label`."""
+        return await self._labels.get_label(name)
+
+    async def list_labels(self, *, offset: int = 0, limit: int = 100) -> LabelPage:
+        """See `LabelStore.list_labels`."""
+        return await self._labels.list_labels(offset=offset, limit=limit)
+
+    async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
+        """See `LabelStore.update_label`."""
+        return await self._labels.update_label(name, changes)
+
+    async def delete_label(self, name: str) -> None:
+        """See `LabelStore.delete_label`."""
+        await self._labels.delete_label(name)
+
+    async def set_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """See `LabelStore.set_issue_labels`."""
+        return await self._labels.set_issue_labels(
+            issue_id, names, expected_version=expected_version
+        )
+
+    async def add_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """See `LabelStore.add_issue_labels`."""
+        return await self._labels.add_issue_labels(
+            issue_id, names, expected_version=expected_version
+        )
+
+    async def remove_issue_labels(
+        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+    ) -> IssueOut:
+        """See `LabelStore.remove_issue_labels`."""
+        return await self._labels.remove_issue_labels(
+            issue_id, names, expected_version=expected_version
+        )
+
+    # -- comments ------------------------------------------------------------------------
+
+    async def list_comments(
+        self,
+        issue_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        since: datetime | None = None,
+    ) -> CommentPage:
+        """See `CommentStore.list_comments`."""
+        return await self._comments.list_comments(issue_id, offset=offset, limit=limit, since=since)
+
+    async def create_comment(
+        self, issue_id: str, data: CommentCreate, *, author: str | None = None
+    ) -> CommentOut:
+        """See `CommentStore.create_comment`."""
+        return await self._comments.create_comment(issue_id, data, author=author)
+
+    async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
+        """See `CommentStore.get_comment`."""
+        return await self._comments.get_comment(issue_id, comment_id)
+
+    async def update_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        changes: CommentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> CommentOut:
+        """See `CommentStore.update_comment`."""
+        return await self._comments.update_comment(
+            issue_id, comment_id, changes, expected_version=expected_version
+        )
+
+    async def delete_comment(
+        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+    ) -> None:
+        """See `CommentStore.delete_comment`."""
+        await self._comments.delete_comment(issue_id, comment_id, expected_version=expected_version)
+
+    # -- copying between stores ----------------------------------------------------------
+
+    async def import_issues(self, issues_to_import: Sequence[IssueOut]) -> int:
+        """Add issues as they are (ids, times, versions), in order, skipping ids already here.
+
+        Returns how many were added.
+        """
+        return await self._issues.import_issues(issues_to_import)
+
+    def export_issues(self) -> AsyncIterator[IssueOut]:
+        """Every issue, in creation order, read a batch at a time."""
+        return self._issues.export_issues()
+
+    async def import_labels(self, labels_to_import: Sequence[LabelOut]) -> int:
+        """Add labels as they are; see `TrackerImporter`."""
+        return await self._labels.import_labels(labels_to_import)
+
+    def export_labels(self) -> AsyncIterator[LabelOut]:
+        """Every label, by name; see `TrackerExporter`."""
+        return self._labels.export_labels()
+
+    async def import_comments(self, comments_to_import: Sequence[CommentOut]) -> int:
+        """Add comments as they are, in order; see `TrackerImporter`."""
+        return await self._comments.import_comments(comments_to_import)
+
+    def export_comments(self) -> AsyncIterator[CommentOut]:
+        """Every comment, oldest first; see `TrackerExporter`."""
+        return self._comments.export_comments()
