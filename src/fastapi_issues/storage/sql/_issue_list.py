@@ -4,8 +4,7 @@ the parameters a query gives them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, Select, Text, bindparam, exists, func, or_, select
 
@@ -19,11 +18,25 @@ from fastapi_issues.storage.sql._schema import (
     issues,
     labels,
 )
-from fastapi_issues.storage.sql._shared import ISSUE_SELECT
+from fastapi_issues.storage.sql._shared import ISSUE_SELECT, aware
 
-# (status?, priority?, reporter?, text?, created_since?, updated_since?, sort, direction,
-#  labels?, assignee mode)
-ListShape = tuple[bool, bool, bool, bool, bool, bool, str, str, bool, str | None]
+
+class QueryShape(NamedTuple):
+    """What a list query's statement depends on: which filters it has (not their values),
+    and how it sorts. Queries of one shape share one statement, built once and kept."""
+
+    status: bool
+    priority: bool
+    reporter: bool
+    text: bool
+    created_since: bool
+    updated_since: bool
+    sort: str
+    direction: str
+    labels: bool
+    assignee: str | None
+    """`name` (assigned to the `assignee` given), `none`, `any`, or None: no filter."""
+
 
 _SORT_KEYS = {
     "created_at": issues.c.created_at,
@@ -31,11 +44,6 @@ _SORT_KEYS = {
     "priority": issues.c.priority_rank,
     "title": issues.c.title,
 }
-
-
-def aware(moment: datetime) -> datetime:
-    """`moment`, in UTC if it names no time zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class TextFilter:
@@ -75,9 +83,9 @@ def _sqlite_text_condition() -> ColumnElement[bool]:
     return contains(needle, issues.c.title, issues.c.description) == 1  # type: ignore[no-any-return]
 
 
-def list_shape(query: IssueQuery) -> ListShape:
+def list_shape(query: IssueQuery) -> QueryShape:
     """Which statement `query` runs: what it filters on, and how it sorts."""
-    return (
+    return QueryShape(
         bool(query.status),
         bool(query.priority),
         query.reporter is not None,
@@ -91,7 +99,7 @@ def list_shape(query: IssueQuery) -> ListShape:
     )
 
 
-def list_params(query: IssueQuery, shape: ListShape, text: TextFilter) -> dict[str, Any]:
+def list_params(query: IssueQuery, shape: QueryShape, text: TextFilter) -> dict[str, Any]:
     """The parameters of `query`'s statements (those of its shape)."""
     params: dict[str, Any] = {"limit": max(query.limit, 0), "offset": max(query.offset, 0)}
     if query.status:
@@ -110,40 +118,38 @@ def list_params(query: IssueQuery, shape: ListShape, text: TextFilter) -> dict[s
         keys = sorted({label_key(name) for name in query.labels})
         params["label_keys"] = keys
         params["label_count"] = len(keys)
-    if shape[9] == "name":
+    if shape.assignee == "name":
         params["assignee"] = query.assignee
     return params
 
 
 def build_list_statements(
-    shape: ListShape, text: TextFilter, *, with_snapshot: bool
+    shape: QueryShape, text: TextFilter, *, with_snapshot: bool
 ) -> tuple[Select[Any], Select[Any]]:
     """The page and count statements of one shape; with the snapshot they read in last,
     if `with_snapshot` (PostgreSQL's, for its kept counts)."""
-    has_status, has_priority, has_reporter, has_text, has_created, has_updated = shape[:6]
-    sort, direction = shape[6], shape[7]
     conditions: list[ColumnElement[bool]] = []
-    if has_status:
+    if shape.status:
         conditions.append(issues.c.status.in_(bindparam("statuses", expanding=True)))
-    if has_priority:
+    if shape.priority:
         conditions.append(issues.c.priority_rank.in_(bindparam("ranks", expanding=True)))
-    if has_reporter:
+    if shape.reporter:
         conditions.append(issues.c.reporter == bindparam("reporter"))
-    if has_text:
+    if shape.text:
         conditions.append(text.condition())
-    if has_created:
+    if shape.created_since:
         conditions.append(issues.c.created_at >= bindparam("created_since"))
-    if has_updated:
+    if shape.updated_since:
         conditions.append(issues.c.updated_at >= bindparam("updated_since"))
-    if shape[8]:
+    if shape.labels:
         conditions.append(_labels_condition())
-    if shape[9] is not None:
-        conditions.append(_assignee_condition(shape[9]))
-    key = _SORT_KEYS[sort]
+    if shape.assignee is not None:
+        conditions.append(_assignee_condition(shape.assignee))
+    key = _SORT_KEYS[shape.sort]
     items = (
         select(*ISSUE_SELECT)
         .where(*conditions)
-        .order_by(key.desc() if direction == "desc" else key.asc(), issues.c.seq.asc())
+        .order_by(key.desc() if shape.direction == "desc" else key.asc(), issues.c.seq.asc())
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )

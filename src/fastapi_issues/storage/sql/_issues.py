@@ -22,15 +22,13 @@ from fastapi_issues.storage.rules import (
 )
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._issue_list import (
-    ListShape,
+    QueryShape,
     TextFilter,
-    aware,
     build_list_statements,
     list_params,
     list_shape,
 )
 from fastapi_issues.storage.sql._schema import (
-    PRIORITY_RANK,
     issue_assignees,
     issue_labels,
     issues,
@@ -41,7 +39,9 @@ from fastapi_issues.storage.sql._shared import (
     ISSUE_SELECT,
     LABEL_IDS_BY_KEY,
     MAX_ATTEMPTS,
+    changed_columns,
     issue_from_row,
+    issue_row,
     new_id,
     read_issue,
 )
@@ -64,43 +64,6 @@ COUNTS_KEPT = 256
 """Counts kept per filter (see `SQLIssues._counts`); the oldest go first."""
 
 
-def _row(issue: IssueOut) -> dict[str, Any]:
-    return {
-        "id": issue.id,
-        "title": issue.title,
-        "description": issue.description,
-        "priority": issue.priority.value,
-        "priority_rank": PRIORITY_RANK[issue.priority.value],
-        "status": issue.status.value,
-        "created_at": aware(issue.created_at),
-        "updated_at": aware(issue.updated_at),
-        "reporter": issue.reporter,
-        "version": issue.version,
-        **_closing_columns(issue),
-    }
-
-
-def _closing_columns(issue: IssueOut) -> dict[str, Any]:
-    return {
-        "state_reason": issue.state_reason.value if issue.state_reason else None,
-        "closed_at": aware(issue.closed_at) if issue.closed_at else None,
-        "closed_by": issue.closed_by,
-    }
-
-
-def _changed_columns(issue: IssueOut) -> dict[str, Any]:
-    return {
-        "title": issue.title,
-        "description": issue.description,
-        "priority": issue.priority.value,
-        "priority_rank": PRIORITY_RANK[issue.priority.value],
-        "status": issue.status.value,
-        "updated_at": issue.updated_at,
-        "version": issue.version,
-        **_closing_columns(issue),
-    }
-
-
 def _assignee_rows(issue_id: str, usernames: Iterable[str]) -> list[dict[str, str]]:
     return [{"issue_id": issue_id, "username": name} for name in usernames]
 
@@ -111,7 +74,7 @@ class SQLIssues:
     def __init__(self, db: SQLDatabase, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._list_statements: dict[ListShape, tuple[Select[Any], Select[Any]]] = {}
+        self._list_statements: dict[QueryShape, tuple[Select[Any], Select[Any]]] = {}
         self._text = TextFilter(db.dialect)
         # Counting all the rows that match takes PostgreSQL a scan (7.6 ms for 100,000
         # issues). Equal MVCC snapshots see the same committed data, so a count is kept with
@@ -125,10 +88,10 @@ class SQLIssues:
         """See `IssueStore.create`."""
         issue = new_issue(data, reporter, self._clock())
         if not issue.assignees:
-            await self._db.write(_INSERT, _row(issue))
+            await self._db.write(_INSERT, issue_row(issue))
             return issue
         async with self._db.transaction() as conn:
-            await conn.execute(_INSERT, _row(issue))
+            await conn.execute(_INSERT, issue_row(issue))
             await conn.execute(insert(issue_assignees), _assignee_rows(issue.id, issue.assignees))
         return issue
 
@@ -170,7 +133,7 @@ class SQLIssues:
         return IssuePage(items=[issue_from_row(row) for row in rows], total=total)
 
     async def _count(
-        self, statement: Select[Any], params: dict[str, Any], shape: ListShape, snapshot: Any
+        self, statement: Select[Any], params: dict[str, Any], shape: QueryShape, snapshot: Any
     ) -> int:
         if self._counts is None:
             return int((await self._db.fetch(statement, params))[0][0])
@@ -213,7 +176,7 @@ class SQLIssues:
             )
             # Written only if nobody else wrote since the read; otherwise read again, which
             # raises VersionConflict or IssueNotFound if the caller expected a version.
-            params = _changed_columns(updated)
+            params = changed_columns(updated)
             params["match_id"] = issue_id
             params["match_version"] = current.version
             if "assignees" not in altered:
@@ -266,7 +229,7 @@ class SQLIssues:
                 # One multi-row INSERT per batch: rows get their seq in list order.
                 statement = (
                     insert_ignoring(issues)
-                    .values([_row(issue) for issue in batch])
+                    .values([issue_row(issue) for issue in batch])
                     .on_conflict_do_nothing(index_elements=[issues.c.id])
                     .returning(issues.c.id)
                 )

@@ -22,7 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-from fastapi_issues.schemas import IssuePriority, IssueStatus, StateReason
+from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus, StateReason
 
 SCHEMA_VERSION = 1
 """Bumped by every change to the tables below; `create_schema` refuses newer databases."""
@@ -188,21 +188,9 @@ users = Table(
     Column("hashed_password", Text, nullable=False),
 )
 
-ISSUE_COLUMNS = (
-    issues.c.id,
-    issues.c.title,
-    issues.c.description,
-    issues.c.priority,
-    issues.c.status,
-    issues.c.created_at,
-    issues.c.updated_at,
-    issues.c.reporter,
-    issues.c.version,
-    issues.c.state_reason,
-    issues.c.closed_at,
-    issues.c.closed_by,
-)
-"""The columns of `issues` an `IssueOut` is read from, in its field order."""
+ISSUE_COLUMNS = tuple(column for column in issues.c if column.name in IssueOut.model_fields)
+"""The columns of `issues` an `IssueOut` is read from and written to: those named like its
+fields, in table order. `seq` and `priority_rank` are the database's own."""
 
 LABEL_COLUMNS = (labels.c.id, labels.c.name, labels.c.color, labels.c.description)
 """The columns a `LabelOut` is read from, in its field order."""

@@ -5,11 +5,15 @@ more than one part runs."""
 from __future__ import annotations
 
 import json
+import types
+import typing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, func, select
+from sqlalchemy import Column, DateTime, Row, Text, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -20,6 +24,7 @@ from fastapi_issues.storage.rules import label_sort_key
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._schema import (
     ISSUE_COLUMNS,
+    PRIORITY_RANK,
     comments,
     issue_assignees,
     issue_labels,
@@ -105,6 +110,62 @@ def issue_from_row(row: Row[Any] | Sequence[Any]) -> IssueOut:
         return _validate_issue(fields)  # type: ignore[no-any-return]
     except ValueError as exc:
         raise StorageError(f"an issue row cannot be read: {exc}") from exc
+
+
+def aware(moment: datetime) -> datetime:
+    """`moment`, in UTC if it names no time zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _aware_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else aware(moment)
+
+
+def _value_or_none(member: Enum | None) -> Any:
+    return None if member is None else member.value
+
+
+def _names_an_enum(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_names_an_enum(arg) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, Enum)
+
+
+def _to_column(column: Column[Any]) -> Callable[[Any], Any] | None:
+    """How a field's value is written to its column, if not as it is: times in UTC (a
+    naive time is taken as UTC, as `UTCTimestamp` reads it), enums by their value."""
+    if isinstance(column.type, DateTime):
+        return _aware_or_none
+    if _names_an_enum(IssueOut.model_fields[column.name].annotation):
+        return _value_or_none
+    return None
+
+
+_SET_ON_CREATE = frozenset({"id", "created_at", "reporter"})
+_WRITTEN = tuple((column.name, _to_column(column)) for column in ISSUE_COLUMNS)
+_CHANGEABLE = tuple(entry for entry in _WRITTEN if entry[0] not in _SET_ON_CREATE)
+
+
+def _columns(
+    issue: IssueOut, written: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+) -> dict[str, Any]:
+    values = {
+        name: getattr(issue, name) if convert is None else convert(getattr(issue, name))
+        for name, convert in written
+    }
+    # The rank is the database's own column: sorting and filtering by priority use it.
+    values["priority_rank"] = PRIORITY_RANK[issue.priority.value]
+    return values
+
+
+def issue_row(issue: IssueOut) -> dict[str, Any]:
+    """The one place an issue becomes a row of `issues`: every column but `seq`."""
+    return _columns(issue, _WRITTEN)
+
+
+def changed_columns(issue: IssueOut) -> dict[str, Any]:
+    """The columns an update writes: all but those set once, when the issue is created."""
+    return _columns(issue, _CHANGEABLE)
 
 
 async def read_issue(db: SQLDatabase, issue_id: str) -> IssueOut:
