@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,11 +14,11 @@ from pydantic import SecretStr
 from sqlalchemy import insert
 
 from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
+from fastapi_issues.auth._sql_schema import users as users_table
 from fastapi_issues.auth.urls import open_user_store
 from fastapi_issues.auth.users import UserUpdate
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
-from fastapi_issues.storage.sql._schema import users as users_table
 from fastapi_issues.testing import UserStoreContract
 
 pytestmark = pytest.mark.anyio
@@ -109,6 +111,37 @@ async def test_users_live_in_the_issues_database(tmp_path: Path) -> None:
             ("ada", "hash-of-ada")
         ]
     assert {"issues", "users", "fastapi_issues_meta"} <= tables
+
+
+async def test_the_issue_store_makes_no_users_table_the_user_store_does(tmp_path: Path) -> None:
+    # Each store creates and records its own tables, whichever comes first.
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    issues = SQLIssueStore(url)
+    try:
+        await issues.create_schema()
+    finally:
+        await issues.aclose()
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users'").fetchall()
+    users = SQLUserStore(url)
+    try:
+        await users.create(user())
+    finally:
+        await users.aclose()
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        recorded = {row[0] for row in conn.execute("SELECT key FROM fastapi_issues_meta")}
+    assert {"table:issues", "table:users"} <= recorded
+
+
+def test_the_sql_storage_imports_nothing_from_auth() -> None:
+    # The users table belongs to auth, which builds on storage, never the other way.
+    code = (
+        "import sys, fastapi_issues.storage.sql as sql; "
+        "assert 'users' not in sql.metadata.tables; "
+        "print(sorted(m for m in sys.modules if m.startswith('fastapi_issues.auth')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 async def test_open_user_store_with_create_false_needs_the_database(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from examples.app import create_app
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from fastapi_issues.auth._sql_schema import users
 from fastapi_issues.cli import main
-from fastapi_issues.storage.sql._schema import issues, users
+from fastapi_issues.storage.sql._schema import issues
 
 pytestmark = pytest.mark.anyio
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fastapi_issues.auth._sql_schema import users
 from fastapi_issues.auth.users import (
     UserExists,
     UserInDB,
@@ -31,13 +32,13 @@ from fastapi_issues.auth.users import (
     read_user,
 )
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.sql._database import (
+from fastapi_issues.storage.sql import (
+    DATABASE_ERRORS,
     SQLITE_USERNAME_KEY_FUNCTION,
     SQLDatabase,
     SQLStoreBase,
+    raise_database_error,
 )
-from fastapi_issues.storage.sql._errors import DATABASE_ERRORS, raise_database_error
-from fastapi_issues.storage.sql._schema import users
 
 __all__ = ["SQLUserStore"]
 
@@ -73,7 +74,7 @@ def _postgres_key(value: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def _sqlite_key(value: ColumnElement[str]) -> ColumnElement[str]:
-    # The connection runs Python's own `normalize_username` (see `_sql_database`).
+    # The connection runs Python's own `normalize_username` (see `SQLDatabase`).
     return getattr(func, SQLITE_USERNAME_KEY_FUNCTION)(value, type_=Text)  # type: ignore[no-any-return]
 
 
@@ -108,8 +109,6 @@ class SQLUserStore(SQLStoreBase):
     ) -> None:
         self._db = SQLDatabase(url_or_engine, tables=[users], schema=schema)
         self._engine = self._db.statement_engine
-        # PostgreSQL text cannot hold NUL: no stored username has one.
-        self._nul_is_unstorable = self._db.dialect == "postgresql"
         key = _postgres_key if self._db.dialect == "postgresql" else _sqlite_key
         # The index this wants (migrations issue): a unique one on the normalised name,
         # best a column the app fills with `normalize_username`.
@@ -118,7 +117,8 @@ class SQLUserStore(SQLStoreBase):
         )
 
     async def get(self, username: str) -> UserInDB:
-        if self._nul_is_unstorable and "\x00" in username:
+        # PostgreSQL text cannot hold NUL: no stored username has one.
+        if self._db.unstorable(username):
             raise UserNotFound(username)
         # Every authenticated request reads its user by the name its token carries, the
         # stored one: the direct path, as issue reads, and the primary key.
@@ -170,7 +170,8 @@ class SQLUserStore(SQLStoreBase):
         values = _columns(changes.changes())
         if not values:
             return await self.get(username)
-        if self._nul_is_unstorable and "\x00" in username:
+        # PostgreSQL text cannot hold NUL: no stored username has one.
+        if self._db.unstorable(username):
             raise UserNotFound(username)
         if not self._db.ready:
             await self._db.ensure_schema()

@@ -7,10 +7,30 @@ list statements in `_issue_list`), the labels (`_labels`) and the comments (`_co
 which share how an issue is read (`_shared`). The tables are in `_schema`; `_direct` runs
 single statements on the driver's own connections, and `_errors` turns database failures
 into `StorageError`s that show no parameters.
+
+Besides the store, this is what another SQL store in the same database builds on (as
+`fastapi_issues.auth.sql.SQLUserStore` does): the database object and store base, the
+shared `metadata` and column types, and the error handling.
 """
 
 from __future__ import annotations
 
+from fastapi_issues.storage.sql._database import (
+    SQLITE_USERNAME_KEY_FUNCTION,
+    SQLDatabase,
+    SQLStoreBase,
+)
+from fastapi_issues.storage.sql._errors import DATABASE_ERRORS, raise_database_error
+from fastapi_issues.storage.sql._schema import CodePointText, metadata
 from fastapi_issues.storage.sql._store import SQLIssueStore
 
-__all__ = ["SQLIssueStore"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "SQLITE_USERNAME_KEY_FUNCTION",
+    "CodePointText",
+    "SQLDatabase",
+    "SQLIssueStore",
+    "SQLStoreBase",
+    "metadata",
+    "raise_database_error",
+]

@@ -1,4 +1,5 @@
-"""The tables of the SQL stores, shared by every store that lives in one database."""
+"""The tables of `SQLIssueStore`, and the `metadata` and column types that other stores in
+the same database (the users table of `fastapi_issues.auth.sql`) share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -54,9 +54,9 @@ class _SQLiteMicroseconds(TypeDecorator[datetime]):
 # PostgreSQL keeps microseconds in timestamptz and asyncpg returns it in UTC.
 UTCTimestamp = DateTime(timezone=True).with_variant(_SQLiteMicroseconds(), "sqlite")
 
-# Titles sort by code point like Python strings; "C" makes PostgreSQL compare bytes of
-# UTF-8, which is the same order. SQLite's default BINARY collation already is.
 CodePointText = Text().with_variant(Text(collation="C"), "postgresql")
+"""Text that sorts by code point like Python strings: "C" makes PostgreSQL compare bytes of
+UTF-8, which is the same order; SQLite's default BINARY collation already is."""
 
 # Big on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-assigned rowid.
 SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
@@ -73,6 +73,7 @@ def _one_of(column: str, values: list[str]) -> str:
 
 
 metadata = MetaData()
+"""Every fastapi-issues table: the ones here, and the stores' of other packages (users)."""
 
 meta = Table(
     "fastapi_issues_meta",
@@ -176,17 +177,6 @@ Index("ix_comments_issue", comments.c.issue_id, comments.c.seq)
 ISSUE_TABLES = (issues, issue_assignees, labels, issue_labels, comments)
 """The tables of `SQLIssueStore`: issues, then the assignee, label and comment tables that
 refer to them, in the order they are created."""
-
-users = Table(
-    "users",
-    metadata,
-    # Listed in code-point order, and compared exactly: "Ada" and "ada" are two users.
-    Column("username", CodePointText, primary_key=True),
-    Column("email", Text, nullable=True),
-    Column("full_name", Text, nullable=True),
-    Column("disabled", Boolean, nullable=False),
-    Column("hashed_password", Text, nullable=False),
-)
 
 ISSUE_COLUMNS = tuple(column for column in issues.c if column.name in IssueOut.model_fields)
 """The columns of `issues` an `IssueOut` is read from and written to: those named like its
