@@ -141,18 +141,29 @@ def _to_column(column: Column[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
+_Written = tuple[tuple[str, ...], tuple[tuple[str, Callable[[Any], Any]], ...]]
+
+
+def _written(columns: Sequence[Column[Any]]) -> _Written:
+    """The columns taken as they are, and those converted with their conversions."""
+    conversions = [(column.name, _to_column(column)) for column in columns]
+    return (
+        tuple(name for name, convert in conversions if convert is None),
+        tuple((name, convert) for name, convert in conversions if convert is not None),
+    )
+
+
 _SET_ON_CREATE = frozenset({"id", "created_at", "reporter"})
-_WRITTEN = tuple((column.name, _to_column(column)) for column in ISSUE_COLUMNS)
-_CHANGEABLE = tuple(entry for entry in _WRITTEN if entry[0] not in _SET_ON_CREATE)
+_ROW = _written(ISSUE_COLUMNS)
+_CHANGEABLE = _written([column for column in ISSUE_COLUMNS if column.name not in _SET_ON_CREATE])
 
 
-def _columns(
-    issue: IssueOut, written: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-) -> dict[str, Any]:
-    values = {
-        name: getattr(issue, name) if convert is None else convert(getattr(issue, name))
-        for name, convert in written
-    }
+def _columns(issue: IssueOut, written: _Written) -> dict[str, Any]:
+    fields = issue.__dict__
+    as_they_are, converted = written
+    values = {name: fields[name] for name in as_they_are}
+    for name, convert in converted:
+        values[name] = convert(fields[name])
     # The rank is the database's own column: sorting and filtering by priority use it.
     values["priority_rank"] = PRIORITY_RANK[issue.priority.value]
     return values
@@ -160,7 +171,7 @@ def _columns(
 
 def issue_row(issue: IssueOut) -> dict[str, Any]:
     """The one place an issue becomes a row of `issues`: every column but `seq`."""
-    return _columns(issue, _WRITTEN)
+    return _columns(issue, _ROW)
 
 
 def changed_columns(issue: IssueOut) -> dict[str, Any]:
