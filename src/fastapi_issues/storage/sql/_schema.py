@@ -82,6 +82,9 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# A column named like a field of `IssueOut` is read into it and written from it (enums by
+# value, times in UTC): a new issue field needs its column here, a new SCHEMA_VERSION and a
+# migration, and nothing else in this package.
 issues = Table(
     "issues",
     metadata,

@@ -153,6 +153,8 @@ def _written(columns: Sequence[Column[Any]]) -> _Written:
     )
 
 
+# Written by `create` only: no update changes them, so the SET clause leaves them (and the
+# unique index on id) alone.
 _SET_ON_CREATE = frozenset({"id", "created_at", "reporter"})
 _ROW = _written(ISSUE_COLUMNS)
 _CHANGEABLE = _written([column for column in ISSUE_COLUMNS if column.name not in _SET_ON_CREATE])
