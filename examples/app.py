@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from fastapi_issues import make_comment_router, make_issue_router, make_label_router
-from fastapi_issues.middleware import (
-    DEFAULT_MAX_BODY_BYTES,
-    BodySizeLimitMiddleware,
-    ProcessTimeMiddleware,
+from fastapi_issues import (
+    DEFAULT_MAX_BODY_SIZE,
+    make_comment_router,
+    make_issue_router,
+    make_label_router,
 )
+from fastapi_issues.middleware import ProcessTimeMiddleware
 from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
@@ -139,6 +140,10 @@ def create_app(
         for opened in (store, *other_stores):
             await close_store(opened)
 
+    # FastAPI's own body limit, set on each router rather than app-wide: a router's 413 is
+    # answered inside the CORS middleware, so a browser can read it; FastAPI's app-wide
+    # limit answers outside every middleware of the app's own.
+    max_body = int(env.get("FASTAPI_ISSUES_MAX_BODY_BYTES", DEFAULT_MAX_BODY_SIZE))
     app = FastAPI(
         title="Issue Tracker API",
         version="0.1.0",
@@ -177,6 +182,7 @@ def create_app(
                 passwords=passwords,
                 registration=_flag(env, "FASTAPI_ISSUES_REGISTRATION", False),
                 throttle=LoginThrottle() if _flag(env, "FASTAPI_ISSUES_THROTTLE", True) else None,
+                max_body_size=max_body,
             )
         )
         auth_dependency = current_active_user(users, settings)
@@ -198,25 +204,31 @@ def create_app(
             prefix="/api/v1/issues",
             policy=policy,
             user_exists=user_exists,
+            max_body_size=max_body,
         )
     )
     # Labels and comments share the store, the auth and the policy: changing an issue's labels
     # is an update of the issue; comments are edited and deleted by their authors only.
     app.include_router(
         make_label_router(
-            store, auth_dependency=auth_dependency, policy=policy, label_policy=label_policy
+            store,
+            auth_dependency=auth_dependency,
+            policy=policy,
+            label_policy=label_policy,
+            max_body_size=max_body,
         )
     )
-    app.include_router(make_comment_router(store, auth_dependency=auth_dependency, policy=policy))
+    app.include_router(
+        make_comment_router(
+            store, auth_dependency=auth_dependency, policy=policy, max_body_size=max_body
+        )
+    )
 
     # In production list only the origins of your own front ends; never "*" together with
     # credentials. Browsers may only read the headers named in expose_headers.
     origins = [
         o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")
     ]
-    # Inside CORS, so a browser can read the 413 too.
-    max_body = int(env.get("FASTAPI_ISSUES_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o for o in origins if o],

@@ -1,5 +1,6 @@
 """A production-grade issue tracker API that mounts into any FastAPI app."""
 
+from fastapi_issues.routers._kernel import DEFAULT_MAX_BODY_SIZE
 from fastapi_issues.routers.comments import (
     CommentAction,
     CommentOperation,
@@ -54,6 +55,7 @@ from fastapi_issues.storage import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
     "AdminsOnly",
     "CommentAction",
     "CommentCreate",

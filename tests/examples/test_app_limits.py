@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import time
@@ -31,7 +32,7 @@ async def test_default_limit_is_one_mebibyte(tmp_path: Path) -> None:
         body["padding"] = "x" * (1024 * 1024)
         response = await client.post(BASE, json=body)
         assert response.status_code == 413
-        assert response.json() == {"detail": "Request body too large; the limit is 1048576 bytes"}
+        assert "Content Too Large" in response.text
         assert int((await client.get(BASE)).headers["X-Total-Count"]) == 1
 
 
@@ -64,9 +65,10 @@ async def test_oversized_bodies_are_refused_before_anyone_logs_in(tmp_path: Path
         assert login.status_code == 413
 
 
-def send_chunked_until_answered(port: int) -> tuple[bytes, int]:
-    """Stream a chunked POST that never ends until the server answers; return the answer
-    and the bytes sent."""
+def send_chunked_until_answered(port: int) -> tuple[bytes, int, bytes]:
+    """Stream a chunked POST that never ends until the server answers, then end the body and
+    ask for `/health` on the same connection; return the answer, the bytes sent, and what
+    came back for `/health`."""
     chunk = b"x" * 16384
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     sent = 0
@@ -91,7 +93,16 @@ def send_chunked_until_answered(port: int) -> tuple[bytes, int]:
             if not data:
                 break
             answer += data
-    return answer, sent
+        # The rest of the refused body must be skipped, not read as a request of its own.
+        next_answer = b""
+        with contextlib.suppress(OSError):
+            sock.sendall(b"0\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            while b"status" not in next_answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                next_answer += data
+    return answer, sent, next_answer
 
 
 @pytest.mark.slow
@@ -103,11 +114,13 @@ def test_real_server_cuts_off_a_chunked_body_it_will_not_take(tmp_path: Path) ->
         "FASTAPI_ISSUES_AUTH": "off",
     }
     with ExampleAppServer(tmp_path, env) as server:
-        answer, sent = send_chunked_until_answered(server.port)
+        answer, sent, after = send_chunked_until_answered(server.port)
         # The body never ended, so only a server that stopped reading could answer at all.
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
-        assert b"connection: close" in answer.lower()
         assert sent > limit
+        # What followed the refused body was framed as such: the connection either closed
+        # or answered the next request, never a request made of the body's bytes.
+        assert after == b"" or after.startswith(b"HTTP/1.1 200 "), after[:200]
         big = httpx.post(f"{server.base_url}{BASE}", content=b"x" * (limit + 1))
         assert big.status_code == 413
         # The server goes on serving.

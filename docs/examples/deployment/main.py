@@ -12,7 +12,6 @@ from fastapi_issues.auth import (
     make_auth_router,
     open_user_store,
 )
-from fastapi_issues.middleware import BodySizeLimitMiddleware
 from fastapi_issues.storage.urls import (
     close_store,
     open_issue_store,
@@ -38,11 +37,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="My product", lifespan=lifespan)
-# Repeated failed logins get 429 and a growing wait; bodies over 1 MiB get 413.
+# Repeated failed logins get 429 and a growing wait; every router
+# answers 413 to a body over 1 MiB (its max_body_size).
 app.include_router(
     make_auth_router(users, settings, throttle=LoginThrottle())
 )
-app.add_middleware(BodySizeLimitMiddleware)
 app.include_router(
     make_issue_router(
         store, auth_dependency=current_active_user(users, settings)

@@ -33,7 +33,7 @@ from fastapi_issues.auth.throttle import (
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import User, UserInDB, UserRegistration, UserStore
 from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import add_route, operation_id
+from fastapi_issues.routers._kernel import DEFAULT_MAX_BODY_SIZE, add_route, operation_id
 from fastapi_issues.routers._responses import ErrorMessage, Responses
 
 __all__ = ["AccessToken", "make_auth_router"]
@@ -84,6 +84,7 @@ def make_auth_router(
     token_url: str | None = None,
     name: str = "auth",
     tags: Sequence[str | Enum] | None = ("Auth",),
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
     registration: bool = False,
     throttle: LoginThrottle | None = None,
     registration_throttle: RegistrationThrottle | None = None,
@@ -112,6 +113,8 @@ def make_auth_router(
             ids are `log_in`, `read_current_user` and `register_user`, prefixed with `name`
             when it is not `auth`.
         tags: OpenAPI tags for the routes.
+        max_body_size: the most bytes a request body may have (FastAPI's own limit); a
+            larger one gets 413. `None` sets none here (an app-wide limit still applies).
         registration: serve `POST /register`. Off by default: users are made with the
             `fastapi-issues user add` command.
         throttle: a `LoginThrottle`: repeated failed logins per username and per client
@@ -127,7 +130,10 @@ def make_auth_router(
     if token_url is None:
         token_url = f"{prefix}/token".lstrip("/")
     router = APIRouter(
-        prefix=prefix, tags=list(tags) if tags else None, route_class=_NoPasswordEchoRoute
+        prefix=prefix,
+        tags=list(tags) if tags else None,
+        max_body_size=max_body_size,
+        route_class=_NoPasswordEchoRoute,
     )
     add_route(
         router,

@@ -60,6 +60,12 @@ _OTHER_METHODS = ("OPTIONS", "TRACE")
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+"""The request body limit of every router unless told otherwise: 1 MiB. FastAPI enforces it
+(`APIRouter(max_body_size=...)`) and answers 413 to a larger body, declared or streamed,
+before an endpoint or a dependency such as auth runs."""
+
+
 def route_name(router: str, operation: str) -> str:
     """The name of `operation` in the router named `router`, for `request.url_for`."""
     return f"{router}:{operation}"

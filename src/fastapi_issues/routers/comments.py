@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi_issues.routers._errors import COMMENT_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import comment_etag, if_match_version, matches_weakly
 from fastapi_issues.routers._kernel import (
+    DEFAULT_MAX_BODY_SIZE,
     IssueGate,
     IssuePolicy,
     RouteRegistrar,
@@ -90,6 +91,7 @@ def make_comment_router(
     *,
     name: str = "comments",
     tags: Sequence[str | Enum] | None = ("Comments",),
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
     exclude: Collection[CommentOperation] = (),
     dependencies: Mapping[CommentOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
@@ -109,6 +111,8 @@ def make_comment_router(
         name: namespaces route names (`comments:list`, ... for `url_for`); operation ids
             are `list_comments`, ..., prefixed with `name` when it is not `comments`.
         tags: OpenAPI tags for the routes.
+        max_body_size: the most bytes a request body may have (FastAPI's own limit); a
+            larger one gets 413. `None` sets none here (an app-wide limit still applies).
         exclude: operations not to serve at all.
         dependencies: extra dependencies per operation.
         policy: the issue policy also given to `make_issue_router`. A user who may not
@@ -118,7 +122,7 @@ def make_comment_router(
     """
     extra_dependencies = dict(dependencies or {})
     check_operations("comment", get_args(CommentOperation), exclude, extra_dependencies)
-    router = APIRouter(tags=list(tags) if tags else None)
+    router = APIRouter(tags=list(tags) if tags else None, max_body_size=max_body_size)
     route = RouteRegistrar(
         router,
         name,

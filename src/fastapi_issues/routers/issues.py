@@ -13,6 +13,7 @@ from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import if_match_version, issue_etag, matches_weakly
 from fastapi_issues.routers._issue_json import encoded_issues, issue_response
 from fastapi_issues.routers._kernel import (
+    DEFAULT_MAX_BODY_SIZE,
     IssueAction,
     IssueGate,
     IssuePolicy,
@@ -61,6 +62,7 @@ def make_issue_router(
     *,
     name: str = "issues",
     tags: Sequence[str | Enum] | None = ("Issues",),
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
     exclude: Collection[IssueOperation] = (),
     dependencies: Mapping[IssueOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
@@ -80,6 +82,8 @@ def make_issue_router(
             are `list_issues`, `create_issue`, ..., prefixed with `name` when it is not
             `issues`. Give each router its own when one app mounts several.
         tags: OpenAPI tags for the routes.
+        max_body_size: the most bytes a request body may have (FastAPI's own limit); a
+            larger one gets 413. `None` sets none here (an app-wide limit still applies).
         exclude: operations not to serve at all, e.g. `{"delete"}`.
         dependencies: extra dependencies per operation, e.g.
             `{"delete": [Depends(require_admin)]}`.
@@ -90,7 +94,9 @@ def make_issue_router(
     """
     extra_dependencies = dict(dependencies or {})
     check_operations("issue", get_args(IssueOperation), exclude, extra_dependencies)
-    router = APIRouter(prefix=prefix, tags=list(tags) if tags else None)
+    router = APIRouter(
+        prefix=prefix, tags=list(tags) if tags else None, max_body_size=max_body_size
+    )
     route = RouteRegistrar(
         router,
         name,

@@ -16,6 +16,7 @@ from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
 from fastapi_issues.routers._etags import if_match_version
 from fastapi_issues.routers._issue_json import issue_response
 from fastapi_issues.routers._kernel import (
+    DEFAULT_MAX_BODY_SIZE,
     IssueGate,
     IssuePolicy,
     RouteRegistrar,
@@ -99,6 +100,7 @@ def make_label_router(
     issues_prefix: str = "/api/v1/issues",
     name: str = "labels",
     tags: Sequence[str | Enum] | None = ("Labels",),
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
     exclude: Collection[LabelOperation] = (),
     dependencies: Mapping[LabelOperation, Sequence[params.Depends]] | None = None,
     policy: IssuePolicy | None = None,
@@ -121,6 +123,8 @@ def make_label_router(
         name: namespaces route names (`labels:list`, ... for `url_for`); operation ids
             are `list_labels`, ..., prefixed with `name` when it is not `labels`.
         tags: OpenAPI tags for the routes.
+        max_body_size: the most bytes a request body may have (FastAPI's own limit); a
+            larger one gets 413. `None` sets none here (an app-wide limit still applies).
         exclude: operations not to serve at all.
         dependencies: extra dependencies per operation, e.g. rate limits.
         policy: the issue policy also given to `make_issue_router`: changing an issue's
@@ -133,7 +137,7 @@ def make_label_router(
     """
     extra_dependencies = dict(dependencies or {})
     check_operations("label", get_args(LabelOperation), exclude, extra_dependencies)
-    router = APIRouter(tags=list(tags) if tags else None)
+    router = APIRouter(tags=list(tags) if tags else None, max_body_size=max_body_size)
     route = RouteRegistrar(
         router,
         name,
