@@ -39,6 +39,7 @@ def test_every_page_is_built(site: Path) -> None:
         "performance/",
         "security/",
         "reference/",
+        "architecture/",
         "changelog/",
     ):
         assert (site / page / "index.html").is_file(), f"no page {page or 'home'}"
