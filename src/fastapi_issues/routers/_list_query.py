@@ -13,7 +13,7 @@ from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fastapi_issues.routers._params import MAX_FILTER_VALUES, NO_NUL, IsoDateTime, aware
+from fastapi_issues.routers._params import MAX_FILTER_VALUES, MAX_PAGE, NO_NUL, IsoDateTime, aware
 from fastapi_issues.schemas import IssuePriority, IssueStatus
 from fastapi_issues.storage.query import IssueQuery, IssueSortField, SortDirection
 
@@ -31,7 +31,7 @@ class ListQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    page: int = Field(1, ge=1, le=1_000_000, description="Page number, from 1.")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
     limit: int = Field(20, ge=1, le=100, description="Issues per page.")
     status: list[IssueStatus] | None = Field(
         None,

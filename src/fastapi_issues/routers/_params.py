@@ -6,13 +6,23 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BeforeValidator
 
-__all__ = ["MAX_FILTER_VALUES", "MAX_ID_LENGTH", "NO_NUL", "IsoDateTime", "IssueId", "aware"]
+__all__ = [
+    "MAX_FILTER_VALUES",
+    "MAX_ID_LENGTH",
+    "MAX_PAGE",
+    "NO_NUL",
+    "IsoDateTime",
+    "IssueId",
+    "PageNumber",
+    "aware",
+]
 
 MAX_ID_LENGTH = 100
 MAX_FILTER_VALUES = 10
+MAX_PAGE = 1_000_000
 # NUL is refused in every string the API takes: PostgreSQL cannot store or compare it.
 NO_NUL = r"^[^\x00]*$"
 _ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,6 +47,9 @@ IssueId = Annotated[
     ),
 ]
 """The `{issue_id}` path parameter of every router."""
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
+"""The `page` query parameter of the label and comment lists."""
 
 
 def aware(moment: datetime | None) -> datetime | None:

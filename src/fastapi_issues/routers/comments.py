@@ -22,7 +22,14 @@ from fastapi_issues.routers._kernel import (
     username,
 )
 from fastapi_issues.routers._pages import set_page_headers
-from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL, IsoDateTime, IssueId, aware
+from fastapi_issues.routers._params import (
+    MAX_ID_LENGTH,
+    NO_NUL,
+    IsoDateTime,
+    IssueId,
+    PageNumber,
+    aware,
+)
 from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate, IssueOut
 from fastapi_issues.storage.protocols import CommentStore
@@ -162,7 +169,7 @@ class _CommentEndpoints:
         response: Response,
         store: CommentStore,
         user: Any,
-        page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+        page: PageNumber = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Comments per page.")] = 20,
         since: Annotated[
             IsoDateTime | None,

@@ -24,7 +24,7 @@ from fastapi_issues.routers._kernel import (
     route_name,
 )
 from fastapi_issues.routers._pages import set_page_headers
-from fastapi_issues.routers._params import NO_NUL, IssueId
+from fastapi_issues.routers._params import NO_NUL, IssueId, PageNumber
 from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
@@ -182,7 +182,7 @@ class _LabelEndpoints:
         response: Response,
         store: LabelStore,
         user: Any,
-        page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+        page: PageNumber = 1,
         limit: Annotated[int, Query(ge=1, le=100, description="Labels per page.")] = 100,
     ) -> Any:
         result = await store.list_labels(offset=(page - 1) * limit, limit=limit)
