@@ -158,10 +158,19 @@ def make_auth_router(
             **_TOO_LARGE,
         },
     )
+    me = current_active_user(user_store, settings, token_url=token_url)
+    _add_me(router, name, _me_endpoint(me))
+    if registration:
+        sign_ups = registration_throttle or RegistrationThrottle()
+        _add_registration(router, name, _register_endpoint(user_store, hasher, sign_ups))
+    return router
+
+
+def _add_me(router: APIRouter, name: str, me: Callable[..., Any]) -> None:
     add_route(
         router,
         "/users/me",
-        _me_endpoint(current_active_user(user_store, settings, token_url=token_url)),
+        me,
         method="GET",
         router_name=name,
         operation="me",
@@ -172,10 +181,6 @@ def make_auth_router(
         summary="The logged-in user",
         responses={**_UNAUTHORIZED, **_INACTIVE, **_UNAVAILABLE},
     )
-    if registration:
-        sign_ups = registration_throttle or RegistrationThrottle()
-        _add_registration(router, name, _register_endpoint(user_store, hasher, sign_ups))
-    return router
 
 
 def _add_registration(router: APIRouter, name: str, register: Callable[..., Any]) -> None:
