@@ -66,7 +66,7 @@ class ExampleAppServer:
         self.cwd = cwd
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
             "FASTAPI_ISSUES_SECRET_KEY": secrets.token_urlsafe(48),
             **env,
         }

@@ -26,7 +26,7 @@ def test_four_workers_one_file_1000_creates_all_survive(tmp_path: Path) -> None:
         **os.environ,
         "ISSUES_STORAGE_URL": str(data),
         "FASTAPI_ISSUES_AUTH": "off",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     }
     server = subprocess.Popen(
         [
