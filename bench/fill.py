@@ -41,13 +41,14 @@ def fill_json(path: Path, count: int) -> list[str]:
     """Write `count` issues as the JSON store writes its file; return their ids."""
     issues = list(make_issues(count))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("[\n" + ",\n".join(i.model_dump_json() for i in issues) + "\n]\n")
+    head = '{"format": "fastapi-issues.issues", "version": 2, "records": [\n'
+    path.write_text(head + ",\n".join(i.model_dump_json() for i in issues) + "\n]}\n")
     return [issue.id for issue in issues]
 
 
 def count_json(path: Path) -> set[str]:
     """The ids in a JSON store's file, as on disk now."""
-    return {item["id"] for item in json.loads(path.read_text())}
+    return {item["id"] for item in json.loads(path.read_text())["records"]}
 
 
 def fill_sql(url: str, count: int) -> list[str]:

@@ -45,8 +45,9 @@ def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
 
 
 def users_file(issues_path: Path) -> list[dict[str, object]]:
-    data: list[dict[str, object]] = json.loads((issues_path.parent / "users.json").read_text())
-    return data
+    data = json.loads((issues_path.parent / "users.json").read_text())
+    records: list[dict[str, object]] = data["records"]
+    return records
 
 
 def test_user_add_asks_twice_and_stores_an_argon2_hash(

@@ -98,7 +98,7 @@ def user(name: str = "ada", hashed: str = "stored-hash-1") -> UserInDB:
 pytestmark = pytest.mark.anyio
 
 
-async def test_json_file_is_the_crash_course_shape_and_survives_reopening(
+async def test_json_file_records_are_the_crash_course_shape_and_survive_reopening(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "users.json"
@@ -112,15 +112,19 @@ async def test_json_file_is_the_crash_course_shape_and_survives_reopening(
         )
     )
     store.close()
-    assert json.loads(path.read_text()) == [
-        {
-            "username": "johndoe",
-            "email": "johndoe@example.com",
-            "full_name": "John Doe",
-            "disabled": False,
-            "hashed_password": "stored-hash-1",
-        }
-    ]
+    assert json.loads(path.read_text()) == {
+        "format": "fastapi-issues.users",
+        "version": 2,
+        "records": [
+            {
+                "username": "johndoe",
+                "email": "johndoe@example.com",
+                "full_name": "John Doe",
+                "disabled": False,
+                "hashed_password": "stored-hash-1",
+            }
+        ],
+    }
     reopened = JSONFileUserStore(path)
     assert (await reopened.get("johndoe")).full_name == "John Doe"
     reopened.close()
@@ -288,7 +292,7 @@ def test_many_processes_writing_one_users_file_lose_nothing(tmp_path: Path) -> N
         for worker in range(4)
     ]
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
-    records = json.loads(path.read_text())
+    records = json.loads(path.read_text())["records"]
     assert len(records) == 40
     assert {r["username"]: r["full_name"] for r in records} == {
         f"w{w}-u{n}": f"User {n} of {w}" for w in range(4) for n in range(10)

@@ -39,7 +39,7 @@ NEW_ISSUE = {"title": "Login button does nothing", "description": "Clicking it h
 def _stored(path: str | Path) -> list[dict[str, object]]:
     """The issues in a JSON store's file; none when there is no file."""
     file = Path(path)
-    return json.loads(file.read_text()) if file.exists() else []
+    return json.loads(file.read_text())["records"] if file.exists() else []
 
 
 # -- Home ----------------------------------------------------------------------------------
@@ -585,7 +585,7 @@ def test_deployment_recipe_serves_with_two_workers(deployed: str, tmp_path: Path
             listed = fresh.get("/api/v1/issues", params={"limit": 100}, headers=auth)
             assert listed.status_code == 200
             assert {i["id"] for i in listed.json()} == ids
-    stored = json.loads((tmp_path / "data" / "issues.json").read_text())
+    stored = json.loads((tmp_path / "data" / "issues.json").read_text())["records"]
     assert {i["id"] for i in stored} == ids
     assert {i["reporter"] for i in stored} == {"ada"}
 

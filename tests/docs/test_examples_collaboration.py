@@ -42,7 +42,7 @@ async def test_host_app_serves_issues_labels_and_comments(
         assert [i["id"] for i in listed.json()] == [issue["id"]]
     data = tmp_path / "data"
     assert {p.name for p in data.glob("*.json")} == {"issues.json", "labels.json", "comments.json"}
-    assert json.loads((data / "labels.json").read_text())[0]["name"] == "bug"
+    assert json.loads((data / "labels.json").read_text())["records"][0]["name"] == "bug"
 
 
 async def test_team_app_shares_auth_and_policies(

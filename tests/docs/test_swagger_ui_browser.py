@@ -161,7 +161,7 @@ def test_example_app_docs_log_in_and_create_an_issue(browser: Browser, tmp_path:
         assert status == "201", issue
         assert issue["title"] == BODY["title"]
         assert issue["reporter"] == "tester"
-    assert [i["id"] for i in json.loads(storage.read_text())] == [issue["id"]]
+    assert [i["id"] for i in json.loads(storage.read_text())["records"]] == [issue["id"]]
 
 
 def test_quickstart_followed_literally_in_a_browser(browser: Browser, tmp_path: Path) -> None:
@@ -178,5 +178,5 @@ def test_quickstart_followed_literally_in_a_browser(browser: Browser, tmp_path: 
         status, issue = create_with_try_it_out(page, BODY)
         assert status == "201", issue
         assert issue["reporter"] == "ada"
-    stored = json.loads((project / "data" / "issues.json").read_text())
+    stored = json.loads((project / "data" / "issues.json").read_text())["records"]
     assert [i["id"] for i in stored] == [issue["id"]]

@@ -90,7 +90,7 @@ async def test_the_crash_course_authentication_steps(tmp_path: Path) -> None:
         }
         assert "argon2" not in me.text
 
-    [johndoe] = json.loads((tmp_path / "data" / "users.json").read_text())
+    [johndoe] = json.loads((tmp_path / "data" / "users.json").read_text())["records"]
     assert johndoe["hashed_password"].startswith("$argon2id$")
 
 

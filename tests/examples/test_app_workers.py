@@ -73,7 +73,7 @@ def test_four_workers_one_file_1000_creates_all_survive(tmp_path: Path) -> None:
         ids = asyncio.run(fire())
         assert len(set(ids)) == 1000
         assert not missed, f"{len(missed)} of 500 reads missed an acknowledged create: {missed}"
-        on_disk = {item["id"] for item in json.loads(data.read_text())}
+        on_disk = {item["id"] for item in json.loads(data.read_text())["records"]}
         assert on_disk == set(ids)
         # Every worker sees the others' writes.
         for _ in range(8):

@@ -268,7 +268,7 @@ async def test_deleting_an_issue_deletes_its_comments(tmp_path: Path) -> None:
         ).status_code == 404
     reopened = JSONFileIssueStore(tmp_path / "issues.json")
     assert (await reopened.list_comments(kept["id"])).total == 1
-    on_disk = json.loads((tmp_path / "comments.json").read_text())
+    on_disk = json.loads((tmp_path / "comments.json").read_text())["records"]
     assert [c["issue_id"] for c in on_disk] == [kept["id"]]
     store.close()
     reopened.close()

@@ -106,12 +106,14 @@ def _encode_user(user: UserInDB) -> str:
 
 
 class JSONFileUserStore(StoreLifecycle):
-    """Users in a JSON array file, each record shaped like the crash course's user dicts.
+    """Users in a versioned JSON file, each record shaped like the crash course's user dicts.
 
     Writes are atomic, durable and safe across processes like `JSONFileIssueStore`'s, and
     every read notices changes other processes made (a user disabled from the CLI is
     disabled for the running app at once). The file is created readable by its owner only.
-    A corrupt file makes the constructor raise `CorruptStoreError`.
+    A bare array (0.1's file) is upgraded on opening like `JSONFileIssueStore`'s files. A
+    corrupt file, or one of a newer format version, makes the constructor raise
+    `CorruptStoreError`.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -58,9 +58,12 @@ def new(title: str = "Some issue") -> IssueCreate:
 
 
 def read_file(path: Path) -> list[dict[str, object]]:
-    data = json.loads(path.read_text())
-    assert isinstance(data, list)
-    return data
+    """The records of a file the store wrote, checking the versioned layout on the way."""
+    text = path.read_text()
+    assert text.startswith('{"format": "fastapi-issues.issues", "version": 2, "records": [\n')
+    data = json.loads(text)
+    assert isinstance(data["records"], list)
+    return data["records"]
 
 
 async def test_crash_course_file_loads_as_is(tmp_path: Path) -> None:
@@ -73,10 +76,14 @@ async def test_crash_course_file_loads_as_is(tmp_path: Path) -> None:
     assert first.version == 1
     assert first.reporter is None
     assert first.created_at.timestamp() == pytest.approx(path.stat().st_mtime, abs=1)
-    assert path.read_text() == CRASH_COURSE_FILE  # reading never rewrites
+    # Opening upgraded the file to the versioned layout, keeping the old one beside it.
+    assert (tmp_path / "issues.json.v1.bak").read_text() == CRASH_COURSE_FILE
+    assert [i["title"] for i in read_file(path)] == ["Issue 1", "Issue 2"]
+    reopened = JSONFileIssueStore(path)
+    assert await reopened.get(first.id) == first  # the stand-in timestamps were kept
 
 
-async def test_written_file_stays_a_crash_course_array(tmp_path: Path) -> None:
+async def test_written_file_keeps_the_crash_course_records(tmp_path: Path) -> None:
     path = tmp_path / "issues.json"
     path.write_text(CRASH_COURSE_FILE)
     store = JSONFileIssueStore(path)
@@ -91,7 +98,7 @@ async def test_written_file_stays_a_crash_course_array(tmp_path: Path) -> None:
     for item in items:
         assert {"id", "title", "description", "priority", "status"} <= set(item)
     assert items[0]["title"] == "Renamed"
-    # What the crash course's own load_data() would do with our file still works.
+    # Each record is still shaped as the crash course's issue dicts.
     assert {i["priority"] for i in items} == {"medium", "high"}
 
 
@@ -326,8 +333,8 @@ async def test_a_hand_edit_that_bypasses_the_lock_is_seen_within_a_second(
     store = JSONFileIssueStore(path)
     created = await store.create(new("Before the edit"))
     assert (await store.get(created.id)).title == "Before the edit"
-    data = read_file(path)
-    data[0]["title"] = "Edited by hand"
+    data = json.loads(path.read_text())
+    data["records"][0]["title"] = "Edited by hand"
     path.write_text(json.dumps(data, indent=2))
     deadline = time.monotonic() + 3
     while (await store.get(created.id)).title != "Edited by hand":

@@ -36,8 +36,9 @@ def new(title: str = "Some issue") -> IssueCreate:
 
 def read(path: Path) -> list[dict[str, Any]]:
     data = json.loads(path.read_text())
-    assert isinstance(data, list)
-    return data
+    assert data["version"] == 2
+    assert isinstance(data["records"], list)
+    return data["records"]
 
 
 async def test_one_file_per_collection(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""A JSON array file mirrored in memory, safe for many writers and for crashes.
+"""A JSON file of records mirrored in memory, safe for many writers and for crashes.
 
-The file stays a plain JSON array of objects, so people can read it and older tools keep
-working. Around it:
+The file is plain JSON, one record per line, under a first line that names what it holds
+and the version of its layout (see `_file_format`); a bare array from before files carried a
+version is upgraded on opening, with a copy of it kept beside it. Around it:
 
 - Every write replaces the whole file atomically: a temporary file in the same folder is
   written and fsynced, renamed over the old one with `os.replace`, and the folder is fsynced.
@@ -19,6 +20,9 @@ working. Around it:
   by a stat at most a second later.
 - A file that is empty although the counter says it was written to was emptied behind the
   store's back: it is refused like a corrupt one, never served as empty or overwritten.
+- A bare array (version 1) is rewritten in the current version by the first commit that
+  finds it, which the constructor makes at once: under the lock, after linking the old file
+  to `<name>.v1.bak`, so a crash leaves the old file or the new one and one backup.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import mmap
 import os
 import sys
@@ -38,6 +43,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from fastapi_issues.storage.errors import CorruptStoreError
+from fastapi_issues.storage.records._file_format import (
+    FOOTER,
+    FormatError,
+    header,
+    keep_backup,
+    records_in,
+)
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -71,6 +83,7 @@ _GENERATION_BYTES = 8
 # How stale a read may be after an edit that bypassed the lock and the generation.
 _UNCOORDINATED_EDIT_SECONDS = 1.0
 _temp_numbers = itertools.count()
+_log = logging.getLogger("fastapi_issues")
 
 
 @dataclass(frozen=True)
@@ -80,10 +93,17 @@ class _Snapshot(Generic[T]):
     # Encoded records by key, filled as records are written; unchanged ones are reused.
     # Bytes, so a rewrite joins them without encoding the whole file again.
     lines: dict[str, bytes] = field(default_factory=dict)
+    # The file on disk is a bare array: the next commit upgrades it, keeping a backup.
+    bare_array: bool = False
 
 
 class DurableJSONArray(Generic[T]):
-    """The records of one JSON array file, keyed by `key(record)`."""
+    """The records of one JSON file, keyed by `key(record)`.
+
+    `what` names the records in messages ("issues"); `file_format` is the name the file's
+    first line carries, `fastapi-issues.<what>` unless given. `file_mode` is the data file's
+    permissions before the umask.
+    """
 
     def __init__(
         self,
@@ -94,6 +114,7 @@ class DurableJSONArray(Generic[T]):
         encode: Callable[[T], str],
         what: str = "records",
         file_mode: int = 0o666,
+        file_format: str | None = None,
     ) -> None:
         self.path = Path(path)
         # Plain strings: every read stats the file, and a str skips the Path conversion.
@@ -104,6 +125,10 @@ class DurableJSONArray(Generic[T]):
         self._decode = decode
         self._encode = encode
         self._what = what
+        # What the first line names, e.g. "fastapi-issues.issues"; a file naming something
+        # else is refused, so a labels file given as the issues file is never rewritten.
+        self._format = file_format if file_format is not None else f"fastapi-issues.{what}"
+        self._header = header(self._format)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_fd: int | None = None
         self._generation_view: mmap.mmap | None = None
@@ -123,6 +148,15 @@ class DurableJSONArray(Generic[T]):
             # file yet; without one, every read would try to open it.
             with contextlib.suppress(OSError):
                 self._lock_file()
+        if self._snapshot.bare_array:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        try:
+            self._commit([])
+        except OSError as exc:
+            # A folder this process may not write to: serve the file as it is, as before.
+            _log.warning("%s was not upgraded to the current format: %s", self.path, exc)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -252,9 +286,13 @@ class DurableJSONArray(Generic[T]):
                     dirty = dirty or old_records.get(key) is not record
                     line = self._encode(record).encode("utf-8")
                 lines[key] = line
-            if not dirty:
+            if not dirty and not base.bare_array:
                 self._publish(base)
                 return outcomes
+            if base.bare_array:
+                keep_backup(self.path, self._file_mode)
+                # The backup's name on disk before the rename can make it the only copy.
+                _fsync_folder(self.path.parent)
             self._replace_file(lines.values())
             self._write_generation(base.signature[0] + 1)
             # Published here, still under the lock and right after the counter moved, so
@@ -274,7 +312,7 @@ class DurableJSONArray(Generic[T]):
                 folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(tmp, flags, self._file_mode)
             with open(fd, "wb") as f:
-                f.write(b"[\n" + b",\n".join(lines) + b"\n]\n")
+                f.write(self._header + b",\n".join(lines) + FOOTER)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -301,16 +339,18 @@ class DurableJSONArray(Generic[T]):
             data = json.loads(text)
         except ValueError as exc:
             raise self._corrupt(f"not valid JSON ({exc})") from exc
-        if not isinstance(data, list):
-            raise self._corrupt(f"expected a JSON array of {self._what}")
+        try:
+            items, bare_array = records_in(data, self.path, self._format)
+        except FormatError as exc:
+            raise self._corrupt(str(exc)) from exc
         records: dict[str, T] = {}
-        for position, item in enumerate(data):
+        for position, item in enumerate(items):
             try:
                 record = self._decode(item, mtime)
             except (ValueError, TypeError, KeyError) as exc:
                 raise self._corrupt(f"item {position} is not a valid record: {exc}") from exc
             records[self._key(record)] = record
-        return _Snapshot(records, signature)
+        return _Snapshot(records, signature, bare_array=bare_array)
 
     def _empty(self, signature: _Signature) -> _Snapshot[T]:
         # A new file is empty until its first write; one the counter says was written to

@@ -1,5 +1,6 @@
-"""The default store: issues in one JSON file in the crash course's format, with labels and
-comments in files of their own next to it.
+"""The default store: issues in one JSON file, with labels and comments in files of their
+own next to it. Each file carries its format and version (see `durable_file`); the crash
+course's bare array of issues is upgraded on opening.
 
 No write spans two files atomically, so the layout makes every moment between two files'
 writes harmless, including a crash there:
@@ -113,14 +114,17 @@ def _sibling(path: Path, collection: str) -> Path:
 
 
 class JSONFileIssueStore(StoreLifecycle):
-    """Issues, labels and comments in JSON array files, served from memory, written durably.
+    """Issues, labels and comments in JSON files, served from memory, written durably.
 
-    The issue file keeps the crash course's format, so an existing `data/issues.json` works
-    as it is; labels and comments go to `labels.json` and `comments.json` in the same folder
-    (`<name>.labels.json` and `<name>.comments.json` when the issue file is not called
-    `issues.json`), created on first use. Each acknowledged write is on disk (fsynced,
-    atomically renamed into place) before the call returns, and concurrent writes, from this
-    process or from other processes on the same files, are serialised without losing any.
+    Each file names its format and version on its first line and then holds one record per
+    line. An existing bare array (the crash course's `data/issues.json`, or 0.1's files) is
+    upgraded in place on opening, its old content kept as `<name>.v1.bak`; a file of a newer
+    version is refused with `CorruptStoreError`. Labels and comments go to `labels.json` and
+    `comments.json` in the same folder (`<name>.labels.json` and `<name>.comments.json` when
+    the issue file is not called `issues.json`), created on first use. Each acknowledged
+    write is on disk (fsynced, atomically renamed into place) before the call returns, and
+    concurrent writes, from this process or from other processes on the same files, are
+    serialised without losing any.
     A corrupt file makes the constructor raise `CorruptStoreError` naming it; the file is
     never overwritten. `clock` gives the time every write records (default: the system's,
     in UTC).
