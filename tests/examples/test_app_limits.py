@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import socket
 import time
@@ -120,7 +121,8 @@ def test_real_server_cuts_off_a_chunked_body_it_will_not_take(tmp_path: Path) ->
         assert sent > limit
         # What followed the refused body was framed as such: the connection either closed
         # or answered the next request, never a request made of the body's bytes.
-        assert after == b"" or after.startswith(b"HTTP/1.1 200 "), after[:200]
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer + after)
+        assert statuses in ([b"413"], [b"413", b"200"]), (answer + after)[:400]
         big = httpx.post(f"{server.base_url}{BASE}", content=b"x" * (limit + 1))
         assert big.status_code == 413
         # The server goes on serving.
