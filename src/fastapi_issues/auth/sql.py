@@ -96,18 +96,28 @@ class SQLUserStore(SQLStoreBase):
 
     Give it the same URL (and `schema`) as the `SQLIssueStore`, or the same `AsyncEngine`,
     and users live beside the issues. Like it, it creates its table on first use, or with
-    `create_schema()`, and offers `lifespan` and `aclose`.
+    `create_schema()` (through the migrations of `auth/migrations/`), and offers
+    `lifespan` and `aclose`.
 
     Args:
         url_or_engine: `sqlite:///issues.db`, `postgresql://user@host/db` (async drivers
             filled in), or an `AsyncEngine`, which stays yours to dispose of.
         schema: the PostgreSQL schema to keep the table in.
+        auto_upgrade: upgrade a database older than this release at start (Alembic branch
+            `users`), instead of refusing it (default: True for SQLite, False for
+            PostgreSQL).
     """
 
     def __init__(
-        self, url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
+        self,
+        url_or_engine: str | URL | AsyncEngine,
+        *,
+        schema: str | None = None,
+        auto_upgrade: bool | None = None,
     ) -> None:
-        self._db = SQLDatabase(url_or_engine, tables=[users], schema=schema)
+        self._db = SQLDatabase(
+            url_or_engine, branch="users", schema=schema, auto_upgrade=auto_upgrade
+        )
         self._engine = self._db.statement_engine
         key = _postgres_key if self._db.dialect == "postgresql" else _sqlite_key
         # The index this wants (migrations issue): a unique one on the normalised name,

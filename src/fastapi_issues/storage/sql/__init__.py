@@ -11,6 +11,11 @@ into `StorageError`s that show no parameters.
 Besides the store, this is what another SQL store in the same database builds on (as
 `fastapi_issues.auth.sql.SQLUserStore` does): the database object and store base, the
 shared `metadata` and column types, and the error handling.
+
+The tables are versioned with Alembic (`_migrations`, the revisions in `migrations/`): the
+stores check their branch at start, and `upgrade_database` (the `fastapi-issues db upgrade`
+command) brings a whole database to this release. A host running Alembic itself finds here
+the `metadata`, the `VERSION_LOCATIONS` and our `VERSION_TABLE` (see docs/upgrading.md).
 """
 
 from __future__ import annotations
@@ -21,16 +26,31 @@ from fastapi_issues.storage.sql._database import (
     SQLStoreBase,
 )
 from fastapi_issues.storage.sql._errors import DATABASE_ERRORS, raise_database_error
+from fastapi_issues.storage.sql._migrations import (
+    BRANCHES,
+    VERSION_LOCATIONS,
+    VERSION_TABLE,
+    Revisions,
+    history,
+)
 from fastapi_issues.storage.sql._schema import CodePointText, metadata
 from fastapi_issues.storage.sql._store import SQLIssueStore
+from fastapi_issues.storage.sql._upgrade import database_revisions, upgrade_database
 
 __all__ = [
+    "BRANCHES",
     "DATABASE_ERRORS",
     "SQLITE_USERNAME_KEY_FUNCTION",
+    "VERSION_LOCATIONS",
+    "VERSION_TABLE",
     "CodePointText",
+    "Revisions",
     "SQLDatabase",
     "SQLIssueStore",
     "SQLStoreBase",
+    "database_revisions",
+    "history",
     "metadata",
     "raise_database_error",
+    "upgrade_database",
 ]

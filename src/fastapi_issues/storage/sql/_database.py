@@ -1,4 +1,5 @@
-"""One SQL database as the SQL stores see it: its engine, its set-up, and its tables' creation."""
+"""One SQL database as the SQL stores see it: its engine, its set-up, and its tables'
+migration to this release's revision."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, event, inspect, select, text
+from sqlalchemy import Connection, Executable, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues._usernames import normalize_username
 from fastapi_issues.storage.errors import StorageError
@@ -26,7 +26,9 @@ from fastapi_issues.storage.sql._errors import (
     describe_database_error,
     raise_database_error,
 )
-from fastapi_issues.storage.sql._schema import SCHEMA_VERSION, meta
+from fastapi_issues.storage.sql._migrations import require_current
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for another process's write before it gives up."""
@@ -111,7 +113,7 @@ def async_url(url: str | URL) -> URL:
 
 
 class SQLDatabase:
-    """An engine, set up for the stores, the creation of one store's tables, and the ways
+    """An engine, set up for the stores, the migration of one store's tables, and the ways
     the stores' parts run statements on it: `fetch` and `write` for one statement (the
     direct path where the driver has one), `transaction` and `reading` for several.
 
@@ -123,8 +125,9 @@ class SQLDatabase:
         self,
         url_or_engine: str | URL | AsyncEngine,
         *,
-        tables: Sequence[Table],
+        branch: str,
         schema: str | None = None,
+        auto_upgrade: bool | None = None,
     ) -> None:
         if isinstance(url_or_engine, AsyncEngine):
             engine = url_or_engine
@@ -174,7 +177,10 @@ class SQLDatabase:
         )
         """For single statements: each is atomic on its own."""
         self.schema = schema
-        self.tables = tuple(tables)
+        self.branch = branch
+        """The migration branch of this store's tables (`issues`, `users`)."""
+        self.auto_upgrade = self.dialect == "sqlite" if auto_upgrade is None else auto_upgrade
+        """Whether start-up upgrades an older database instead of refusing it."""
         # PostgreSQL text cannot hold NUL, so no stored value has one; asked for one, the
         # answer is "none", not a driver error.
         self.nul_is_unstorable = self.dialect == "postgresql"
@@ -246,15 +252,41 @@ class SQLDatabase:
         return result.rowcount
 
     async def ensure_schema(self) -> None:
-        """Create the tables once per process, on first use."""
+        """Check (and create or upgrade) the tables once per process, on first use."""
         async with self._schema_lock:
             if not self.ready:
                 await self.create_schema()
 
     async def create_schema(self) -> None:
-        """Create this store's tables if missing and check the schema version.
+        """Bring this store's branch of the tables to this release's revision, or refuse.
 
-        Safe to run from many processes at once: they take turns.
+        A new database (or one without this branch) gets its tables, one made by 0.1.0 is
+        stamped as its first revision, an older one is upgraded only with `auto_upgrade`,
+        and a newer one is refused. Safe to run from many processes at once: they take
+        turns, and the first does the work in one transaction.
+        """
+        where = self.where()
+        await self.run_locked(
+            lambda conn: require_current(
+                conn,
+                self.branch,
+                schema=self.schema,
+                auto_upgrade=self.auto_upgrade,
+                where=where,
+            )
+        )
+        self.ready = True
+
+    def where(self) -> str:
+        """The database's URL, without its password: for messages."""
+        return self._base_engine.url.render_as_string(hide_password=True)
+
+    async def run_locked(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` under the schema lock, in one transaction committed when it
+        returns: processes starting together take turns, and a process killed meanwhile
+        leaves the database as it was.
+
+        `StorageError` when the database cannot be reached or fails.
         """
         try:
             if self.dialect == "sqlite":
@@ -268,7 +300,7 @@ class SQLDatabase:
                     await conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
                     )
-                await conn.run_sync(self._create_tables)
+                result = await conn.run_sync(work)
                 await conn.commit()
         except SQLAlchemyError as exc:
             raise StorageError(
@@ -276,7 +308,7 @@ class SQLDatabase:
             ) from None
         except OSError as exc:
             raise StorageError(f"cannot reach the database: {exc}") from exc
-        self.ready = True
+        return result
 
     async def _use_write_ahead_log(self) -> None:
         # WAL lets readers work while one process writes, and it is a property of the file:
@@ -294,40 +326,6 @@ class SQLDatabase:
                 if loop.time() >= deadline:
                     raise
                 await asyncio.sleep(0.01)
-
-    def _create_tables(self, conn: Connection) -> None:
-        if self.schema is not None and self.dialect == "postgresql":
-            conn.execute(CreateSchema(self.schema, if_not_exists=True))
-        inspector = inspect(conn)
-        if inspector.has_table(meta.name, schema=self.schema):
-            rows = conn.execute(select(meta.c.key, meta.c.value))
-            recorded = {key: value for key, value in rows}
-        else:
-            meta.create(conn)
-            recorded = {"schema_version": str(SCHEMA_VERSION)}
-            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-        version = recorded.get("schema_version", "")
-        if not version.isdigit():
-            raise StorageError(f"table {meta.name} holds no valid schema_version")
-        if int(version) > SCHEMA_VERSION:
-            raise StorageError(
-                f"the database's fastapi-issues tables are at schema version {version}, "
-                f"newer than this release knows ({SCHEMA_VERSION}); upgrade fastapi-issues"
-            )
-        for table in self.tables:
-            key = f"table:{table.name}"
-            if key in recorded:
-                table.create(conn, checkfirst=True)
-                continue
-            # A table we did not record is someone else's, even with the right name: a
-            # host app's own `users`, say. Never adopt it.
-            if inspector.has_table(table.name, schema=self.schema):
-                raise StorageError(
-                    f"table {table.name} exists but was not made by fastapi-issues; "
-                    "use another database or schema"
-                )
-            table.create(conn)
-            conn.execute(meta.insert().values(key=key, value="created"))
 
     async def aclose(self) -> None:
         """Close the engine's connections, if this object made the engine."""
@@ -348,11 +346,14 @@ class SQLStoreBase:
         return self._db.engine
 
     async def create_schema(self) -> None:
-        """Create this store's tables and indexes if missing; check the schema version.
+        """Bring this store's tables to this release's revision (Alembic): create them in a
+        new database, stamp one made by 0.1.0, upgrade an older one if the store was made
+        with `auto_upgrade`.
 
-        Tables are otherwise created on first use. Safe to run from many processes at once.
-        Raises `StorageError` when the database cannot be reached, is newer than this
-        release, or holds a table of the same name that fastapi-issues did not make.
+        Otherwise done on first use. Safe to run from many processes at once. Raises
+        `StorageError` when the database cannot be reached, is older than this release
+        (without `auto_upgrade`: the message names `fastapi-issues db upgrade`) or newer,
+        or holds a table of the same name that fastapi-issues did not make.
         """
         await self._db.create_schema()
 

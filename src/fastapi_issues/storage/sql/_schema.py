@@ -25,7 +25,8 @@ from sqlalchemy import (
 from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus, StateReason
 
 SCHEMA_VERSION = 1
-"""Bumped by every change to the tables below; `create_schema` refuses newer databases."""
+"""0.1.0's record of the schema, kept in `fastapi_issues_meta` and still checked (a larger
+one is refused); the tables' revisions are Alembic's now (`migrations/`), so it stays 1."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -83,8 +84,8 @@ meta = Table(
 )
 
 # A column named like a field of `IssueOut` is read into it and written from it (enums by
-# value, times in UTC): a new issue field needs its column here, a new SCHEMA_VERSION and a
-# migration, and nothing else in this package.
+# value, times in UTC): a new issue field needs its column here and a revision in
+# migrations/versions/, and nothing else in this package.
 issues = Table(
     "issues",
     metadata,
@@ -177,9 +178,6 @@ comments = Table(
 )
 Index("ix_comments_issue", comments.c.issue_id, comments.c.seq)
 
-ISSUE_TABLES = (issues, issue_assignees, labels, issue_labels, comments)
-"""The tables of `SQLIssueStore`: issues, then the assignee, label and comment tables that
-refer to them, in the order they are created."""
 
 ISSUE_COLUMNS = tuple(column for column in issues.c if column.name in IssueOut.model_fields)
 """The columns of `issues` an `IssueOut` is read from and written to: those named like its

@@ -26,7 +26,6 @@ from fastapi_issues.storage.sql._comments import SQLComments
 from fastapi_issues.storage.sql._database import SQLDatabase, SQLStoreBase
 from fastapi_issues.storage.sql._issues import SQLIssues
 from fastapi_issues.storage.sql._labels import SQLLabels
-from fastapi_issues.storage.sql._schema import ISSUE_TABLES
 
 __all__ = ["SQLIssueStore"]
 
@@ -39,8 +38,11 @@ class SQLIssueStore(SQLStoreBase):
     processes can share the database. SQLite runs in WAL mode, waits for other processes'
     writes (busy timeout), and syncs every commit to disk.
 
-    The tables are created on first use, or up front with `create_schema()`; `lifespan` does
-    that and disposes of the engine, for `FastAPI(lifespan=store.lifespan)`.
+    The tables are created (or checked) on first use, or up front with `create_schema()`;
+    `lifespan` does that and disposes of the engine, for `FastAPI(lifespan=store.lifespan)`.
+    They are versioned with Alembic (branch `issues`): a database older than this release
+    is upgraded at start only with `auto_upgrade`, else refused until
+    `fastapi-issues db upgrade` has run (see docs/upgrading.md).
 
     Args:
         url_or_engine: a database URL, `sqlite:///issues.db` or
@@ -50,6 +52,9 @@ class SQLIssueStore(SQLStoreBase):
         schema: the PostgreSQL schema to keep the tables in, created if missing (default:
             the connection's `search_path`).
         clock: gives the time every write records (default: the system's, in UTC).
+        auto_upgrade: upgrade a database older than this release at start, instead of
+            refusing it (default: True for SQLite, False for PostgreSQL, where several app
+            processes share the database and the upgrade is best a deployment step).
     """
 
     def __init__(
@@ -58,8 +63,11 @@ class SQLIssueStore(SQLStoreBase):
         *,
         schema: str | None = None,
         clock: Clock = system_clock,
+        auto_upgrade: bool | None = None,
     ) -> None:
-        self._db = SQLDatabase(url_or_engine, tables=ISSUE_TABLES, schema=schema)
+        self._db = SQLDatabase(
+            url_or_engine, branch="issues", schema=schema, auto_upgrade=auto_upgrade
+        )
         self._issues = SQLIssues(self._db, clock)
         self._labels = SQLLabels(self._db, clock)
         self._comments = SQLComments(self._db, clock)

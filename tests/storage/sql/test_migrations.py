@@ -1,0 +1,339 @@
+"""The tables' revisions (Alembic): new databases, 0.1.0's databases, older and newer ones,
+and processes starting together on a database that needs upgrading."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastapi_issues.auth.sql import SQLUserStore
+from fastapi_issues.schemas import IssueCreate
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.sql import VERSION_TABLE, SQLIssueStore, _migrations
+from tests.storage.sql.release_0_1_0 import (
+    extract_release,
+    read_with_this_release,
+    write_with_release,
+)
+
+pytestmark = pytest.mark.anyio
+
+# A later revision of the issues branch, for databases "older than the code": it adds a
+# table, after a pause long enough for a second process to come and wait on the lock.
+_REVISION_2 = '''
+"""A test revision."""
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "issues_0002"
+down_revision = "issues_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    time.sleep(PAUSE)
+    op.create_table("upgrade_marker", sa.Column("id", sa.Integer, primary_key=True))
+'''
+
+
+def add_revision_2(folder: Path, pause: float = 0.0) -> str:
+    """Write the test revision into `folder`; the location to add to `VERSION_LOCATIONS`."""
+    folder.mkdir(exist_ok=True)
+    (folder / "issues_0002_test.py").write_text(_REVISION_2.replace("PAUSE", repr(pause)))
+    return str(folder)
+
+
+@pytest.fixture
+def with_revision_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call to make this release know a revision 2 of the issues branch."""
+
+    def add() -> None:
+        location = add_revision_2(tmp_path / "revisions")
+        monkeypatch.setattr(
+            _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
+        )
+
+    return add
+
+
+@pytest.fixture(scope="session")
+def release_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return extract_release(tmp_path_factory.mktemp("release-0.1.0"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """A SQLite file, or a PostgreSQL schema of this test's own: (url, schema)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'issues.db'}", None
+    return request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_schema")
+
+
+async def _query(url: str, schema: str | None, sql: str) -> list[tuple[object, ...]]:
+    """The rows of `sql`; none for a statement that returns none (it is committed)."""
+    engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    try:
+        async with engine.begin() as conn:
+            if schema is not None:
+                await conn.exec_driver_sql(f'SET search_path TO "{schema}"')
+            result = await conn.execute(text(sql))
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def _revisions(url: str, schema: str | None) -> set[str]:
+    rows = await _query(url, schema, f"SELECT version_num FROM {VERSION_TABLE}")
+    return {str(row[0]) for row in rows}
+
+
+async def _open_both(url: str, schema: str | None) -> tuple[SQLIssueStore, SQLUserStore]:
+    store, users = SQLIssueStore(url, schema=schema), SQLUserStore(url, schema=schema)
+    await store.create_schema()
+    await users.create_schema()
+    return store, users
+
+
+# -- revision 1 is 0.1.0's schema ---------------------------------------------------------
+
+
+def _sqlite_schema(path: Path) -> set[tuple[str, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    return {
+        (kind, name, table, " ".join((sql or "").split()))
+        for kind, name, table, sql in rows
+        if VERSION_TABLE not in table
+    }
+
+
+async def test_revision_1_makes_the_sqlite_schema_of_0_1_0(
+    tmp_path: Path, release_src: Path
+) -> None:
+    write_with_release(release_src, f"sqlite:///{tmp_path / 'old.db'}")
+    store, users = await _open_both(f"sqlite:///{tmp_path / 'new.db'}", None)
+    await store.aclose()
+    await users.aclose()
+    assert _sqlite_schema(tmp_path / "new.db") == _sqlite_schema(tmp_path / "old.db")
+
+
+_POSTGRES_SCHEMA_QUERIES = [
+    "SELECT table_name, column_name, data_type, is_nullable, collation_name, "
+    "replace(column_default, '{schema}.', '') FROM information_schema.columns "
+    "WHERE table_schema = '{schema}' AND table_name <> '{version}'",
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = '{schema}'::regnamespace AND conname NOT LIKE '{version}%'",
+    "SELECT tablename, indexname, replace(indexdef, '{schema}.', '') FROM pg_indexes "
+    "WHERE schemaname = '{schema}' AND tablename <> '{version}'",
+]
+
+
+async def _postgres_schema(url: str, schema: str) -> list[set[tuple[object, ...]]]:
+    found = []
+    for query in _POSTGRES_SCHEMA_QUERIES:
+        rows = await _query(url, schema, query.format(schema=schema, version=VERSION_TABLE))
+        found.append({tuple(str(v).replace(f"{schema}.", "") for v in row) for row in rows})
+    return found
+
+
+async def test_revision_1_makes_the_postgres_schema_of_0_1_0(
+    postgres_url: str, postgres_schema: str, release_src: Path
+) -> None:
+    old_schema = f"{postgres_schema}_old"
+    write_with_release(release_src, postgres_url, old_schema)
+    try:
+        store, users = await _open_both(postgres_url, postgres_schema)
+        await store.aclose()
+        await users.aclose()
+        new = await _postgres_schema(postgres_url, postgres_schema)
+        assert all(new)  # columns, constraints and indexes were all found
+        assert new == await _postgres_schema(postgres_url, old_schema)
+    finally:
+        await _query(postgres_url, None, f'DROP SCHEMA IF EXISTS "{old_schema}" CASCADE')
+
+
+# -- 0.1.0's databases are stamped and served ---------------------------------------------
+
+
+async def test_a_database_of_0_1_0_is_stamped_and_served_with_every_row(
+    database: tuple[str, str | None], release_src: Path
+) -> None:
+    url, schema = database
+    before = write_with_release(release_src, url, schema)
+    store, users = await _open_both(url, schema)
+    try:
+        assert await read_with_this_release(store, users) == before
+        assert await _revisions(url, schema) == {"issues_0001", "users_0001"}
+        assert any(issue["status"] == "closed" for issue in before["issues"])
+        issue = await store.create(IssueCreate(title="After", description="The upgrade"))
+        assert (await store.get(issue.id)).title == "After"
+    finally:
+        await store.aclose()
+        await users.aclose()
+
+
+async def test_a_new_database_is_created_through_the_migrations(
+    database: tuple[str, str | None],
+) -> None:
+    url, schema = database
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=False)
+    try:
+        await store.create_schema()
+        assert await _revisions(url, schema) == {"issues_0001"}
+    finally:
+        await store.aclose()
+
+
+# -- older and newer databases ------------------------------------------------------------
+
+
+async def test_an_older_postgres_database_is_refused_naming_the_command(
+    postgres_url: str, postgres_schema: str, with_revision_2: Callable[[], None]
+) -> None:
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    await store.create_schema()
+    await store.aclose()
+    with_revision_2()
+    # The test server trusts any password: one is given to see it is never shown.
+    with_password = make_url(postgres_url).set(password="sekrit-word")
+    url = with_password.render_as_string(hide_password=False)
+    refused = SQLIssueStore(url, schema=postgres_schema)
+    try:
+        with pytest.raises(StorageError) as caught:
+            await refused.create_schema()
+        message = str(caught.value)
+        assert "fastapi-issues db upgrade --url" in message
+        assert f"--schema {postgres_schema}" in message
+        assert "older than this release" in message
+        assert "sekrit-word" not in message
+        assert "***" in message
+        with pytest.raises(StorageError, match="db upgrade"):
+            await refused.list_labels()
+    finally:
+        await refused.aclose()
+    assert await _revisions(postgres_url, postgres_schema) == {"issues_0001"}
+    upgrading = SQLIssueStore(postgres_url, schema=postgres_schema, auto_upgrade=True)
+    try:
+        await upgrading.create_schema()
+    finally:
+        await upgrading.aclose()
+    assert await _revisions(postgres_url, postgres_schema) == {"issues_0002"}
+
+
+async def test_sqlite_upgrades_itself_by_default(
+    tmp_path: Path, with_revision_2: Callable[[], None]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    store = SQLIssueStore(url)
+    issue = await store.create(IssueCreate(title="Before", description="The upgrade"))
+    await store.aclose()
+    with_revision_2()
+    store = SQLIssueStore(url)
+    try:
+        assert await store.get(issue.id) == issue
+    finally:
+        await store.aclose()
+    assert await _revisions(url, None) == {"issues_0002"}
+    assert await _query(url, None, "SELECT count(*) FROM upgrade_marker") == [(0,)]
+
+
+async def test_a_sqlite_store_told_not_to_upgrade_refuses(
+    tmp_path: Path, with_revision_2: Callable[[], None]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    store = SQLIssueStore(url)
+    await store.create_schema()
+    await store.aclose()
+    with_revision_2()
+    store = SQLIssueStore(url, auto_upgrade=False)
+    try:
+        with pytest.raises(StorageError, match=r"run: fastapi-issues db upgrade --url 'sqlite"):
+            await store.create_schema()
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("auto_upgrade", [False, True])
+async def test_a_newer_revision_is_always_refused(
+    database: tuple[str, str | None], auto_upgrade: bool
+) -> None:
+    url, schema = database
+    store = SQLIssueStore(url, schema=schema)
+    await store.create_schema()
+    await store.aclose()
+    # As a later release would leave it.
+    await _query(url, schema, f"UPDATE {VERSION_TABLE} SET version_num = 'issues_0099'")
+    newer = SQLIssueStore(url, schema=schema, auto_upgrade=auto_upgrade)
+    try:
+        with pytest.raises(StorageError, match="issues_0099, newer than this release"):
+            await newer.create_schema()
+    finally:
+        await newer.aclose()
+
+
+# -- processes starting together ----------------------------------------------------------
+
+_START = r"""
+import asyncio, json, sys
+from fastapi_issues.storage.sql import SQLIssueStore, _migrations
+
+url, schema, location = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+_migrations.VERSION_LOCATIONS = (*_migrations.VERSION_LOCATIONS, location)
+
+
+async def main():
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    issues = [issue.id async for issue in store.export_issues()]
+    await store.aclose()
+    print(json.dumps(issues))
+
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_starting_on_an_old_database_take_turns(
+    database: tuple[str, str | None], release_src: Path, tmp_path: Path
+) -> None:
+    url, schema = database
+    before = write_with_release(release_src, url, schema)
+    location = add_revision_2(tmp_path / "revisions", pause=1.0)
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _START,
+            url,
+            schema or "",
+            location,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = await asyncio.wait_for(
+            asyncio.gather(*(process.communicate() for process in processes)), timeout=120
+        )
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out) == [issue["id"] for issue in before["issues"]]
+    # One upgraded (stamping 0.1.0's record first), the other waited and found it done.
+    assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
+    assert await _query(url, schema, "SELECT count(*) FROM upgrade_marker") == [(0,)]
