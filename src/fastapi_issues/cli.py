@@ -1,4 +1,5 @@
-"""The `fastapi-issues` command: manage users, make secrets, migrate stores.
+"""The `fastapi-issues` command: manage users, make secrets, migrate stores, upgrade a
+SQL database's tables.
 
 Each command is added by one small `add_*_command(commands)` function listed in `COMMANDS`;
 it builds its parser and points `run` at a handler taking the parsed arguments and returning
@@ -13,7 +14,8 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
@@ -320,12 +322,118 @@ def run_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- db ----------------------------------------------------------------------------------
+
+
+def add_db_command(commands: Subcommands) -> None:
+    """`db upgrade|current|history`: the SQL tables' revisions (Alembic)."""
+    db = commands.add_parser(
+        "db",
+        help="upgrade a SQL database's tables to this release, or show their revision",
+        description=(
+            "The fastapi-issues tables of a SQLite or PostgreSQL database are versioned "
+            "(Alembic, in its own table fastapi_issues_alembic_version). Run `db upgrade` "
+            "after installing a new release, before starting the app."
+        ),
+    )
+    actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    upgrade = actions.add_parser(
+        "upgrade",
+        help="bring the tables to this release (one transaction; a database made by 0.1.0 "
+        "is recognised)",
+    )
+    current = actions.add_parser("current", help="show the revisions the database is at")
+    for parser in (upgrade, current):
+        parser.add_argument(
+            "--url",
+            metavar="URL",
+            help=f"sqlite:///path or postgresql://... (default: ${STORAGE_URL_ENV})",
+        )
+        parser.add_argument("--schema", help="the PostgreSQL schema the stores were given")
+    upgrade.set_defaults(run=run_db_upgrade)
+    current.set_defaults(run=run_db_current)
+    history = actions.add_parser("history", help="list the revisions this release knows")
+    history.set_defaults(run=run_db_history)
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """The SQL database from `--url` or the environment; `CommandError` for any other store."""
+    url: str | None = args.url or os.environ.get(STORAGE_URL_ENV)
+    if not url:
+        raise CommandError(f"give --url, or set ${STORAGE_URL_ENV}")
+    try:
+        is_sql = StoreURL.parse(url).is_sql
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if not is_sql:
+        raise CommandError("db commands need a SQL database URL (sqlite:/// or postgresql://)")
+    return url
+
+
+def _sql_extra() -> ModuleType:
+    try:
+        import fastapi_issues.storage.sql as sql
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    return sql
+
+
+def _describe_revisions(revisions: Any) -> list[str]:
+    lines = [f"{revision}" for revision in revisions.current] or ["no fastapi-issues tables"]
+    if revisions.behind:
+        lines.append(f"older than this release: {', '.join(revisions.behind)}")
+    if revisions.current and not revisions.stamped:
+        lines.append("made by 0.1.0; `db upgrade` records its revisions")
+    return lines
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    sql = _sql_extra()
+    url = database_url(args)
+    steps: list[str] = []
+
+    def report(line: str) -> None:
+        steps.append(line)
+        print(line, flush=True)
+
+    work = sql.upgrade_database(url, schema=args.schema, on_step=report)
+    try:
+        after = asyncio.run(work)
+    except (ValueError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    if not steps:
+        print("already at this release")
+    print(f"at: {', '.join(after.current)}")
+    return 0
+
+
+def run_db_current(args: argparse.Namespace) -> int:
+    sql = _sql_extra()
+    url = database_url(args)
+    try:
+        revisions = asyncio.run(sql.database_revisions(url, schema=args.schema))
+    except (ValueError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    for line in _describe_revisions(revisions):
+        print(line)
+    return 0
+
+
+def run_db_history(args: argparse.Namespace) -> int:
+    sql = _sql_extra()
+    for script in sql.history():
+        down = script.down_revision or "base"
+        print(f"{down} -> {script.revision} ({', '.join(script.branch_labels)}): {script.doc}")
+    return 0
+
+
 # -- the entry point ---------------------------------------------------------------------
 
 COMMANDS: list[Callable[[Subcommands], None]] = [
     add_user_command,
     add_secret_command,
     add_migrate_command,
+    add_db_command,
 ]
 """The functions that add each top-level command to the parser, in help order."""
 

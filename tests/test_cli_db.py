@@ -1,0 +1,137 @@
+"""`fastapi-issues db upgrade|current|history`: the SQL tables' revisions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from fastapi_issues.cli import main
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.sql import SQLIssueStore, _migrations
+from tests.storage.sql.release_0_1_0 import extract_release, write_with_release
+from tests.storage.sql.test_migrations import add_revision_2
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="session")
+def release_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return extract_release(tmp_path_factory.mktemp("release-0.1.0"))
+
+
+async def run(*argv: str) -> int:
+    # `main` runs its own event loop, so off this test's.
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
+    tmp_path: Path, release_src: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    before = write_with_release(release_src, url)
+    assert await run("db", "current", "--url", url) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "issues_0001",
+        "users_0001",
+        "made by 0.1.0; `db upgrade` records its revisions",
+    ]
+    assert await run("db", "upgrade", "--url", url) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "stamped issues_0001",
+        "stamped users_0001",
+        "at: issues_0001, users_0001",
+    ]
+    assert await run("db", "upgrade", "--url", url) == 0
+    assert "already at this release" in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        titles = [row[0] for row in conn.execute("SELECT title FROM issues ORDER BY seq")]
+    assert titles == [issue["title"] for issue in before["issues"]]
+
+
+async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
+    postgres_url: str,
+    postgres_schema: str,
+    release_src: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = write_with_release(release_src, postgres_url, postgres_schema)
+    location = add_revision_2(tmp_path / "revisions")
+    monkeypatch.setattr(
+        _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
+    )
+    # The test server trusts any password: one is given to see it is never shown.
+    url = make_url(postgres_url).set(password="sekrit-word").render_as_string(False)
+    store = SQLIssueStore(url, schema=postgres_schema)
+    try:
+        with pytest.raises(StorageError, match="run: fastapi-issues db upgrade --url"):
+            await store.create_schema()
+    finally:
+        await store.aclose()
+    assert await run("db", "upgrade", "--url", url, "--schema", postgres_schema) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "stamped issues_0001",
+        "stamped users_0001",
+        "applied issues_0002: A test revision.",
+        "at: issues_0002, users_0001",
+    ]
+    assert "sekrit-word" not in captured.out + captured.err
+    store = SQLIssueStore(url, schema=postgres_schema)
+    try:
+        issue = await store.get(before["issues"][0]["id"])
+        assert issue.model_dump(mode="json") == before["issues"][0]
+    finally:
+        await store.aclose()
+
+
+async def test_the_url_defaults_to_the_app_storage_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ISSUES_STORAGE_URL", f"sqlite:///{tmp_path / 'issues.db'}")
+    assert await run("db", "upgrade") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "applied issues_0001: The issue tables of fastapi-issues 0.1.0: issues, assignees, "
+        "labels, comments.",
+        "applied users_0001: The users table of fastapi-issues 0.1.0 (`SQLUserStore`).",
+        "at: issues_0001, users_0001",
+    ]
+    assert await run("db", "current") == 0
+    assert capsys.readouterr().out.splitlines() == ["issues_0001", "users_0001"]
+
+
+async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await run("db", "history") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "base -> issues_0001 (issues)",
+        "base -> users_0001 (users)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--url", "data/issues.json"], "need a SQL database URL"),
+        (["--url", "memory://"], "need a SQL database URL"),
+        ([], "give --url, or set $ISSUES_STORAGE_URL"),
+        (["--url", "postgresql://ada:sekrit-word@127.0.0.1:1/x"], "cannot reach the database"),
+    ],
+)
+async def test_bad_urls_are_refused_without_showing_a_password(
+    argv: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("ISSUES_STORAGE_URL", raising=False)
+    for action in ("upgrade", "current"):
+        assert await run("db", action, *argv) == 1
+        captured = capsys.readouterr()
+        assert message in captured.err
+        assert "sekrit-word" not in captured.out + captured.err
