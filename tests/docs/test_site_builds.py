@@ -36,6 +36,7 @@ def test_every_page_is_built(site: Path) -> None:
         "storage/",
         "auth/",
         "deployment/",
+        "upgrading/",
         "performance/",
         "security/",
         "reference/",
