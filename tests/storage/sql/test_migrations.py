@@ -28,9 +28,11 @@ from tests.storage.sql.release_0_1_0 import (
 pytestmark = pytest.mark.anyio
 
 # A later revision of the issues branch, for databases "older than the code": it adds a
-# table, after a pause long enough for a second process to come and wait on the lock.
+# table, says so in a file (if given one), and pauses long enough for a second process to
+# come and wait on the lock, or for this one to be killed halfway.
 _REVISION_2 = '''
 """A test revision."""
+import pathlib
 import time
 
 import sqlalchemy as sa
@@ -43,15 +45,18 @@ depends_on = None
 
 
 def upgrade():
-    time.sleep(PAUSE)
     op.create_table("upgrade_marker", sa.Column("id", sa.Integer, primary_key=True))
+    if SIGNAL:
+        pathlib.Path(SIGNAL).write_text("halfway")
+    time.sleep(PAUSE)
 '''
 
 
-def add_revision_2(folder: Path, pause: float = 0.0) -> str:
+def add_revision_2(folder: Path, pause: float = 0.0, signal: Path | None = None) -> str:
     """Write the test revision into `folder`; the location to add to `VERSION_LOCATIONS`."""
     folder.mkdir(exist_ok=True)
-    (folder / "issues_0002_test.py").write_text(_REVISION_2.replace("PAUSE", repr(pause)))
+    code = _REVISION_2.replace("PAUSE", repr(pause)).replace("SIGNAL", repr(str(signal or "")))
+    (folder / "issues_0002_test.py").write_text(code)
     return str(folder)
 
 
@@ -92,6 +97,18 @@ async def _query(url: str, schema: str | None, sql: str) -> list[tuple[object, .
             return [tuple(row) for row in result.all()] if result.returns_rows else []
     finally:
         await engine.dispose()
+
+
+async def _tables(url: str, schema: str | None) -> set[str]:
+    if schema is None:
+        rows = await _query(url, None, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await _query(
+            url,
+            schema,
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'",
+        )
+    return {str(row[0]) for row in rows}
 
 
 async def _revisions(url: str, schema: str | None) -> set[str]:
@@ -337,3 +354,45 @@ async def test_two_processes_starting_on_an_old_database_take_turns(
     # One upgraded (stamping 0.1.0's record first), the other waited and found it done.
     assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
     assert await _query(url, schema, "SELECT count(*) FROM upgrade_marker") == [(0,)]
+
+
+async def test_a_process_killed_mid_upgrade_leaves_the_old_revision(
+    database: tuple[str, str | None],
+    release_src: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, schema = database
+    before = write_with_release(release_src, url, schema)
+    signal = tmp_path / "halfway"
+    location = add_revision_2(tmp_path / "revisions", pause=60.0, signal=signal)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _START, url, schema or "", location
+    )
+    try:
+        for _ in range(600):
+            if signal.exists() or process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert signal.exists(), "the upgrade never got halfway"
+    finally:
+        process.kill()  # SIGKILL: no clean-up, no rollback by the process itself
+        await process.wait()
+    # Nothing of the stamp or of the half-done revision is left: 0.1.0's database as it was.
+    tables = await _tables(url, schema)
+    assert "issues" in tables
+    assert "upgrade_marker" not in tables
+    assert VERSION_TABLE not in tables
+    # The next start upgrades it, every row kept (quickly: its pause was for the killing).
+    add_revision_2(tmp_path / "revisions")
+    monkeypatch.setattr(
+        _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
+    )
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    try:
+        assert [issue.id async for issue in store.export_issues()] == [
+            issue["id"] for issue in before["issues"]
+        ]
+    finally:
+        await store.aclose()
+    assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
