@@ -115,14 +115,15 @@ def read_revisions(conn: Connection, schema: str | None) -> Revisions:
     )
     inspector = inspect(conn)
     stamped = inspector.has_table(VERSION_TABLE, schema=schema)
+    has_meta = inspector.has_table(meta.name, schema=schema)
+    if has_meta:
+        _check_schema_version(conn)
     if stamped:
         current = context.get_current_heads()
-    elif inspector.has_table(meta.name, schema=schema):
+    elif has_meta:
         current = _revisions_of_0_1_0(conn)
     else:
         current = ()
-    if inspector.has_table(meta.name, schema=schema):
-        _check_schema_version(conn)
     for revision in current:
         try:
             script.get_revision(revision)
