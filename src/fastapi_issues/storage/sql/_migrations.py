@@ -60,6 +60,8 @@ def _config(conn: Connection, schema: str | None, on_step: StepListener | None) 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
+    # Alembic before 1.16 reads this name instead (later ones read the one above first).
+    config.set_main_option("version_path_separator", "os")
     locations = os.pathsep.join(VERSION_LOCATIONS)
     config.set_main_option("version_locations", locations.replace("%", "%%"))
 
