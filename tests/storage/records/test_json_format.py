@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import tarfile
 import textwrap
 import time
 from pathlib import Path
@@ -19,12 +18,12 @@ import pytest
 from fastapi_issues import CommentCreate, CorruptStoreError, IssueCreate, IssueQuery
 from fastapi_issues.auth import JSONFileUserStore
 from fastapi_issues.storage import JSONFileIssueStore
+from tests.releases import extract_0_1_0
 
 pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[3]
 SRC = str(REPO / "src")
-RELEASE_0_1 = "d6b2f81"  # the 0.1.0 release, whose files are bare JSON arrays
 COLLECTIONS = ("issues", "labels", "comments", "users")
 
 # Run with 0.1.0's code on the path: fills a data folder through its stores, then prints
@@ -145,18 +144,12 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 def write_with_release_0_1(tmp_path: Path) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
     """A data folder filled by 0.1.0's own stores, and what they read back from it."""
-    archive = tmp_path / "release.tar"
-    subprocess.run(
-        ["git", "-C", str(REPO), "archive", "-o", str(archive), RELEASE_0_1, "src"], check=True
-    )
-    old = tmp_path / "release-0.1"
-    with tarfile.open(archive) as tar:
-        tar.extractall(old, filter="data")
+    old_src = extract_0_1_0(tmp_path / "release-0.1")
     folder = tmp_path / "data"
     folder.mkdir()
     done = subprocess.run(
         [sys.executable, "-c", WRITE_WITH_0_1, str(folder)],
-        env={**os.environ, "PYTHONPATH": str(old / "src")},
+        env={**os.environ, "PYTHONPATH": str(old_src)},
         capture_output=True,
         text=True,
         check=True,

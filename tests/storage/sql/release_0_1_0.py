@@ -1,23 +1,21 @@
-"""Databases made by fastapi-issues 0.1.0's own code, taken from git history.
+"""Databases made by fastapi-issues 0.1.0's own code (`tests/releases.py`).
 
-`git archive` of the release commit gives its `src`; a subprocess with only that on its
-path writes issues, labels, assignees, comments, a closed issue and users through 0.1.0's
-store API, and prints everything it then reads back, for the test to compare with what
-this release serves after the upgrade.
+A subprocess with only that code on its path writes issues, labels, assignees, comments, a
+closed issue and users through 0.1.0's store API, and prints everything it then reads back,
+for the test to compare with what this release serves after the upgrade.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.releases import extract_0_1_0
+
 RELEASE_COMMIT = "d6b2f81"
 """Version 0.1.0."""
 
@@ -76,14 +74,7 @@ asyncio.run(main())
 
 def extract_release(into: Path) -> Path:
     """0.1.0's `src` folder, extracted under `into`."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", RELEASE_COMMIT, "src"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
+    return extract_0_1_0(into)
 
 
 def write_with_release(release_src: Path, url: str, schema: str | None = None) -> dict[str, Any]:
