@@ -3,11 +3,13 @@
 # No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import BeforeValidator
+
+from fastapi_issues.storage.rules import as_utc
 
 __all__ = [
     "MAX_FILTER_VALUES",
@@ -54,6 +56,4 @@ PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, f
 
 def aware(moment: datetime | None) -> datetime | None:
     """Naive query times are taken as UTC, like every time the API returns."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+    return None if moment is None else as_utc(moment)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TypeVar, overload
 
 from fastapi_issues.schemas import (
@@ -27,6 +27,7 @@ from fastapi_issues.storage.errors import (
 )
 
 __all__ = [
+    "as_utc",
     "check_comment_version",
     "check_version",
     "closing_changes",
@@ -37,6 +38,12 @@ __all__ = [
     "new_comment",
     "new_issue",
 ]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment`, read as UTC if it names no time zone: every time a store keeps or compares
+    is aware, whatever a caller or an imported file gave."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def label_key(name: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence, Sized
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi_issues.schemas import (
@@ -14,7 +14,13 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.errors import IssueNotFound, TooManyLabels
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssuePage, IssueQuery
-from fastapi_issues.storage.rules import check_version, issue_changes, label_key, label_sort_key
+from fastapi_issues.storage.rules import (
+    as_utc,
+    check_version,
+    issue_changes,
+    label_key,
+    label_sort_key,
+)
 
 PRIORITY_RANK = {IssuePriority.low: 0, IssuePriority.medium: 1, IssuePriority.high: 2}
 
@@ -114,15 +120,11 @@ _TIMES = ("created_at", "updated_at", "closed_at")
 def as_imported(issue: IssueOut) -> IssueOut:
     """`issue` with naive times read as UTC, so it compares with every other issue."""
     naive = {
-        name: _aware(moment)
+        name: as_utc(moment)
         for name in _TIMES
         if (moment := getattr(issue, name)) is not None and moment.tzinfo is None
     }
     return issue.model_copy(update=naive) if naive else issue
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def add_missing(

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Integer, Select, Text, bindparam, exists, func, or_, select
 
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
-from fastapi_issues.storage.rules import label_key
+from fastapi_issues.storage.rules import as_utc, label_key
 from fastapi_issues.storage.sql._database import SQLITE_CONTAINS_FUNCTION
 from fastapi_issues.storage.sql._schema import (
     PRIORITY_RANK,
@@ -18,7 +18,7 @@ from fastapi_issues.storage.sql._schema import (
     issues,
     labels,
 )
-from fastapi_issues.storage.sql._shared import ISSUE_SELECT, aware
+from fastapi_issues.storage.sql._shared import ISSUE_SELECT
 
 
 class QueryShape(NamedTuple):
@@ -114,9 +114,9 @@ def list_params(query: IssueQuery, shape: QueryShape, text: TextFilter) -> dict[
     if query.text:
         params["text"] = text.param(query.text)
     if query.created_since is not None:
-        params["created_since"] = aware(query.created_since)
+        params["created_since"] = as_utc(query.created_since)
     if query.updated_since is not None:
-        params["updated_since"] = aware(query.updated_since)
+        params["updated_since"] = as_utc(query.updated_since)
     if query.labels:
         keys = sorted({label_key(name) for name in query.labels})
         params["label_keys"] = keys

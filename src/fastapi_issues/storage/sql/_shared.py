@@ -9,7 +9,7 @@ import types
 import typing
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from fastapi_issues.schemas import IssueOut
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
-from fastapi_issues.storage.rules import label_sort_key
+from fastapi_issues.storage.rules import as_utc, label_sort_key
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._schema import (
     ISSUE_COLUMNS,
@@ -112,13 +112,8 @@ def issue_from_row(row: Row[Any] | Sequence[Any]) -> IssueOut:
         raise StorageError(f"an issue row cannot be read: {exc}") from exc
 
 
-def aware(moment: datetime) -> datetime:
-    """`moment`, in UTC if it names no time zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 def _aware_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else aware(moment)
+    return None if moment is None else as_utc(moment)
 
 
 def _value_or_none(member: Enum | None) -> Any:
