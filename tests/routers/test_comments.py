@@ -180,6 +180,20 @@ async def test_if_match_on_comment_edits(client: httpx.AsyncClient) -> None:
     assert (await client.delete(url, headers={**ADA, "If-Match": '"v2"'})).status_code == 204
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+async def test_a_malformed_if_match_on_a_comment_is_400(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    issue = await new_issue(client)
+    note = await comment(client, issue["id"])
+    url = f"{ISSUES}/{issue['id']}/comments/{note['id']}"
+    body = {"json": {"body": "Edited"}} if method == "PATCH" else {}
+    refused = await client.request(method, url, headers={**ADA, "If-Match": "v1"}, **body)
+    assert refused.status_code == 400
+    assert "quoted entity tags" in refused.json()["detail"]
+    assert (await client.get(url, headers=ADA)).json() == note
+
+
 async def test_a_comment_policy_can_let_admins_moderate() -> None:
     def author_or_root(user: str, action: Any, issue: IssueOut, note: CommentOut | None) -> bool:
         return user == "root" or author_only(user, action, issue, note)

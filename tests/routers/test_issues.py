@@ -340,6 +340,50 @@ async def test_if_match_star_and_lists(client: httpx.AsyncClient) -> None:
     assert ok.headers["ETag"] == '"v3"'
     weak = await client.patch(url, json={"title": "Weak"}, headers={"If-Match": 'W/"v3"'})
     assert weak.status_code == 412
+    assert "weak tag" in weak.json()["detail"]
+
+
+MALFORMED_IF_MATCH = [
+    "garbage",
+    "v1",
+    '"v1',
+    '"v1" junk',
+    '*, "v1"',
+    "W/v1",
+    " ",
+    '"v 1"',
+]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("header", MALFORMED_IF_MATCH)
+async def test_a_malformed_if_match_is_400_not_412(
+    client: httpx.AsyncClient, method: str, header: str
+) -> None:
+    issue = await create(client)
+    url = f"{BASE}/{issue['id']}"
+    body = {"json": {"title": "Mine"}} if method != "DELETE" else {}
+    refused = await client.request(method, url, headers={"If-Match": header}, **body)
+    assert refused.status_code == 400, refused.text
+    assert 'quoted entity tags, such as "v3"' in refused.json()["detail"]
+    assert (await client.get(url)).json() == issue
+    # Malformed is said before the store is asked: no 404 for an issue that is not there.
+    missing = await client.request(method, f"{BASE}/nope", headers={"If-Match": header}, **body)
+    assert missing.status_code == 400
+
+
+async def test_if_match_lists_follow_rfc_9110(client: httpx.AsyncClient) -> None:
+    issue = await create(client)
+    url = f"{BASE}/{issue['id']}"
+    # Well-formed tags that are not ours, and empty list elements, are not errors.
+    for header in ['"someone-else\'s,tag"', '"v1x"', '""', '"v2", , W/"v1"']:
+        stale = await client.patch(url, json={"title": "Nope"}, headers={"If-Match": header})
+        assert stale.status_code == 412, (header, stale.text)
+    listed = await client.patch(url, json={"title": "Yes"}, headers={"If-Match": ' ,"v1" ,'})
+    assert listed.status_code == 200
+    # Several If-Match fields make one list (RFC 9110 5.3).
+    fields = httpx.Headers([("If-Match", '"v9"'), ("If-Match", '"v2"')])
+    assert (await client.patch(url, json={"title": "Two"}, headers=fields)).status_code == 200
 
 
 async def test_concurrent_if_match_updates_one_wins(client: httpx.AsyncClient) -> None:

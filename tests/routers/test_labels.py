@@ -242,6 +242,10 @@ async def test_issue_label_changes_honour_if_match(client: httpx.AsyncClient) ->
     removed = await client.delete(f"{url}/bug", headers={"If-Match": tag})
     assert removed.status_code == 200
     assert (await client.delete(f"{url}/bug", headers={"If-Match": tag})).status_code == 412
+    bad = await client.put(url, json={"labels": ["bug"]}, headers={"If-Match": "garbage"})
+    assert bad.status_code == 400
+    assert "quoted entity tags" in bad.json()["detail"]
+    assert (await client.get(url)).json() == []
 
 
 async def test_renamed_and_deleted_labels_follow_on_issues(client: httpx.AsyncClient) -> None:

@@ -215,7 +215,8 @@ class RouteRegistrar:
         all_responses = {**self._errors, **(responses or {})}
         dependencies = list(self._dependencies.get(operation, ()))
         if operation in self._body_operations:
-            all_responses.update(BODY_ERRORS)
+            # A route's own 400 (a malformed If-Match) already says the body's too.
+            all_responses = {**BODY_ERRORS, **all_responses}
             dependencies.insert(0, Depends(reject_ambiguous_json))
         add_route(
             self._router,

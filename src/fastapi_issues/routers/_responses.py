@@ -7,7 +7,14 @@ from typing import Any
 from fastapi import status
 from pydantic import BaseModel
 
-__all__ = ["BODY_ERRORS", "ErrorMessage", "Responses", "common_errors", "error"]
+__all__ = [
+    "BODY_ERRORS",
+    "MALFORMED_IF_MATCH",
+    "ErrorMessage",
+    "Responses",
+    "common_errors",
+    "error",
+]
 
 Responses = dict[int | str, dict[str, Any]]
 """The `responses` of a route, as `APIRouter.add_api_route` takes them."""
@@ -47,3 +54,10 @@ BODY_ERRORS: Responses = {
     **error(413, "The body is larger than the server accepts."),
 }
 """What a route taking a body also answers."""
+
+MALFORMED_IF_MATCH: Responses = error(
+    status.HTTP_400_BAD_REQUEST,
+    "`If-Match` is neither `*` nor a list of quoted entity tags; or, where the route takes a "
+    "body, the body cannot be parsed.",
+)
+"""What a route honouring `If-Match` also answers; it stands in for the body's 400."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, params, 
 from fastapi import Path as PathParam
 
 from fastapi_issues.routers._errors import COMMENT_CHANGED, STORE_ERRORS
-from fastapi_issues.routers._etags import comment_etag, if_match_version, matches_weakly
+from fastapi_issues.routers._etags import comment_etag, if_match, matches_weakly
 from fastapi_issues.routers._kernel import (
     DEFAULT_MAX_BODY_SIZE,
     IssueGate,
@@ -30,7 +30,7 @@ from fastapi_issues.routers._params import (
     PageNumber,
     aware,
 )
-from fastapi_issues.routers._responses import common_errors, error
+from fastapi_issues.routers._responses import MALFORMED_IF_MATCH, common_errors, error
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate, IssueOut
 from fastapi_issues.storage.protocols import CommentStore
 
@@ -264,10 +264,13 @@ class _CommentEndpoints:
         store: CommentStore,
         user: Any,
     ) -> int | None:
+        condition = if_match(request)  # a malformed one gets 400 before the store is asked
         issue = await self._gate.readable(store, user, issue_id)
         comment = await store.get_comment(issue_id, comment_id)
         await self._allow(user, action, issue, comment)
-        return if_match_version(request, comment.version, COMMENT_CHANGED)
+        if condition is None:
+            return None
+        return condition.expected_version(comment.version, COMMENT_CHANGED)
 
 
 def _comment_response(comment: CommentOut) -> Response:
@@ -279,9 +282,13 @@ def _comment_response(comment: CommentOut) -> Response:
 
 
 _NO_COMMENT = error(status.HTTP_404_NOT_FOUND, "No such issue or comment.")
-_PRECONDITION = error(
-    status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the comment is no longer at."
-)
+_PRECONDITION = {
+    **error(
+        status.HTTP_412_PRECONDITION_FAILED,
+        "`If-Match` names a version the comment is no longer at.",
+    ),
+    **MALFORMED_IF_MATCH,
+}
 _WRITE_DOC = (
     " Send the comment's `ETag` in `If-Match` to have this refused with 412 if the comment "
     "changed since you read it."

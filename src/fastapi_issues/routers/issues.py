@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response, params, status
 from fastapi.exceptions import RequestValidationError
 
 from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
-from fastapi_issues.routers._etags import if_match_version, issue_etag, matches_weakly
+from fastapi_issues.routers._etags import if_match, issue_etag, matches_weakly
 from fastapi_issues.routers._issue_json import encoded_issues, issue_response
 from fastapi_issues.routers._kernel import (
     DEFAULT_MAX_BODY_SIZE,
@@ -30,7 +30,7 @@ from fastapi_issues.routers._list_query import (
 )
 from fastapi_issues.routers._pages import page_headers
 from fastapi_issues.routers._params import IssueId
-from fastapi_issues.routers._responses import common_errors, error
+from fastapi_issues.routers._responses import MALFORMED_IF_MATCH, common_errors, error
 from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage.protocols import IssueStore
 
@@ -189,16 +189,24 @@ class _IssueEndpoints:
     async def delete_issue(
         self, issue_id: IssueId, request: Request, store: IssueStore, user: Any
     ) -> Any:
-        expected = None
-        if self._needs_current(request):
-            issue = await store.get(issue_id)
-            await self._gate.authorize(user, "delete", issue)
-            expected = if_match_version(request, issue.version, ISSUE_CHANGED)
+        _, expected = await self._checked(issue_id, "delete", request, store, user)
         await store.delete(issue_id, expected_version=expected)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    def _needs_current(self, request: Request) -> bool:
-        return self._policy is not None or "if-match" in request.headers
+    async def _checked(
+        self, issue_id: str, action: IssueAction, request: Request, store: IssueStore, user: Any
+    ) -> tuple[IssueOut | None, int | None]:
+        """The issue as it stands and the version the write must find, when the policy or
+        `If-Match` needs them; (None, None) when neither does. A malformed `If-Match` gets
+        400 before the store is asked."""
+        condition = if_match(request)
+        if self._policy is None and condition is None:
+            return None, None
+        current = await store.get(issue_id)
+        await self._gate.authorize(user, action, current)
+        if condition is None:
+            return current, None
+        return current, condition.expected_version(current.version, ISSUE_CHANGED)
 
     async def _check_assignees(self, names: Sequence[str], already: Collection[str] = ()) -> None:
         user_exists = self._user_exists
@@ -220,12 +228,7 @@ class _IssueEndpoints:
     async def _update(
         self, issue_id: str, payload: IssueUpdate, request: Request, store: IssueStore, user: Any
     ) -> Any:
-        expected = None
-        current: IssueOut | None = None
-        if self._needs_current(request):
-            current = await store.get(issue_id)
-            await self._gate.authorize(user, "update", current)
-            expected = if_match_version(request, current.version, ISSUE_CHANGED)
+        current, expected = await self._checked(issue_id, "update", request, store, user)
         if "assignees" in payload.model_fields_set and self._user_exists is not None:
             # Users assigned earlier may since have gone; keeping them is not an error.
             current = current or await store.get(issue_id)
@@ -240,9 +243,12 @@ _NOT_FOUND = error(status.HTTP_404_NOT_FOUND, "No such issue.")
 _STATE_CONFLICT = error(
     status.HTTP_409_CONFLICT, "A `state_reason` for an issue that is not closed."
 )
-_PRECONDITION = error(
-    status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the issue is no longer at."
-)
+_PRECONDITION = {
+    **error(
+        status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the issue is no longer at."
+    ),
+    **MALFORMED_IF_MATCH,
+}
 _UPDATE_DOC = (
     "Changes only the fields sent; `null` is refused. Closing an issue records "
     "`closed_at`, `closed_by` and `state_reason` (`completed` unless sent); reopening "

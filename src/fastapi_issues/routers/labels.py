@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, params, 
 from fastapi import Path as PathParam
 
 from fastapi_issues.routers._errors import ISSUE_CHANGED, STORE_ERRORS
-from fastapi_issues.routers._etags import if_match_version
+from fastapi_issues.routers._etags import if_match
 from fastapi_issues.routers._issue_json import issue_response
 from fastapi_issues.routers._kernel import (
     DEFAULT_MAX_BODY_SIZE,
@@ -25,7 +25,7 @@ from fastapi_issues.routers._kernel import (
 )
 from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import NO_NUL, IssueId, PageNumber
-from fastapi_issues.routers._responses import common_errors, error
+from fastapi_issues.routers._responses import MALFORMED_IF_MATCH, common_errors, error
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
     IssueLabels,
@@ -268,10 +268,12 @@ class _LabelEndpoints:
         user: Any,
     ) -> Response:
         expected = None
-        if self._policy is not None or "if-match" in request.headers:
+        condition = if_match(request)  # a malformed one gets 400 before the store is asked
+        if self._policy is not None or condition is not None:
             issue = await store.get(issue_id)
             await self._gate.authorize(user, "update", issue)
-            expected = if_match_version(request, issue.version, ISSUE_CHANGED)
+            if condition is not None:
+                expected = condition.expected_version(issue.version, ISSUE_CHANGED)
         updated = await edit_labels(issue_id, names, expected_version=expected)
         return issue_response(updated)
 
@@ -290,9 +292,12 @@ async def _existing_labels(store: LabelStore, names: Sequence[str]) -> list[Labe
 
 _NO_LABEL = error(status.HTTP_404_NOT_FOUND, "No such label.")
 _TAKEN = error(status.HTTP_409_CONFLICT, "Another label has this name, ignoring case.")
-_PRECONDITION = error(
-    status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the issue is no longer at."
-)
+_PRECONDITION = {
+    **error(
+        status.HTTP_412_PRECONDITION_FAILED, "`If-Match` names a version the issue is no longer at."
+    ),
+    **MALFORMED_IF_MATCH,
+}
 
 
 def _add_label_routes(
