@@ -1,13 +1,22 @@
-"""`AuthSettings`: from arguments and from the environment, and what it refuses."""
+"""`AuthSettings`: from arguments and from the environment (`from_env`, `AuthEnvSettings`),
+and what it refuses."""
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from fastapi_issues.auth.settings import AuthSettings, AuthSettingsError, generate_secret
+from fastapi_issues.auth.settings import (
+    AuthEnvSettings,
+    AuthSettings,
+    AuthSettingsError,
+    generate_secret,
+)
 
 KEY = "k" * 32
 
@@ -113,3 +122,74 @@ def test_generated_secrets_are_long_and_fresh() -> None:
     secrets = {generate_secret() for _ in range(20)}
     assert len(secrets) == 20
     assert all(len(s.encode()) >= 64 for s in secrets)
+
+
+# -- AuthEnvSettings: the pydantic-settings way -------------------------------------------
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory (no `.env`) and no FASTAPI_ISSUES_* variable set."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("FASTAPI_ISSUES_"):
+            monkeypatch.delenv(name)
+    return tmp_path
+
+
+def test_env_settings_read_the_environment_when_made(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASTAPI_ISSUES_SECRET_KEY", "s" * 64)
+    monkeypatch.setenv("FASTAPI_ISSUES_ALGORITHM", "HS512")
+    monkeypatch.setenv("FASTAPI_ISSUES_TOKEN_MINUTES", "90")
+    monkeypatch.setenv("FASTAPI_ISSUES_TOKEN_AUDIENCE", "issues-api")
+    monkeypatch.setenv("FASTAPI_ISSUES_TOKEN_ISSUER", "")  # empty counts as unset
+    assert AuthEnvSettings().auth_settings() == AuthSettings(
+        secret_key="s" * 64,
+        algorithm="HS512",
+        token_lifetime=timedelta(minutes=90),
+        audience="issues-api",
+    )
+
+
+def test_env_settings_read_a_dot_env_file_below_the_environment(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_env / ".env").write_text(
+        f"FASTAPI_ISSUES_SECRET_KEY={'d' * 32}\nFASTAPI_ISSUES_TOKEN_MINUTES=5\nOTHER_APP=1\n"
+    )
+    from_file = AuthEnvSettings().auth_settings()
+    assert from_file.secret_key == "d" * 32
+    assert from_file.token_lifetime == timedelta(minutes=5)
+    monkeypatch.setenv("FASTAPI_ISSUES_TOKEN_MINUTES", "7")
+    assert AuthEnvSettings().auth_settings().token_lifetime == timedelta(minutes=7)
+
+
+def test_env_settings_refuse_a_bad_value_naming_it(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASTAPI_ISSUES_TOKEN_MINUTES", "soon")
+    with pytest.raises(ValidationError, match=r"token_minutes[\s\S]*number of minutes, not 'soon'"):
+        AuthEnvSettings()
+
+
+def test_env_settings_without_a_secret_refuse_or_make_one(clean_env: Path) -> None:
+    with pytest.raises(AuthSettingsError, match="FASTAPI_ISSUES_SECRET_KEY is not set"):
+        AuthEnvSettings().auth_settings()
+    assert len(AuthEnvSettings().auth_settings(random_secret_if_missing=True).secret_key) >= 32
+
+
+def test_from_env_reads_only_the_mapping(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTAPI_ISSUES_SECRET_KEY", KEY)
+    (clean_env / ".env").write_text(f"FASTAPI_ISSUES_SECRET_KEY={KEY}\n")
+    with pytest.raises(AuthSettingsError, match="FASTAPI_ISSUES_SECRET_KEY is not set"):
+        AuthSettings.from_env({})
+    assert AuthEnvSettings.from_env({}).secret_key is None
+
+
+def test_env_settings_keep_the_secret_out_of_repr(clean_env: Path) -> None:
+    secret = generate_secret()
+    settings = AuthEnvSettings.from_env({"FASTAPI_ISSUES_SECRET_KEY": secret})
+    assert secret not in repr(settings)
+    assert secret not in str(settings.model_dump())

@@ -4,10 +4,10 @@ Needs the `auth` extra: `pip install "fastapi-issues[auth]"`. Everything here is
 `make_issue_router(auth_dependency=...)` takes any dependency of your own instead.
 
     from fastapi_issues.auth import (
-        AuthSettings, current_active_user, make_auth_router, open_user_store,
+        AuthEnvSettings, current_active_user, make_auth_router, open_user_store,
     )
 
-    settings = AuthSettings.from_env(os.environ)
+    settings = AuthEnvSettings().auth_settings()   # FASTAPI_ISSUES_SECRET_KEY, .env
     users = open_user_store("data/issues.json")   # data/users.json
     app.include_router(make_auth_router(users, settings))
     app.include_router(
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 try:
     import jwt  # noqa: F401
     import pwdlib  # noqa: F401
+    import pydantic_settings  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
         f"fastapi_issues.auth needs the 'auth' extra ({exc.name} is missing): "
@@ -29,7 +30,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from fastapi_issues.auth.dependencies import UserDependency, current_active_user, current_user
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.router import AccessToken, make_auth_router
-from fastapi_issues.auth.settings import AuthSettings, AuthSettingsError, generate_secret
+from fastapi_issues.auth.settings import (
+    AuthEnvSettings,
+    AuthSettings,
+    AuthSettingsError,
+    generate_secret,
+)
 from fastapi_issues.auth.stores import InMemoryUserStore, JSONFileUserStore
 from fastapi_issues.auth.throttle import (
     InMemoryThrottleStorage,
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccessToken",
     "AmbiguousUsername",
+    "AuthEnvSettings",
     "AuthSettings",
     "AuthSettingsError",
     "InMemoryThrottleStorage",
