@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from fastapi_issues import IssueCreate, IssuePriority, IssueStatus, IssueUpdate
+from fastapi_issues import (
+    CommentUpdate,
+    IssueCreate,
+    IssuePriority,
+    IssueStatus,
+    IssueUpdate,
+    LabelUpdate,
+)
 
 
 def test_create_defaults_and_ignores_unknown_fields() -> None:
@@ -31,6 +38,25 @@ def test_update_knows_which_fields_were_sent() -> None:
     update = IssueUpdate.model_validate({"status": "closed"})
     assert update.changes() == {"status": IssueStatus.closed}
     assert IssueUpdate().changes() == {}
+
+
+@pytest.mark.parametrize("model", [IssueUpdate, LabelUpdate, CommentUpdate])
+def test_an_edit_of_unknown_fields_only_is_refused_naming_them(model: type[BaseModel]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate({"stauts": "closed"})
+    [error] = refused.value.errors()
+    assert error["type"] == "no_known_field"
+    assert "unknown 'stauts'" in error["msg"]
+    assert all(name in error["msg"] for name in model.model_fields)
+
+
+def test_unknown_fields_beside_known_ones_are_ignored_in_edits() -> None:
+    update = IssueUpdate.model_validate({"stauts": "open", "status": "closed"})
+    assert update.changes() == {"status": IssueStatus.closed}
+    assert LabelUpdate.model_validate({"colour": "x", "color": "#00FF00"}).changes() == {
+        "color": "00ff00"
+    }
+    assert CommentUpdate.model_validate({"bdy": "x", "body": "Hello"}).body == "Hello"
 
 
 @pytest.mark.parametrize(

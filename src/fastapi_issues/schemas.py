@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
+    model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 __all__ = [
     "MAX_ASSIGNEES",
@@ -110,6 +114,38 @@ CommentBody = Annotated[
 ]
 
 
+class _NamesAKnownField(BaseModel):
+    """An edit body: unknown fields beside known ones are ignored, but a body of unknown
+    fields only (a typo such as `{"stauts": "closed"}`) is refused rather than read as "change
+    nothing". An empty body changes nothing, as an empty JSON merge patch does."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Said in the schema too, so that clients and fuzzers know `{"stauts": ...}` is
+        # refused.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["anyOf"] = [
+            {"maxProperties": 0},
+            *({"required": [name]} for name in schema.get("properties", {})),
+        ]
+        return schema
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_a_known_field(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data or not data.keys().isdisjoint(cls.model_fields):
+            return data
+        unknown = sorted(repr(str(name)[:40]) for name in data)[:20]
+        known = sorted(cls.model_fields)
+        raise PydanticCustomError(
+            "no_known_field",
+            "The body names no field this edit knows: unknown {unknown}; known fields are {known}",
+            {"unknown": ", ".join(unknown), "known": ", ".join(known)},
+        )
+
+
 class IssuePriority(str, Enum):
     """How urgent an issue is. Sorting by priority orders low < medium < high."""
 
@@ -150,7 +186,7 @@ class IssueCreate(BaseModel):
     )
 
 
-class IssueUpdate(BaseModel):
+class IssueUpdate(_NamesAKnownField):
     """A partial update: only the fields sent are changed.
 
     `null` is refused rather than read as "unchanged", so a client can never blank a field.
@@ -227,7 +263,7 @@ class LabelCreate(BaseModel):
     description: LabelDescription = ""
 
 
-class LabelUpdate(BaseModel):
+class LabelUpdate(_NamesAKnownField):
     """A partial label update; renaming keeps the label on every issue that carries it."""
 
     model_config = ConfigDict(extra="ignore")
@@ -268,7 +304,7 @@ class CommentCreate(BaseModel):
     body: CommentBody = Field(examples=["Reproduced on Firefox too."])
 
 
-class CommentUpdate(BaseModel):
+class CommentUpdate(_NamesAKnownField):
     """A comment edit: the new text."""
 
     model_config = ConfigDict(extra="ignore")

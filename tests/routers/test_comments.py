@@ -378,3 +378,15 @@ async def test_ambiguous_json_nul_and_odd_times_are_refused(client: httpx.AsyncC
     assert (await client.get(f"{base}/a%00b", headers=ADA)).status_code == 422
     assert (await client.get(base, params={"since": "1.5"}, headers=ADA)).status_code == 422
     assert (await client.get(base, headers=ADA)).json() == []
+
+
+async def test_a_comment_edit_naming_no_known_field_is_422(client: httpx.AsyncClient) -> None:
+    issue = await new_issue(client)
+    note = await comment(client, issue["id"])
+    url = f"{ISSUES}/{issue['id']}/comments/{note['id']}"
+    refused = await client.patch(url, json={"text": "Edited"}, headers=ADA)
+    assert refused.status_code == 422
+    [error] = refused.json()["detail"]
+    assert error["type"] == "no_known_field"
+    assert "unknown 'text'; known fields are body" in error["msg"]
+    assert (await client.get(url, headers=ADA)).json() == note

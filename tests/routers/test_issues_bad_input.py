@@ -500,6 +500,41 @@ async def test_clients_cannot_set_server_owned_fields(client: httpx.AsyncClient)
     assert not patched["updated_at"].startswith("2000")
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_an_edit_naming_no_known_field_is_422(client: httpx.AsyncClient, method: str) -> None:
+    issue = (await client.post(BASE, json=NEW)).json()
+    url = f"{BASE}/{issue['id']}"
+    typo = await client.request(method, url, json={"stauts": "closed", "prioirty": "high"})
+    assert typo.status_code == 422, typo.text
+    [error] = typo.json()["detail"]
+    assert error["type"] == "no_known_field"
+    assert error["loc"] == ["body"]
+    assert "unknown 'prioirty', 'stauts'" in error["msg"]
+    assert (
+        "known fields are assignees, description, priority, state_reason, status, title"
+        in (error["msg"])
+    )
+    assert (await client.get(url)).json() == issue
+    # Unknown fields beside a known one are ignored, as documented; `{}` changes nothing.
+    beside = await client.request(method, url, json={"stauts": "x", "status": "closed"})
+    assert beside.status_code == 200
+    assert beside.json()["status"] == "closed"
+    empty = await client.request(method, url, json={})
+    assert empty.status_code == 200
+    assert empty.json() == beside.json()
+
+
+def test_the_schema_states_that_an_edit_names_a_known_field() -> None:
+    app = FastAPI()
+    app.include_router(make_issue_router(InMemoryIssueStore()))
+    schema = app.openapi()["components"]["schemas"]["IssueUpdate"]
+    alternatives = schema["anyOf"]
+    assert {"maxProperties": 0} in alternatives
+    assert sorted(a["required"][0] for a in alternatives if "required" in a) == sorted(
+        schema["properties"]
+    )
+
+
 class BrokenStore(InMemoryIssueStore):
     async def list(self, query: Any) -> Any:
         raise StorageError("cannot open /srv/secret/issues.json: permission denied")

@@ -570,3 +570,13 @@ async def test_nul_in_names_and_ids_is_422(client: httpx.AsyncClient) -> None:
     assert (
         await client.post(LABELS, json={"name": "ok", "description": "a\x00"})
     ).status_code == 422
+
+
+async def test_a_label_edit_naming_no_known_field_is_422(client: httpx.AsyncClient) -> None:
+    label = await new_label(client, "bug")
+    refused = await client.patch(f"{LABELS}/bug", json={"colour": "00ff00"})
+    assert refused.status_code == 422
+    [error] = refused.json()["detail"]
+    assert error["type"] == "no_known_field"
+    assert "unknown 'colour'; known fields are color, description, name" in error["msg"]
+    assert (await client.get(f"{LABELS}/bug")).json() == label
