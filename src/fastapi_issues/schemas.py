@@ -39,6 +39,10 @@ __all__ = [
 MAX_ASSIGNEES = 10
 MAX_LABELS_PER_ISSUE = 20
 
+# The user the documented examples assign: the example app's demo user, so that Swagger's
+# "Try it out" works there as it stands.
+_EXAMPLE_USER = "johndoe"
+
 # NUL is refused: PostgreSQL text cannot hold it, and no title needs it.
 _NO_NUL = r"^[^\x00]*$"
 
@@ -124,7 +128,7 @@ class _NamesAKnownField(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         # Said in the schema too, so that clients and fuzzers know `{"stauts": ...}` is
-        # refused.
+        # refused. Here rather than in `json_schema_extra`, which is left to the examples.
         schema = handler.resolve_ref_schema(handler(core_schema))
         schema["anyOf"] = [
             {"maxProperties": 0},
@@ -174,7 +178,20 @@ class IssueCreate(BaseModel):
     """The body of a create request. Every new issue starts `open`."""
 
     # Unknown fields are dropped, never stored or echoed back.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        # Whole bodies that work as they are, against the example app's demo user too.
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Login button does nothing",
+                    "description": "Clicking it on the sign-in page has no effect.",
+                    "priority": "high",
+                    "assignees": [_EXAMPLE_USER],
+                }
+            ]
+        },
+    )
 
     title: Title = Field(examples=["Login button does nothing"])
     description: Description = Field(examples=["Clicking it on the sign-in page has no effect."])
@@ -182,7 +199,7 @@ class IssueCreate(BaseModel):
     assignees: Assignees = Field(
         default_factory=list,
         description=f"Usernames, at most {MAX_ASSIGNEES}, none twice.",
-        examples=[["ada"]],
+        examples=[[_EXAMPLE_USER]],
     )
 
 
@@ -192,7 +209,15 @@ class IssueUpdate(_NamesAKnownField):
     `null` is refused rather than read as "unchanged", so a client can never blank a field.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"status": "in_progress", "assignees": [_EXAMPLE_USER]},
+                {"status": "closed", "state_reason": "completed"},
+            ]
+        },
+    )
 
     # The default None only means "not sent"; an explicit null fails validation.
     title: Title = Field(default=None, examples=["Login button does nothing on Safari"])  # type: ignore[assignment]
@@ -252,7 +277,12 @@ class IssueOut(BaseModel):
 class LabelCreate(BaseModel):
     """The body of a label create request."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{"name": "bug", "color": "d73a4a", "description": "Something is broken"}]
+        },
+    )
 
     name: LabelName = Field(
         description="Unique ignoring case; keeps the case given. No commas.", examples=["bug"]
@@ -266,7 +296,10 @@ class LabelCreate(BaseModel):
 class LabelUpdate(_NamesAKnownField):
     """A partial label update; renaming keeps the label on every issue that carries it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"color": "b60205", "description": "Needs a fix"}]},
+    )
 
     name: LabelName = Field(default=None)  # type: ignore[assignment]
     color: Color = Field(default=None)  # type: ignore[assignment]
@@ -291,7 +324,7 @@ class LabelOut(BaseModel):
 class IssueLabels(BaseModel):
     """Label names to set on, add to or remove from an issue, matched ignoring case."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"labels": ["bug"]}]})
 
     labels: list[LabelName] = Field(max_length=MAX_LABELS_PER_ISSUE, examples=[["bug"]])
 
@@ -299,7 +332,9 @@ class IssueLabels(BaseModel):
 class CommentCreate(BaseModel):
     """The body of a comment create request."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"examples": [{"body": "Reproduced on Firefox too."}]}
+    )
 
     body: CommentBody = Field(examples=["Reproduced on Firefox too."])
 
@@ -307,7 +342,10 @@ class CommentCreate(BaseModel):
 class CommentUpdate(_NamesAKnownField):
     """A comment edit: the new text."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"body": "Reproduced on Firefox and Safari."}]},
+    )
 
     body: CommentBody
 
