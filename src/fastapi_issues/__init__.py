@@ -1,5 +1,7 @@
 """A production-grade issue tracker API that mounts into any FastAPI app."""
 
+from typing import TYPE_CHECKING, Any
+
 from fastapi_issues.routers._kernel import DEFAULT_MAX_BODY_SIZE
 from fastapi_issues.routers.comments import (
     CommentAction,
@@ -51,6 +53,10 @@ from fastapi_issues.storage import (
     TrackerStore,
     VersionConflict,
 )
+from fastapi_issues.storage.urls import open_issue_store
+
+if TYPE_CHECKING:
+    from fastapi_issues.auth.urls import open_user_store
 
 __version__ = "0.1.0"
 
@@ -98,4 +104,16 @@ __all__ = [
     "make_comment_router",
     "make_issue_router",
     "make_label_router",
+    "open_issue_store",
+    "open_user_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the auth extra is optional, and without it this import says
+    # what to install.
+    if name == "open_user_store":
+        from fastapi_issues.auth.urls import open_user_store
+
+        return open_user_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

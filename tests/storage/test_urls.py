@@ -108,7 +108,9 @@ def test_a_parsed_url_opens_the_same_store(tmp_path: Path) -> None:
 
 def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "asyncpg", None)
-    with pytest.raises(ValueError, match=r"postgresql stores need the 'sql' extra \(asyncpg is"):
+    with pytest.raises(
+        ValueError, match=r"postgresql stores need the 'postgres' extra \(asyncpg is"
+    ):
         open_issue_store("postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -81,10 +81,12 @@ class StoreURL:
         return self.backend in ("sqlite", "postgresql")
 
     def missing_extra(self, exc: ImportError) -> ValueError:
-        """The error to raise when this SQL URL is opened without SQLAlchemy or its driver."""
+        """The error to raise when this SQL URL is opened without SQLAlchemy or its driver:
+        it names the extra to install (`postgres` brings `sql` with it)."""
+        extra = "postgres" if self.backend == "postgresql" else "sql"
         return ValueError(
-            f"{self.scheme} stores need the 'sql' extra ({exc.name} is missing): "
-            "pip install 'fastapi-issues[sql]' (and '[postgres]' for PostgreSQL)"
+            f"{self.scheme} stores need the '{extra}' extra ({exc.name} is missing): "
+            f"pip install 'fastapi-issues[{extra}]'"
         )
 
 
