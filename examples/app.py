@@ -2,72 +2,42 @@
 
 Run it with `uvicorn examples.app:app` or `fastapi dev examples/app.py`.
 
-Settings, all from the environment:
-- ISSUES_STORAGE_URL: where issues live (default `data/issues.json`; `memory://` for none;
-  `sqlite:///issues.db` or `postgresql://user@host/db` for a database).
-- FASTAPI_ISSUES_CORS_ORIGINS: comma-separated origins browsers may call from
-  (default `http://localhost:3000`).
-- FASTAPI_ISSUES_MAX_BODY_BYTES: larger request bodies get 413 (default 1048576, 1 MiB).
-- FASTAPI_ISSUES_AUTH: `on` (default) protects the issue routes with JWT bearer tokens from
-  `POST /token`; `off` serves them to anyone (for benchmarks).
-- FASTAPI_ISSUES_SECRET_KEY: the token signing key (`fastapi-issues secret` makes one). Without
-  it a random key is made per process: tokens die with the process and are refused by other
-  workers. Also FASTAPI_ISSUES_TOKEN_MINUTES and the others `AuthSettings.from_env` reads.
-- FASTAPI_ISSUES_REGISTRATION: `on` serves `POST /register` (default `off`).
-- FASTAPI_ISSUES_THROTTLE: `on` (default) answers repeated failed logins per username and per
-  client address with 429 and `Retry-After` (see `fastapi_issues.auth.throttle`).
-- FASTAPI_ISSUES_DEMO: `1` creates the crash course's demo user `johndoe` / `secret` at startup.
-- FASTAPI_ISSUES_ADMINS: comma-separated usernames who may edit and delete any issue, and who
-  alone may create, rename and delete labels; everyone else may edit and delete only the
-  issues they reported, and put existing labels on them (with auth on).
+Settings come from the environment and a `.env` file, through `AppSettings`
+(`examples/settings.py`) and the package's `AuthEnvSettings`; every one is listed in
+`docs/example-app-settings.md`, generated from those classes. They are read when the app is
+built (`create_app()`, or the first use of `app`), never at import.
 
-Users live in `users.json` beside the issues file, or in the same database with a SQL
-ISSUES_STORAGE_URL; add them with `fastapi-issues user add NAME`.
+One URL, `ISSUES_STORAGE_URL`, says where everything lives: issues, and users in
+`users.json` beside the issues file or in the same database; add users with
+`fastapi-issues user add NAME`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from fastapi_issues import (
-    DEFAULT_MAX_BODY_SIZE,
-    make_comment_router,
-    make_issue_router,
-    make_label_router,
-)
+from examples.settings import AppSettings, get_settings
+from fastapi_issues import make_comment_router, make_issue_router, make_label_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
 from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
-    from fastapi_issues.auth import Passwords, UserStore
+    from fastapi_issues.auth import AuthSettings, Passwords, UserStore
     from fastapi_issues.routers.issues import UserCheck
     from fastapi_issues.storage.protocols import TrackerStore
 
-DEFAULT_STORAGE_URL = "data/issues.json"
-DEFAULT_CORS_ORIGINS = "http://localhost:3000"
 DEMO_USERNAME = "johndoe"
 DEMO_PASSWORD = "secret"  # the crash course's demo login, only with FASTAPI_ISSUES_DEMO=1
 
 _log = logging.getLogger("examples.app")
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "on", "true", "yes"}:
-        return True
-    if value in {"0", "off", "false", "no"}:
-        return False
-    raise ValueError(f"{name} must be on or off, not {env[name]!r}")
 
 
 async def ensure_demo_user(users: UserStore, passwords: Passwords) -> None:
@@ -112,20 +82,27 @@ def user_lookup(users: UserStore) -> UserCheck:
 
 
 def create_app(
-    env: Mapping[str, str] | None = None, *, store: TrackerStore | None = None
+    settings: AppSettings | Mapping[str, str] | None = None,
+    *,
+    store: TrackerStore | None = None,
+    auth_settings: AuthSettings | None = None,
 ) -> FastAPI:
-    """The app, configured from `env` (the process environment by default).
+    """The app, configured by `settings`.
 
-    `store` serves issues, labels and comments from a store built by the caller (one on a
-    clock of its own, say) instead of the one ISSUES_STORAGE_URL names; users still live
-    where that URL says. The app prepares and closes it as it would its own.
+    `settings` is an `AppSettings`, or a mapping of environment variables read alone (the
+    auth settings then come from it too), or None: the environment and `.env`, read now.
+    `auth_settings` replaces the ones read from the environment. `store` serves issues,
+    labels and comments from a store built by the caller (one on a clock of its own, say)
+    instead of the one the storage URL names; users still live where that URL says. The app
+    prepares and closes it as it would its own.
     """
-    env = os.environ if env is None else env
-    storage_url = env.get("ISSUES_STORAGE_URL", DEFAULT_STORAGE_URL)
+    env: Mapping[str, str] | None = None
+    if settings is None:
+        settings = AppSettings()
+    elif not isinstance(settings, AppSettings):
+        env, settings = settings, AppSettings.from_env(settings)
     if store is None:
-        store = open_issue_store(storage_url)
-    auth_on = _flag(env, "FASTAPI_ISSUES_AUTH", True)
-    demo = _flag(env, "FASTAPI_ISSUES_DEMO", False)
+        store = open_issue_store(settings.storage_url)
     startup: list[Callable[[], Awaitable[None]]] = []
     other_stores: list[object] = []
 
@@ -140,10 +117,6 @@ def create_app(
         for opened in (store, *other_stores):
             await close_store(opened)
 
-    # FastAPI's own body limit, set on each router rather than app-wide: a router's 413 is
-    # answered inside the CORS middleware, so a browser can read it; FastAPI's app-wide
-    # limit answers outside every middleware of the app's own.
-    max_body = int(env.get("FASTAPI_ISSUES_MAX_BODY_BYTES", DEFAULT_MAX_BODY_SIZE))
     app = FastAPI(
         title="Issue Tracker API",
         version="0.1.0",
@@ -157,46 +130,78 @@ def create_app(
 
     auth_dependency = None
     user_exists: UserCheck | None = None
-    if auth_on:
-        # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
-        from fastapi_issues.auth import (
-            AuthSettings,
-            Passwords,
-            current_active_user,
-            make_auth_router,
-            open_user_store,
-        )
-        from fastapi_issues.auth.throttle import LoginThrottle
-
-        settings = AuthSettings.from_env(env, random_secret_if_missing=True)
-        users = open_user_store(storage_url)
-        # With a SQL store, users live in the same database (their own table).
-        startup.append(lambda: prepare_store(users))
+    if settings.auth:
+        if auth_settings is None:
+            auth_settings = _auth_settings_from(env)
+        users = _mount_auth(app, settings, auth_settings, startup)
         other_stores.append(users)
-        passwords = Passwords()
-        # At the root, so the crash course's `/token` and `/users/me` hold.
-        app.include_router(
-            make_auth_router(
-                users,
-                settings,
-                passwords=passwords,
-                registration=_flag(env, "FASTAPI_ISSUES_REGISTRATION", False),
-                throttle=LoginThrottle() if _flag(env, "FASTAPI_ISSUES_THROTTLE", True) else None,
-                max_body_size=max_body,
-            )
-        )
-        auth_dependency = current_active_user(users, settings)
+        from fastapi_issues.auth import current_active_user
+
+        auth_dependency = current_active_user(users, auth_settings)
         # Assigning a name nobody has gets 422, instead of an assignee who never logs in.
         user_exists = user_lookup(users)
-        if demo:
-            startup.append(lambda: ensure_demo_user(users, passwords))
+    _mount_issues(app, settings, store, auth_dependency, user_exists)
+    _add_middleware(app, settings)
+    return app
 
+
+def _auth_settings_from(env: Mapping[str, str] | None) -> AuthSettings:
+    """The auth settings from `env` alone, or from the environment and `.env`; a random
+    signing key (with a warning) when none is set, so a demo runs without one."""
+    # Imported here so the app runs with FASTAPI_ISSUES_AUTH=off without the auth extra.
+    from fastapi_issues.auth import AuthEnvSettings
+
+    read = AuthEnvSettings() if env is None else AuthEnvSettings.from_env(env)
+    return read.auth_settings(random_secret_if_missing=True)
+
+
+def _mount_auth(
+    app: FastAPI,
+    settings: AppSettings,
+    auth_settings: AuthSettings,
+    startup: list[Callable[[], Awaitable[None]]],
+) -> UserStore:
+    """`/token`, `/users/me` (and `/register` when on) on the user store of the storage URL."""
+    from fastapi_issues.auth import Passwords, make_auth_router, open_user_store
+    from fastapi_issues.auth.throttle import LoginThrottle
+
+    # One URL: users live beside the issues file, or in the same database (their own table).
+    users = open_user_store(settings.storage_url)
+    startup.append(lambda: prepare_store(users))
+    passwords = Passwords()
+    # At the root, so the crash course's `/token` and `/users/me` hold.
+    app.include_router(
+        make_auth_router(
+            users,
+            auth_settings,
+            passwords=passwords,
+            registration=settings.registration,
+            throttle=LoginThrottle() if settings.throttle else None,
+            max_body_size=settings.max_body_bytes,
+        )
+    )
+    if settings.demo:
+        startup.append(lambda: ensure_demo_user(users, passwords))
+    return users
+
+
+def _mount_issues(
+    app: FastAPI,
+    settings: AppSettings,
+    store: TrackerStore,
+    auth_dependency: Any,
+    user_exists: UserCheck | None,
+) -> None:
     # Only the reporter or an admin may edit or delete an issue (403 for anyone else), and
     # only an admin may create, rename or delete a label: renaming or deleting one changes
     # every issue that carries it, whoever reported them.
-    admins = [a.strip() for a in env.get("FASTAPI_ISSUES_ADMINS", "").split(",") if a.strip()]
-    policy = ReporterOrAdmin(admins) if auth_dependency is not None else None
-    label_policy = AdminsOnly(admins) if auth_dependency is not None else None
+    protected = auth_dependency is not None
+    policy = ReporterOrAdmin(settings.admins) if protected else None
+    label_policy = AdminsOnly(settings.admins) if protected else None
+    # FastAPI's own body limit, set on each router rather than app-wide: a router's 413 is
+    # answered inside the CORS middleware, so a browser can read it; FastAPI's app-wide
+    # limit answers outside every middleware of the app's own.
+    max_body = settings.max_body_bytes
     app.include_router(
         make_issue_router(
             store,
@@ -224,14 +229,13 @@ def create_app(
         )
     )
 
+
+def _add_middleware(app: FastAPI, settings: AppSettings) -> None:
     # In production list only the origins of your own front ends; never "*" together with
     # credentials. Browsers may only read the headers named in expose_headers.
-    origins = [
-        o.strip() for o in env.get("FASTAPI_ISSUES_CORS_ORIGINS", DEFAULT_CORS_ORIGINS).split(",")
-    ]
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[o for o in origins if o],
+        allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
@@ -239,7 +243,16 @@ def create_app(
     )
     # Added last so it is outermost and times everything, CORS included.
     app.add_middleware(ProcessTimeMiddleware)
-    return app
 
 
-app = create_app()
+@lru_cache
+def _served_app() -> FastAPI:
+    return create_app(get_settings())
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn examples.app:app` builds the app on first use, so importing this module
+    # (for create_app, in tests) reads no setting and needs no secret.
+    if name == "app":
+        return _served_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,18 +1,18 @@
-import os
-
 from fastapi import FastAPI
 
-from fastapi_issues import JSONFileIssueStore, make_issue_router
+from fastapi_issues import make_issue_router
 from fastapi_issues.auth import (
-    AuthSettings,
+    AuthEnvSettings,
     current_active_user,
     make_auth_router,
     open_user_store,
 )
+from fastapi_issues.storage.urls import open_issue_store
 
-settings = AuthSettings.from_env(os.environ)  # FASTAPI_ISSUES_SECRET_KEY
-store = JSONFileIssueStore("data/issues.json")
-users = open_user_store("data/issues.json")  # data/users.json, beside it
+STORAGE_URL = "data/issues.json"  # one URL for issues and users
+store = open_issue_store(STORAGE_URL)
+users = open_user_store(STORAGE_URL)  # data/users.json, beside the issues
+settings = AuthEnvSettings().auth_settings()  # the environment, or .env
 
 app = FastAPI(title="My app")
 app.include_router(make_auth_router(users, settings))  # POST /token
