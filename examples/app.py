@@ -10,6 +10,10 @@ built (`create_app()`, or the first use of `app`), never at import.
 One URL, `ISSUES_STORAGE_URL`, says where everything lives: issues, and users in
 `users.json` beside the issues file or in the same database; add users with
 `fastapi-issues user add NAME`.
+
+`/docs` and `/redoc` load Swagger UI and ReDoc from the app itself (`/static-offline-docs`)
+when `fastapi-offline` is installed (the `server` extra), so they work offline; without it,
+from a CDN.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ if TYPE_CHECKING:
     from fastapi_issues.auth import AuthSettings, Passwords, UserStore
     from fastapi_issues.routers.issues import UserCheck
     from fastapi_issues.storage.protocols import TrackerStore
+
+try:  # Swagger UI and ReDoc served by the app itself, so /docs works without internet.
+    from fastapi_offline import FastAPIOffline as _new_app
+except ImportError:  # pragma: no cover - without the server extra: from a CDN, as FastAPI does
+    _new_app = FastAPI
 
 DEMO_USERNAME = "johndoe"
 DEMO_PASSWORD = "secret"  # the crash course's demo login, only with FASTAPI_ISSUES_DEMO=1
@@ -117,7 +126,7 @@ def create_app(
         for opened in (store, *other_stores):
             await close_store(opened)
 
-    app = FastAPI(
+    app = _new_app(
         title="Issue Tracker API",
         version="0.1.0",
         description="A mini production-style API built with FastAPI and fastapi-issues.",

@@ -1,9 +1,11 @@
 """The page users actually click: Swagger UI at `/docs`, in headless Chromium.
 
 A real uvicorn serves the app on 127.0.0.1; the browser opens `/docs`, uses "Try it out" on
-the create route and must see the 201. Swagger UI's script and stylesheet normally come from
-a CDN; with no network here they are served from the copy fastapi-offline ships, and every
-other request outside 127.0.0.1 is refused, so the test never leaves the machine.
+the create route and must see the 201. The example app serves Swagger UI's and ReDoc's assets
+itself (fastapi-offline), and renders them with every request outside 127.0.0.1 refused. For
+the Quickstart's app, which loads them from a CDN, they are served from the copy
+fastapi-offline ships, and every other request outside 127.0.0.1 is refused, so the tests
+never leave the machine.
 
 Needs Debian's chromium (`bash .ci/install-browser`). Outside CI a missing browser skips the
 test; in CI (`CI` set) it fails.
@@ -90,6 +92,24 @@ def open_docs(browser: Browser, base: str) -> Page:
     page.route("**/*", local_only)
     page.goto(f"{base}/docs")
     return page
+
+
+def open_offline(browser: Browser, url: str, base: str) -> tuple[Page, list[str]]:
+    """Open `url` with every request outside `base` refused; return the page and the URLs
+    refused."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    refused: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(f"{base}/"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.goto(url)
+    return page, refused
 
 
 def authorize(page: Page, username: str, password: str) -> None:
@@ -180,3 +200,25 @@ def test_quickstart_followed_literally_in_a_browser(browser: Browser, tmp_path: 
         assert issue["reporter"] == "ada"
     stored = json.loads((project / "data" / "issues.json").read_text())["records"]
     assert [i["id"] for i in stored] == [issue["id"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "operation"),
+    [
+        ("/docs", ".opblock.opblock-post .opblock-summary-description"),
+        ("/redoc", "h2"),
+    ],
+    ids=["swagger-ui", "redoc"],
+)
+def test_example_app_docs_render_with_the_network_blocked(
+    browser: Browser, tmp_path: Path, path: str, operation: str
+) -> None:
+    """No CDN: the example app serves Swagger UI's and ReDoc's assets itself."""
+    env = {"ISSUES_STORAGE_URL": "memory://", "FASTAPI_ISSUES_SECRET_KEY": "k" * 64}
+    with uvicorn("examples.app:app", REPO, env, tmp_path / "uvicorn.log") as base:
+        page, refused = open_offline(browser, f"{base}{path}", base)
+        shown = page.locator(operation).filter(has_text="Create an issue").first
+        shown.wait_for(timeout=30_000)
+        assert shown.is_visible()
+        page.screenshot(path=tmp_path / f"offline{path.replace('/', '-')}.png")
+    assert [url for url in refused if url.endswith((".js", ".css"))] == []

@@ -57,3 +57,18 @@ def test_issue_routes_are_mounted_at_the_crash_course_prefix(tmp_path: Path) -> 
     assert "/api/v1/issues" in paths
     assert "/api/v1/issues/{issue_id}" in paths
     assert "/health" in paths
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_docs_pages_load_their_assets_from_the_app(tmp_path: Path, page: str) -> None:
+    """Swagger UI and ReDoc work without internet: every script and stylesheet is ours."""
+    async with client_for(tmp_path) as client:
+        html = (await client.get(page)).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css))["']""", html)
+        assert assets, html
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            response = await client.get(asset)
+            assert response.status_code == 200, asset
+            assert len(response.content) > 1000, asset
+        assert "cdn." not in html
