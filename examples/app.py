@@ -259,6 +259,11 @@ def _served_app() -> FastAPI:
     return create_app(get_settings())
 
 
+def __dir__() -> list[str]:
+    # `fastapi dev examples/app.py` looks for `app` in dir(module).
+    return [*globals(), "app"]
+
+
 def __getattr__(name: str) -> Any:
     # `uvicorn examples.app:app` builds the app on first use, so importing this module
     # (for create_app, in tests) reads no setting and needs no secret.

@@ -143,3 +143,18 @@ def test_the_served_app_is_built_once_from_get_settings(
         assert "/token" not in module.app.openapi()["paths"]
     finally:
         module._served_app.cache_clear()
+
+
+def test_fastapi_dev_finds_the_app(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fastapi dev examples/app.py` discovers `app`, though it is built on first use."""
+    import examples.app as module
+    from fastapi_cli.discover import get_import_data
+
+    monkeypatch.setenv("ISSUES_STORAGE_URL", "memory://")
+    monkeypatch.setenv("FASTAPI_ISSUES_AUTH", "off")
+    module._served_app.cache_clear()
+    try:
+        found = get_import_data(path=ROOT / "examples" / "app.py")
+        assert (found.module_data.module_import_str, found.app_name) == ("examples.app", "app")
+    finally:
+        module._served_app.cache_clear()
