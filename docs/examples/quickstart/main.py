@@ -1,13 +1,11 @@
 from fastapi import FastAPI
 
-from fastapi_issues import make_issue_router
+from fastapi_issues import make_issue_router, open_issue_store, open_user_store
 from fastapi_issues.auth import (
     AuthEnvSettings,
     current_active_user,
     make_auth_router,
-    open_user_store,
 )
-from fastapi_issues.storage.urls import open_issue_store
 
 STORAGE_URL = "data/issues.json"  # one URL for issues and users
 store = open_issue_store(STORAGE_URL)
