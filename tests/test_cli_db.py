@@ -13,9 +13,13 @@ from fastapi_issues.cli import main
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore, _migrations
 from tests.storage.sql.release_0_1_0 import extract_release, write_with_release
-from tests.storage.sql.test_migrations import add_revision_2
+from tests.storage.sql.test_migrations import NEXT_REVISION, add_next_revision
 
 pytestmark = pytest.mark.anyio
+
+_REVISION_2 = (
+    "Issues get an optional due date (`due_date`), with an index for its filters and sort."
+)
 
 
 @pytest.fixture(scope="session")
@@ -37,14 +41,18 @@ async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
     assert capsys.readouterr().out.splitlines() == [
         "issues_0001",
         "users_0001",
+        "older than this release: issues",
         "made by 0.1.0; `db upgrade` records its revisions",
     ]
     assert await run("db", "upgrade", "--url", url) == 0
     assert capsys.readouterr().out.splitlines() == [
         "stamped issues_0001",
         "stamped users_0001",
-        "at: issues_0001, users_0001",
+        f"applied issues_0002: {_REVISION_2}",
+        "at: issues_0002, users_0001",
     ]
+    assert await run("db", "current", "--url", url) == 0
+    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0001"]
     assert await run("db", "upgrade", "--url", url) == 0
     assert "already at this release" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "issues.db") as conn:
@@ -61,7 +69,7 @@ async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = write_with_release(release_src, postgres_url, postgres_schema)
-    location = add_revision_2(tmp_path / "revisions")
+    location = add_next_revision(tmp_path / "revisions")
     monkeypatch.setattr(
         _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
     )
@@ -78,14 +86,15 @@ async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
     assert captured.out.splitlines() == [
         "stamped issues_0001",
         "stamped users_0001",
-        "applied issues_0002: A test revision.",
-        "at: issues_0002, users_0001",
+        f"applied issues_0002: {_REVISION_2}",
+        f"applied {NEXT_REVISION}: A test revision.",
+        f"at: {NEXT_REVISION}, users_0001",
     ]
     assert "sekrit-word" not in captured.out + captured.err
     store = SQLIssueStore(url, schema=postgres_schema)
     try:
         issue = await store.get(before["issues"][0]["id"])
-        assert issue.model_dump(mode="json") == before["issues"][0]
+        assert issue.model_dump(mode="json") == {**before["issues"][0], "due_date": None}
     finally:
         await store.aclose()
 
@@ -98,17 +107,19 @@ async def test_the_url_defaults_to_the_app_storage_url(
     assert capsys.readouterr().out.splitlines() == [
         "applied issues_0001: The issue tables of fastapi-issues 0.1.0: issues, assignees, "
         "labels, comments.",
+        f"applied issues_0002: {_REVISION_2}",
         "applied users_0001: The users table of fastapi-issues 0.1.0 (`SQLUserStore`).",
-        "at: issues_0001, users_0001",
+        "at: issues_0002, users_0001",
     ]
     assert await run("db", "current") == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0001", "users_0001"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0001"]
 
 
 async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) -> None:
     assert await run("db", "history") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
+        "issues_0001 -> issues_0002 (issues)",
         "base -> issues_0001 (issues)",
         "base -> users_0001 (users)",
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -78,6 +80,33 @@ def _unique_sorted(names: list[str]) -> list[str]:
     if len(set(names)) != len(names):
         raise ValueError("names must not repeat")
     return sorted(names)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    # Pydantic would also read a number as a Unix timestamp and "2024-05-01T00:00" as a
+    # date; the documented format is the calendar date alone, so only that is accepted.
+    if isinstance(value, datetime) or (
+        not isinstance(value, date) and not (isinstance(value, str) and _ISO_DATE.fullmatch(value))
+    ):
+        raise ValueError("expected a calendar date as YYYY-MM-DD, e.g. 2024-05-01")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date, given as `YYYY-MM-DD` (ISO 8601) and never as a timestamp."""
+
+DueDate = Annotated[
+    IsoDate | None,
+    Field(
+        description="When the issue is due: a calendar date (`YYYY-MM-DD`), no time or "
+        "zone; null for none.",
+        examples=["2024-05-31"],
+    ),
+]
+"""The `due_date` field, declared once for every model that has it."""
 
 
 Assignees = Annotated[
@@ -201,12 +230,14 @@ class IssueCreate(BaseModel):
         description=f"Usernames, at most {MAX_ASSIGNEES}, none twice.",
         examples=[[_EXAMPLE_USER]],
     )
+    due_date: DueDate = None
 
 
 class IssueUpdate(_NamesAKnownField):
     """A partial update: only the fields sent are changed.
 
-    `null` is refused rather than read as "unchanged", so a client can never blank a field.
+    `null` is refused rather than read as "unchanged", so a client can never blank a field;
+    the one exception is `due_date`, which is optional and cleared by `null`.
     """
 
     model_config = ConfigDict(
@@ -235,6 +266,8 @@ class IssueUpdate(_NamesAKnownField):
             "Closing without one means `completed`."
         ),
     )
+    # Here None sent is a value ("no due date"): sent or not is told by model_fields_set.
+    due_date: DueDate = None
 
     def changes(self) -> dict[str, object]:
         """The fields the client sent, by name."""
@@ -272,6 +305,7 @@ class IssueOut(BaseModel):
         default=None, description="Who closed it; null unless closed by a known user."
     )
     comment_count: int = Field(default=0, description="How many comments the issue has.")
+    due_date: DueDate = None
 
 
 class LabelCreate(BaseModel):

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fastapi_issues.routers._params import MAX_FILTER_VALUES, MAX_PAGE, NO_NUL, IsoDateTime, aware
-from fastapi_issues.schemas import IssuePriority, IssueStatus
+from fastapi_issues.schemas import IsoDate, IssuePriority, IssueStatus
 from fastapi_issues.storage.query import IssueQuery, IssueSortField, SortDirection
 
 __all__ = [
@@ -59,6 +59,16 @@ class ListQuery(BaseModel):
     updated_since: IsoDateTime | None = Field(
         None, description="Only issues updated at or after this time."
     )
+    due_before: IsoDate | None = Field(
+        None,
+        description="Only issues due on or before this date (YYYY-MM-DD); "
+        "issues without a due date never match.",
+    )
+    due_after: IsoDate | None = Field(
+        None,
+        description="Only issues due on or after this date (YYYY-MM-DD); "
+        "issues without a due date never match.",
+    )
     labels: str | None = Field(
         None,
         max_length=1000,
@@ -73,7 +83,11 @@ class ListQuery(BaseModel):
         description="Only issues assigned to this user; `none` for unassigned ones, "
         "`*` for assigned ones.",
     )
-    sort: IssueSortField = Field("created_at", description="What to order by.")
+    sort: IssueSortField = Field(
+        "created_at",
+        description="What to order by; by `due_date`, issues without one come last "
+        "in either direction.",
+    )
     direction: SortDirection = Field("asc", description="Ascending or descending.")
 
     def store_query(self) -> IssueQuery:
@@ -87,6 +101,8 @@ class ListQuery(BaseModel):
             text=self.q,
             created_since=aware(self.created_since),
             updated_since=aware(self.updated_since),
+            due_before=self.due_before,
+            due_after=self.due_after,
             labels=tuple(n.strip() for n in (self.labels or "").split(",") if n.strip()),
             assignee=self.assignee,
             sort=self.sort,

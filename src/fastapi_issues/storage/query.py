@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from fastapi_issues.schemas import (
@@ -26,7 +26,9 @@ __all__ = [
     "SortDirection",
 ]
 
-IssueSortField = Literal["created_at", "updated_at", "priority", "title"]
+IssueSortField = Literal["created_at", "updated_at", "priority", "title", "due_date"]
+"""What issues can be sorted by. By `due_date`, issues without one come last in both
+directions."""
 
 SortDirection = Literal["asc", "desc"]
 
@@ -42,7 +44,8 @@ class IssueQuery:
     """Which issues a list call returns, in what order, and which slice of them.
 
     Filters combine with AND; the values inside `status` or `priority` combine with OR.
-    Ties in the sort order are broken by creation order, so pages never overlap.
+    Ties in the sort order are broken by creation order, so pages never overlap; sorted by
+    `due_date`, issues without one come after all the others, whichever the direction.
     """
 
     offset: int = 0
@@ -54,6 +57,10 @@ class IssueQuery:
     """Case-insensitive substring of the title or the description."""
     created_since: datetime | None = None
     updated_since: datetime | None = None
+    due_before: date | None = None
+    """Only issues due on or before this date; an issue without a due date never matches."""
+    due_after: date | None = None
+    """Only issues due on or after this date; an issue without a due date never matches."""
     labels: Sequence[str] = ()
     """Label names, ignoring case: only issues that carry every one of them. A name no label
     has matches nothing; so does any name for a store without labels."""

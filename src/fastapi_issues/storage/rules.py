@@ -137,6 +137,7 @@ def new_issue(
         reporter=reporter,
         version=1,
         assignees=list(data.assignees),
+        due_date=data.due_date,
     )
 
 

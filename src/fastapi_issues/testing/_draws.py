@@ -3,7 +3,7 @@ the strategies built from them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -17,6 +17,7 @@ from fastapi_issues.schemas import (
 )
 
 __all__ = [
+    "DUE_DATES",
     "LABEL_NAMES",
     "MICROSECOND",
     "TEXTS",
@@ -26,6 +27,8 @@ __all__ = [
     "assignee_lists",
     "clock_steps",
     "comment_bodies",
+    "due_cut_points",
+    "due_dates",
     "imported_issues",
     "issue_changes",
     "issue_descriptions",
@@ -43,6 +46,16 @@ WORDS = ("Login", "login", "crash", "Crash", "éclair", "ÉCLAIR", "100%", "a_b"
 TEXTS = (*WORDS, "LOG", "%", "_", "b", "é", "É", "cr", "0% ", "nothing like it")
 MICROSECOND = timedelta(microseconds=1)  # the smallest step a stored time can differ by
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # the id of an issue that never was
+# Few, so that issues share a due date (the sort's tie-break), across a month's and a leap
+# day's end, and the extremes a date can take.
+DUE_DATES = (
+    date(2024, 2, 28),
+    date(2024, 2, 29),
+    date(2024, 3, 1),
+    date(1, 1, 1),
+    date(9999, 12, 31),
+)
+_DAY = timedelta(days=1)
 
 # What the rules draw: issue fields, who acts, comment bodies, label colours, clock steps.
 _words = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
@@ -50,12 +63,22 @@ issue_titles = _words  # every word is 3 characters or more, as titles must be
 issue_descriptions = st.tuples(_words, _words).map(" - ".join)
 assignee_lists = st.lists(st.sampled_from(USERS), unique=True, max_size=2)
 maybe_users = st.none() | st.sampled_from(USERS)
+# None half the time: the sort puts those last, and the filters never match them.
+due_dates = st.none() | st.sampled_from(DUE_DATES)
+due_cut_points = st.builds(
+    lambda day, shift: day + shift if date.min + _DAY <= day <= date.max - _DAY else day,
+    st.sampled_from(DUE_DATES),
+    st.sampled_from((timedelta(0), _DAY, -_DAY)),
+)
+"""Where the due date filters cut: on a due date the issues may have, or a day to either
+side (the filters are inclusive)."""
 new_issues = st.builds(
     IssueCreate,
     title=issue_titles,
     description=issue_descriptions,
     priority=st.sampled_from(IssuePriority),
     assignees=assignee_lists,
+    due_date=due_dates,
 )
 comment_bodies = st.sampled_from(("Me too.", "Fixed in main.", "me too."))
 clock_steps = st.sampled_from([timedelta(0), MICROSECOND, timedelta(seconds=1), timedelta(days=3)])
@@ -73,6 +96,7 @@ def issue_changes() -> st.SearchStrategy[IssueUpdate]:
             "status": st.sampled_from(IssueStatus),
             "assignees": assignee_lists,
             "state_reason": st.sampled_from(StateReason),
+            "due_date": due_dates,  # None sent clears it
         },
     )
     return fields.map(lambda sent: IssueUpdate(**sent))
@@ -100,6 +124,7 @@ def imported_issues(
         labels=labels,
         closing=closed,
         naive=st.booleans(),
+        due_date=due_dates,
     )
 
 
@@ -117,6 +142,7 @@ def _imported(
     labels: list[str],
     closing: tuple[StateReason, str | None],
     naive: bool,
+    due_date: date | None,
 ) -> IssueOut:
     """An issue from another store; with `naive`, its times lack a zone (read as UTC)."""
     closed = status == IssueStatus.closed
@@ -137,4 +163,5 @@ def _imported(
         state_reason=closing[0] if closed else None,
         closed_at=created_at + later if closed else None,
         closed_by=closing[1] if closed else None,
+        due_date=due_date,
     )

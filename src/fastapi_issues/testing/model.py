@@ -15,9 +15,10 @@ That is HTTP's order too: a precondition is judged before the request's content 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from typing import Any
 
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
@@ -101,6 +102,7 @@ class TrackerModel:
             reporter=reporter,
             version=1,
             assignees=sorted(data.assignees),
+            due_date=data.due_date,
         )
         self.issues[issue_id] = _Issue(issue)
         return self.get(issue_id)
@@ -139,7 +141,11 @@ class TrackerModel:
     def list(self, query: IssueQuery) -> ModelPage:
         matching = [s.issue for s in self.issues.values() if self._matches(s, query)]
         # sorted() is stable, also with reverse=True: equal keys keep creation order.
-        ordered = sorted(matching, key=_SORT_KEYS[query.sort], reverse=query.direction == "desc")
+        # Issues without a due date come last in both directions, in creation order.
+        key = _SORT_KEYS[query.sort]
+        keyed = [issue for issue in matching if key(issue) is not None]
+        ordered = sorted(keyed, key=key, reverse=query.direction == "desc")
+        ordered += [issue for issue in matching if key(issue) is None]
         start = max(query.offset, 0)
         page = ordered[start : start + max(query.limit, 0)]
         return ModelPage([issue.id for issue in page], len(matching))
@@ -320,6 +326,8 @@ class TrackerModel:
             not text or text in issue.title.lower() or text in issue.description.lower(),
             query.created_since is None or issue.created_at >= query.created_since,
             query.updated_since is None or issue.updated_at >= query.updated_since,
+            query.due_before is None or _due_by(issue.due_date, query.due_before),
+            query.due_after is None or _due_by(query.due_after, issue.due_date),
             all(label is not None and label.id in stored.label_ids for label in wanted_labels),
             _assignee_matches(issue.assignees, query.assignee),
         )
@@ -405,6 +413,11 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc)
 
 
+def _due_by(earlier: date | None, later: date | None) -> bool:
+    """Whether `earlier` is on or before `later`; never when either is missing."""
+    return earlier is not None and later is not None and earlier <= later
+
+
 def _assignee_matches(assignees: Sequence[str], wanted: str | None) -> bool:
     if wanted is None:
         return True
@@ -429,9 +442,10 @@ def _label_out(label: _Label) -> LabelOut:
     )
 
 
-_SORT_KEYS = {
+_SORT_KEYS: dict[str, Callable[[IssueOut], Any]] = {
     "created_at": lambda issue: issue.created_at,
     "updated_at": lambda issue: issue.updated_at,
     "priority": lambda issue: _RANK[issue.priority],
     "title": lambda issue: issue.title,
+    "due_date": lambda issue: issue.due_date,
 }

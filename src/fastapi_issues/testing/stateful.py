@@ -10,7 +10,9 @@ and a random list query (any mix of filters,
 any sort and direction, a page before, on or after the last one) must return the model's ids
 in the model's order with the model's total. One `ManualClock` gives store and model the time,
 and moves only when a rule moves it, so issues share timestamps (every sort's tie-break is
-exercised) and filters cut exactly on stored times, or one microsecond to either side.
+exercised) and filters cut exactly on stored times, or one microsecond to either side. Due
+dates come from a pool of five (or none), so they collide too, and their filters cut on
+them or a day to either side.
 
 A failure prints the shrunk sequence of steps that reproduces it. Settings: `max_examples`
 and `stateful_step_count` from the Hypothesis profile in force (see `docs/storage.md`).
@@ -54,6 +56,7 @@ from fastapi_issues.testing._draws import (
     USERS,
     clock_steps,
     comment_bodies,
+    due_cut_points,
     imported_issues,
     issue_changes,
     label_colors,
@@ -408,9 +411,11 @@ class TrackerStateMachine(RuleBasedStateMachine):
             text=st.none() | st.sampled_from(TEXTS) | self.title_parts(),
             created_since=st.none() | self.cut_points(),
             updated_since=st.none() | self.cut_points(),
+            due_before=st.none() | due_cut_points,
+            due_after=st.none() | due_cut_points,
             labels=names if self.collaboration else st.just(()),
             assignee=st.none() | st.sampled_from((ASSIGNEE_NONE, ASSIGNEE_ANY, *USERS)),
-            sort=st.sampled_from(("created_at", "updated_at", "priority", "title")),
+            sort=st.sampled_from(("created_at", "updated_at", "priority", "title", "due_date")),
             direction=st.sampled_from(("asc", "desc")),
         )
 

@@ -8,17 +8,24 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues.auth.sql import SQLUserStore
-from fastapi_issues.schemas import IssueCreate
+from fastapi_issues.schemas import IssueCreate, IssueUpdate
 from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.query import IssueQuery
 from fastapi_issues.storage.sql import VERSION_TABLE, SQLIssueStore, _migrations
+from fastapi_issues.storage.sql._schema import metadata
 from tests.storage.sql.release_0_1_0 import (
     extract_release,
     read_with_this_release,
@@ -27,10 +34,16 @@ from tests.storage.sql.release_0_1_0 import (
 
 pytestmark = pytest.mark.anyio
 
-# A later revision of the issues branch, for databases "older than the code": it adds a
-# table, says so in a file (if given one), and pauses long enough for a second process to
-# come and wait on the lock, or for this one to be killed halfway.
-_REVISION_2 = '''
+SHIPPED_HEAD = _migrations.script_directory().get_revision("issues@head").revision
+"""The newest revision of the issues branch this release ships."""
+
+NEXT_REVISION = "issues_test"
+"""The revision id of the test revision below."""
+
+# A later revision of the issues branch than this release ships, for databases "older than
+# the code": it adds a table, says so in a file (if given one), and pauses long enough for a
+# second process to come and wait on the lock, or for this one to be killed halfway.
+_NEXT_REVISION_CODE = '''
 """A test revision."""
 import pathlib
 import time
@@ -38,8 +51,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "issues_0002"
-down_revision = "issues_0001"
+revision = "NEXT"
+down_revision = "HEAD"
 branch_labels = None
 depends_on = None
 
@@ -52,20 +65,25 @@ def upgrade():
 '''
 
 
-def add_revision_2(folder: Path, pause: float = 0.0, signal: Path | None = None) -> str:
+def add_next_revision(folder: Path, pause: float = 0.0, signal: Path | None = None) -> str:
     """Write the test revision into `folder`; the location to add to `VERSION_LOCATIONS`."""
     folder.mkdir(exist_ok=True)
-    code = _REVISION_2.replace("PAUSE", repr(pause)).replace("SIGNAL", repr(str(signal or "")))
-    (folder / "issues_0002_test.py").write_text(code)
+    code = (
+        _NEXT_REVISION_CODE.replace("NEXT", NEXT_REVISION)
+        .replace("HEAD", str(SHIPPED_HEAD))
+        .replace("PAUSE", repr(pause))
+        .replace("SIGNAL", repr(str(signal or "")))
+    )
+    (folder / f"{NEXT_REVISION}.py").write_text(code)
     return str(folder)
 
 
 @pytest.fixture
-def with_revision_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Call to make this release know a revision 2 of the issues branch."""
+def with_next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call to make this release know a revision of the issues branch after its own."""
 
     def add() -> None:
-        location = add_revision_2(tmp_path / "revisions")
+        location = add_next_revision(tmp_path / "revisions")
         monkeypatch.setattr(
             _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
         )
@@ -136,13 +154,31 @@ def _sqlite_schema(path: Path) -> set[tuple[str, ...]]:
     }
 
 
+async def _upgrade_to(url: str, schema: str | None, *targets: str) -> None:
+    """Bring a database to `targets` (one revision per branch) and no further, as Alembic
+    does for our stores."""
+    engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    translated = engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+
+    def run(conn: Connection) -> None:
+        if schema is not None:
+            conn.execute(CreateSchema(schema, if_not_exists=True))
+        config = _migrations._config(conn, schema, None)
+        for target in targets:
+            command.upgrade(config, target)
+
+    try:
+        async with translated.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
 async def test_revision_1_makes_the_sqlite_schema_of_0_1_0(
     tmp_path: Path, release_src: Path
 ) -> None:
     write_with_release(release_src, f"sqlite:///{tmp_path / 'old.db'}")
-    store, users = await _open_both(f"sqlite:///{tmp_path / 'new.db'}", None)
-    await store.aclose()
-    await users.aclose()
+    await _upgrade_to(f"sqlite:///{tmp_path / 'new.db'}", None, "issues_0001", "users_0001")
     assert _sqlite_schema(tmp_path / "new.db") == _sqlite_schema(tmp_path / "old.db")
 
 
@@ -171,9 +207,7 @@ async def test_revision_1_makes_the_postgres_schema_of_0_1_0(
     old_schema = f"{postgres_schema}_old"
     write_with_release(release_src, postgres_url, old_schema)
     try:
-        store, users = await _open_both(postgres_url, postgres_schema)
-        await store.aclose()
-        await users.aclose()
+        await _upgrade_to(postgres_url, postgres_schema, "issues_0001", "users_0001")
         new = await _postgres_schema(postgres_url, postgres_schema)
         assert all(new)  # columns, constraints and indexes were all found
         assert new == await _postgres_schema(postgres_url, old_schema)
@@ -181,19 +215,140 @@ async def test_revision_1_makes_the_postgres_schema_of_0_1_0(
         await _query(postgres_url, None, f'DROP SCHEMA IF EXISTS "{old_schema}" CASCADE')
 
 
-# -- 0.1.0's databases are stamped and served ---------------------------------------------
+# -- revision 2 adds due_date --------------------------------------------------------------
 
 
-async def test_a_database_of_0_1_0_is_stamped_and_served_with_every_row(
+def _no_sqlite_differences(path: Path) -> list[object]:
+    """What Alembic finds different between the database and this release's `metadata`."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            ours = set(metadata.tables)
+            context = MigrationContext.configure(
+                conn,
+                opts={"include_name": lambda name, kind, _: kind != "table" or name in ours},
+            )
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+async def test_a_sqlite_file_of_0_1_0_upgraded_has_the_schema_of_this_release(
+    tmp_path: Path, release_src: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'issues.db'}"
+    write_with_release(release_src, url)
+    store, users = await _open_both(url, None)
+    await store.aclose()
+    await users.aclose()
+    assert ("issues", "due_date") in {
+        (table, column) for table, column, *_ in await _columns(url, None)
+    }
+    assert _no_sqlite_differences(tmp_path / "issues.db") == []
+
+
+async def _columns(url: str, schema: str | None) -> list[tuple[object, ...]]:
+    if schema is None:
+        return await _query(
+            url,
+            None,
+            "SELECT m.name, p.name, p.type FROM sqlite_master m "
+            "JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+        )
+    return await _query(
+        url,
+        schema,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        f"WHERE table_schema = '{schema}'",
+    )
+
+
+async def test_a_postgres_schema_of_0_1_0_upgraded_is_one_this_release_would_make(
+    postgres_url: str, postgres_schema: str, release_src: Path
+) -> None:
+    new_schema = f"{postgres_schema}_new"
+    write_with_release(release_src, postgres_url, postgres_schema)
+    try:
+        store, users = await _open_both(postgres_url, new_schema)
+        await store.aclose()
+        await users.aclose()
+        upgraded = SQLIssueStore(postgres_url, schema=postgres_schema, auto_upgrade=True)
+        await upgraded.create_schema()
+        await upgraded.aclose()
+        new = await _postgres_schema(postgres_url, new_schema)
+        assert ("issues", "due_date", "date", "YES", "None", "None") in new[0]
+        assert new == await _postgres_schema(postgres_url, postgres_schema)
+    finally:
+        await _query(postgres_url, None, f'DROP SCHEMA IF EXISTS "{new_schema}" CASCADE')
+
+
+async def test_a_database_at_revision_1_is_upgraded_by_its_store_when_allowed(
+    database: tuple[str, str | None],
+) -> None:
+    """SQLite upgrades itself by default; PostgreSQL only with auto_upgrade=True."""
+    url, schema = database
+    await _upgrade_to(url, schema, "issues_0001")
+    # Integer microseconds on SQLite (as `UTCTimestamp` keeps them), timestamptz on PostgreSQL.
+    now = "1700000000000000" if schema is None else "'2023-11-14 22:13:20+00'"
+    await _query(
+        url,
+        schema,
+        "INSERT INTO issues (id, title, description, priority, priority_rank, status, "
+        "created_at, updated_at, version) VALUES ('old-1', 'Old one', 'From revision 1', "
+        f"'low', 0, 'open', {now}, {now}, 1)",
+    )
+    if schema is not None:
+        refused = SQLIssueStore(url, schema=schema)
+        try:
+            with pytest.raises(StorageError, match="older than this release"):
+                await refused.create_schema()
+        finally:
+            await refused.aclose()
+        assert await _revisions(url, schema) == {"issues_0001"}
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=True if schema else None)
+    try:
+        old = await store.get("old-1")
+        assert old.due_date is None
+        assert old.title == "Old one"
+    finally:
+        await store.aclose()
+    assert await _revisions(url, schema) == {"issues_0002"}
+
+
+# -- 0.1.0's databases are upgraded and served ---------------------------------------------
+
+
+async def test_a_database_of_0_1_0_is_upgraded_and_served_with_every_row(
     database: tuple[str, str | None], release_src: Path
 ) -> None:
     url, schema = database
     before = write_with_release(release_src, url, schema)
-    store, users = await _open_both(url, schema)
+    store, users = (
+        SQLIssueStore(url, schema=schema, auto_upgrade=True),
+        SQLUserStore(url, schema=schema),
+    )
     try:
-        assert await read_with_this_release(store, users) == before
-        assert await _revisions(url, schema) == {"issues_0001", "users_0001"}
+        await store.create_schema()
+        await users.create_schema()
+        after = await read_with_this_release(store, users)
+        # Every row as 0.1.0 wrote it, and none due.
+        assert after == {
+            **before,
+            "issues": [{**issue, "due_date": None} for issue in before["issues"]],
+        }
+        assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
         assert any(issue["status"] == "closed" for issue in before["issues"])
+        first = before["issues"][0]["id"]
+        due = await store.update(first, IssueUpdate(due_date=date(2030, 1, 31)))
+        assert due.due_date == date(2030, 1, 31)
+        assert due.version == before["issues"][0]["version"] + 1
+        found = await store.list(IssueQuery(due_after=date(2030, 1, 31)))
+        assert [issue.id for issue in found.items] == [first]
+        by_due = await store.list(IssueQuery(sort="due_date", direction="desc"))
+        assert [issue.id for issue in by_due.items] == [
+            first,
+            *(issue["id"] for issue in before["issues"][1:]),
+        ]
         issue = await store.create(IssueCreate(title="After", description="The upgrade"))
         assert (await store.get(issue.id)).title == "After"
     finally:
@@ -208,7 +363,7 @@ async def test_a_new_database_is_created_through_the_migrations(
     store = SQLIssueStore(url, schema=schema, auto_upgrade=False)
     try:
         await store.create_schema()
-        assert await _revisions(url, schema) == {"issues_0001"}
+        assert await _revisions(url, schema) == {SHIPPED_HEAD}
     finally:
         await store.aclose()
 
@@ -217,12 +372,12 @@ async def test_a_new_database_is_created_through_the_migrations(
 
 
 async def test_an_older_postgres_database_is_refused_naming_the_command(
-    postgres_url: str, postgres_schema: str, with_revision_2: Callable[[], None]
+    postgres_url: str, postgres_schema: str, with_next_revision: Callable[[], None]
 ) -> None:
     store = SQLIssueStore(postgres_url, schema=postgres_schema)
     await store.create_schema()
     await store.aclose()
-    with_revision_2()
+    with_next_revision()
     # The test server trusts any password: one is given to see it is never shown.
     with_password = make_url(postgres_url).set(password="sekrit-word")
     url = with_password.render_as_string(hide_password=False)
@@ -240,40 +395,40 @@ async def test_an_older_postgres_database_is_refused_naming_the_command(
             await refused.list_labels()
     finally:
         await refused.aclose()
-    assert await _revisions(postgres_url, postgres_schema) == {"issues_0001"}
+    assert await _revisions(postgres_url, postgres_schema) == {SHIPPED_HEAD}
     upgrading = SQLIssueStore(postgres_url, schema=postgres_schema, auto_upgrade=True)
     try:
         await upgrading.create_schema()
     finally:
         await upgrading.aclose()
-    assert await _revisions(postgres_url, postgres_schema) == {"issues_0002"}
+    assert await _revisions(postgres_url, postgres_schema) == {NEXT_REVISION}
 
 
 async def test_sqlite_upgrades_itself_by_default(
-    tmp_path: Path, with_revision_2: Callable[[], None]
+    tmp_path: Path, with_next_revision: Callable[[], None]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'issues.db'}"
     store = SQLIssueStore(url)
     issue = await store.create(IssueCreate(title="Before", description="The upgrade"))
     await store.aclose()
-    with_revision_2()
+    with_next_revision()
     store = SQLIssueStore(url)
     try:
         assert await store.get(issue.id) == issue
     finally:
         await store.aclose()
-    assert await _revisions(url, None) == {"issues_0002"}
+    assert await _revisions(url, None) == {NEXT_REVISION}
     assert await _query(url, None, "SELECT count(*) FROM upgrade_marker") == [(0,)]
 
 
 async def test_a_sqlite_store_told_not_to_upgrade_refuses(
-    tmp_path: Path, with_revision_2: Callable[[], None]
+    tmp_path: Path, with_next_revision: Callable[[], None]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'issues.db'}"
     store = SQLIssueStore(url)
     await store.create_schema()
     await store.aclose()
-    with_revision_2()
+    with_next_revision()
     store = SQLIssueStore(url, auto_upgrade=False)
     try:
         with pytest.raises(StorageError, match=r"run: fastapi-issues db upgrade --url 'sqlite"):
@@ -326,7 +481,7 @@ async def test_two_processes_starting_on_an_old_database_take_turns(
 ) -> None:
     url, schema = database
     before = write_with_release(release_src, url, schema)
-    location = add_revision_2(tmp_path / "revisions", pause=1.0)
+    location = add_next_revision(tmp_path / "revisions", pause=1.0)
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -352,7 +507,7 @@ async def test_two_processes_starting_on_an_old_database_take_turns(
         assert process.returncode == 0, err.decode()
         assert json.loads(out) == [issue["id"] for issue in before["issues"]]
     # One upgraded (stamping 0.1.0's record first), the other waited and found it done.
-    assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
+    assert await _revisions(url, schema) == {NEXT_REVISION, "users_0001"}
     assert await _query(url, schema, "SELECT count(*) FROM upgrade_marker") == [(0,)]
 
 
@@ -365,7 +520,7 @@ async def test_a_process_killed_mid_upgrade_leaves_the_old_revision(
     url, schema = database
     before = write_with_release(release_src, url, schema)
     signal = tmp_path / "halfway"
-    location = add_revision_2(tmp_path / "revisions", pause=60.0, signal=signal)
+    location = add_next_revision(tmp_path / "revisions", pause=60.0, signal=signal)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _START, url, schema or "", location
     )
@@ -384,7 +539,7 @@ async def test_a_process_killed_mid_upgrade_leaves_the_old_revision(
     assert "upgrade_marker" not in tables
     assert VERSION_TABLE not in tables
     # The next start upgrades it, every row kept (quickly: its pause was for the killing).
-    add_revision_2(tmp_path / "revisions")
+    add_next_revision(tmp_path / "revisions")
     monkeypatch.setattr(
         _migrations, "VERSION_LOCATIONS", (*_migrations.VERSION_LOCATIONS, location)
     )
@@ -395,4 +550,4 @@ async def test_a_process_killed_mid_upgrade_leaves_the_old_revision(
         ]
     finally:
         await store.aclose()
-    assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
+    assert await _revisions(url, schema) == {NEXT_REVISION, "users_0001"}

@@ -29,7 +29,10 @@ _SORT_KEYS: dict[str, Callable[[IssueOut], Any]] = {
     "updated_at": lambda issue: issue.updated_at,
     "priority": lambda issue: PRIORITY_RANK[issue.priority],
     "title": lambda issue: issue.title,
+    "due_date": lambda issue: issue.due_date,
 }
+# Sorts whose key can be None: those issues come last in both directions.
+_NULLS_LAST = frozenset({"due_date"})
 
 
 class StoredIssue(IssueOut):
@@ -247,6 +250,12 @@ def _matcher(query: IssueQuery, label_ids: Collection[str]) -> Callable[[StoredI
     if query.updated_since is not None:
         updated_since = query.updated_since
         tests.append(lambda i: i.updated_at >= updated_since)
+    if query.due_before is not None:
+        due_before = query.due_before
+        tests.append(lambda i: i.due_date is not None and i.due_date <= due_before)
+    if query.due_after is not None:
+        due_after = query.due_after
+        tests.append(lambda i: i.due_date is not None and i.due_date >= due_after)
     if label_ids:
         wanted = frozenset(label_ids)
         tests.append(lambda i: wanted.issubset(i.label_ids))
@@ -260,6 +269,17 @@ def _matcher(query: IssueQuery, label_ids: Collection[str]) -> Callable[[StoredI
     if not tests:
         return None
     return lambda issue: all(test(issue) for test in tests)
+
+
+def _sorted(issues: list[StoredIssue], sort: str, direction: str) -> list[StoredIssue]:
+    key = _SORT_KEYS[sort]
+    reverse = direction == "desc"
+    if sort not in _NULLS_LAST:
+        # sorted() is stable, so ties keep creation order in both directions.
+        return sorted(issues, key=key, reverse=reverse)
+    keyed = [issue for issue in issues if key(issue) is not None]
+    unkeyed = [issue for issue in issues if key(issue) is None]
+    return sorted(keyed, key=key, reverse=reverse) + unkeyed
 
 
 class IssueIndex:
@@ -278,8 +298,7 @@ class IssueIndex:
     def _view(self, sort: str, direction: str) -> list[StoredIssue]:
         view = self._views.get((sort, direction))
         if view is None:
-            # sorted() is stable, so ties keep creation order in both directions.
-            view = sorted(self.issues.values(), key=_SORT_KEYS[sort], reverse=direction == "desc")
+            view = _sorted(list(self.issues.values()), sort, direction)
             self._views[(sort, direction)] = view
         return view
 

@@ -31,6 +31,8 @@ class QueryShape(NamedTuple):
     text: bool
     created_since: bool
     updated_since: bool
+    due_before: bool
+    due_after: bool
     sort: str
     direction: str
     labels: bool
@@ -43,7 +45,10 @@ _SORT_KEYS = {
     "updated_at": issues.c.updated_at,
     "priority": issues.c.priority_rank,
     "title": issues.c.title,
+    "due_date": issues.c.due_date,
 }
+# Sort keys that can be NULL: those rows come last in both directions.
+_NULLS_LAST = frozenset({"due_date"})
 
 
 class TextFilter:
@@ -94,6 +99,8 @@ def list_shape(query: IssueQuery) -> QueryShape:
             bool(query.text),
             query.created_since is not None,
             query.updated_since is not None,
+            query.due_before is not None,
+            query.due_after is not None,
             query.sort,
             query.direction,
             bool(query.labels),
@@ -117,6 +124,10 @@ def list_params(query: IssueQuery, shape: QueryShape, text: TextFilter) -> dict[
         params["created_since"] = as_utc(query.created_since)
     if query.updated_since is not None:
         params["updated_since"] = as_utc(query.updated_since)
+    if query.due_before is not None:
+        params["due_before"] = query.due_before
+    if query.due_after is not None:
+        params["due_after"] = query.due_after
     if query.labels:
         keys = sorted({label_key(name) for name in query.labels})
         params["label_keys"] = keys
@@ -144,15 +155,23 @@ def build_list_statements(
         conditions.append(issues.c.created_at >= bindparam("created_since"))
     if shape.updated_since:
         conditions.append(issues.c.updated_at >= bindparam("updated_since"))
+    # A NULL due date compares as unknown, so an issue without one never matches.
+    if shape.due_before:
+        conditions.append(issues.c.due_date <= bindparam("due_before"))
+    if shape.due_after:
+        conditions.append(issues.c.due_date >= bindparam("due_after"))
     if shape.labels:
         conditions.append(_labels_condition())
     if shape.assignee is not None:
         conditions.append(_assignee_condition(shape.assignee))
     key = _SORT_KEYS[shape.sort]
+    order = key.desc() if shape.direction == "desc" else key.asc()
+    if shape.sort in _NULLS_LAST:
+        order = order.nulls_last()
     items = (
         select(*ISSUE_SELECT)
         .where(*conditions)
-        .order_by(key.desc() if shape.direction == "desc" else key.asc(), issues.c.seq.asc())
+        .order_by(order, issues.c.seq.asc())
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )

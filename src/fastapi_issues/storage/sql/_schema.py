@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -105,6 +106,9 @@ issues = Table(
     Column("state_reason", Text, nullable=True),
     Column("closed_at", UTCTimestamp, nullable=True),
     Column("closed_by", Text, nullable=True),
+    # Revision issues_0002. A calendar date: PostgreSQL's date, SQLite's YYYY-MM-DD text
+    # (SQLAlchemy's Date), which sorts and compares as the dates do.
+    Column("due_date", Date, nullable=True),
     CheckConstraint(_one_of("priority", list(PRIORITY_RANK)), name="ck_issues_priority"),
     CheckConstraint(
         " OR ".join(
@@ -132,6 +136,10 @@ Index("ix_issues_priority_desc", issues.c.priority_rank.desc(), issues.c.seq)
 # The filters: a status or reporter narrows the rows, in the default (creation) order.
 Index("ix_issues_status", issues.c.status, issues.c.created_at, issues.c.seq)
 Index("ix_issues_reporter", issues.c.reporter, issues.c.created_at, issues.c.seq)
+# due_before/due_after are range filters, and sort=due_date pages by it: both read this
+# index rather than the table (nulls sort apart in it, so "no due date last" costs no sort
+# of the issues that have one).
+Index("ix_issues_due_date", issues.c.due_date, issues.c.seq)
 
 # An issue's assignees and labels are rows of their own, so a filter is an indexed lookup
 # and a label edit changes only the rows it adds or removes.
