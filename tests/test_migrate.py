@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,17 @@ pytestmark = pytest.mark.anyio
 
 
 async def fill(url: str) -> list[IssueOut]:
-    """Ten issues in the store at `url`, some changed, one gone; returned as stored."""
+    """Ten issues in the store at `url`, some changed, one gone, some due (two on one day);
+    returned as stored."""
     store = open_issue_store(url)
     try:
         made = [
             await store.create(
-                IssueCreate(title=f"Issue {n % 3}", description="Needs copying"),
+                IssueCreate(
+                    title=f"Issue {n % 3}",
+                    description="Needs copying",
+                    due_date=date(2024, 5, 1 + n % 4) if n % 3 else None,
+                ),
                 reporter="ada" if n % 2 else None,
             )
             for n in range(10)
@@ -63,7 +69,17 @@ async def test_json_to_sqlite_copies_everything_once(tmp_path: Path) -> None:
     report = await migrate(source, target)
     assert report == MigrationReport(issues_copied=9, issues_already_present=0)
     assert await contents(target) == original
-    for query in ({}, {"sort": "title", "direction": "desc"}, {"sort": "updated_at"}):
+    assert {issue.due_date for issue in original} == {
+        None,
+        *(date(2024, 5, d) for d in (1, 2, 3, 4)),
+    }
+    for query in (
+        {},
+        {"sort": "title", "direction": "desc"},
+        {"sort": "updated_at"},
+        {"sort": "due_date", "direction": "desc"},
+        {"due_after": date(2024, 5, 2), "due_before": date(2024, 5, 3)},
+    ):
         assert await listed(target, **query) == await listed(source, **query)
 
     again = await migrate(source, target)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -86,3 +88,23 @@ def test_comment_body_is_not_blank_and_the_schema_says_so(body: str, valid: bool
             adapter.validate_python(body)
     # The OpenAPI schema carries the same rule, so clients and fuzzers see it.
     assert "\\r" in adapter.json_schema()["pattern"]
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-5-1", "2024-05-01T00:00:00", "2024-05-01\n", "2024-02-30", 1714521600, True]
+)
+def test_a_due_date_is_a_calendar_date_written_yyyy_mm_dd(value: object) -> None:
+    with pytest.raises(ValidationError, match="due_date"):
+        IssueCreate(title="Due", description="Some day", due_date=value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="due_date"):
+        IssueUpdate.model_validate({"due_date": value})
+
+
+def test_a_due_date_is_optional_and_null_clears_it_in_an_update() -> None:
+    assert IssueCreate(title="Due", description="Some day").due_date is None
+    created = IssueCreate.model_validate(
+        {"title": "Due", "description": "x" * 5, "due_date": "2024-02-29"}
+    )
+    assert created.due_date == date(2024, 2, 29)
+    assert IssueUpdate.model_validate({"due_date": None}).changes() == {"due_date": None}
+    assert IssueUpdate.model_validate({"title": "Other"}).changes() == {"title": "Other"}

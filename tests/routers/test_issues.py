@@ -222,6 +222,11 @@ async def test_default_limit_is_20(client: httpx.AsyncClient) -> None:
         {"direction": "up"},
         {"created_since": "yesterday"},
         {"q": ""},
+        {"sort": "due"},
+        {"due_before": "2024-02-30"},
+        {"due_before": "next week"},
+        {"due_after": "1714521600"},
+        {"due_after": "2024-05-01T00:00:00Z"},
     ],
 )
 async def test_bad_list_parameters_are_422(
@@ -255,6 +260,76 @@ async def test_filters_and_sort_over_http(client: httpx.AsyncClient) -> None:
     assert await ids(created_since=since) == [medium["id"]]
     response = await client.get(BASE, params={"status": "open", "limit": 1})
     assert response.headers["X-Total-Count"] == "2"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_due_date_is_set_and_cleared_by_update(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    issue = await create(client)
+    assert issue["due_date"] is None
+    url = f"{BASE}/{issue['id']}"
+    due = await client.request(method, url, json={"due_date": "2024-02-29"})
+    assert (due.status_code, due.json()["due_date"]) == (200, "2024-02-29")
+    kept = await client.request(method, url, json={"title": "Renamed"})
+    assert kept.json()["due_date"] == "2024-02-29"
+    # Unlike the other fields, null is a value here: no due date.
+    cleared = await client.request(method, url, json={"due_date": None})
+    assert (cleared.status_code, cleared.json()["due_date"]) == (200, None)
+    assert cleared.json()["version"] == 4
+    assert (await client.get(url)).json() == cleared.json()
+
+
+@pytest.mark.parametrize(
+    "due_date", ["2024-02-30", "31/12/2024", "2024-05-01T00:00:00", 1714521600, "", True]
+)
+async def test_a_bad_due_date_is_422_naming_the_format(
+    client: httpx.AsyncClient, due_date: object
+) -> None:
+    response = await client.post(BASE, json={**NEW, "due_date": due_date})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "due_date"]
+    assert (await client.get(BASE)).headers["X-Total-Count"] == "0"
+    issue = await create(client)
+    patched = await client.patch(f"{BASE}/{issue['id']}", json={"due_date": due_date})
+    assert patched.status_code == 422
+    await client.delete(f"{BASE}/{issue['id']}")
+
+
+async def test_due_date_filters_and_sort_over_http(client: httpx.AsyncClient) -> None:
+    late = await create(client, title="Late", due_date="2024-03-01")
+    never = await create(client, title="Never")
+    early = await create(client, title="Early", due_date="2024-02-28")
+    leap = await create(client, title="Leap", due_date="2024-02-29")
+
+    async def ids(**params: Any) -> list[str]:
+        response = await client.get(BASE, params=params)
+        assert response.status_code == 200, response.text
+        return [i["id"] for i in response.json()]
+
+    assert await ids(due_before="2024-02-29") == [early["id"], leap["id"]]
+    assert await ids(due_after="2024-02-29") == [late["id"], leap["id"]]
+    assert await ids(due_after="2024-02-29", due_before="2024-02-29") == [leap["id"]]
+    assert await ids(sort="due_date") == [early["id"], leap["id"], late["id"], never["id"]]
+    assert await ids(sort="due_date", direction="desc") == [
+        late["id"],
+        leap["id"],
+        early["id"],
+        never["id"],
+    ]
+
+
+def test_openapi_documents_due_date_and_its_filters() -> None:
+    schema = make_app().openapi()
+    issue = schema["components"]["schemas"]["IssueOut"]["properties"]["due_date"]
+    assert {"type": "string", "format": "date"} in issue["anyOf"]
+    parameters = {p["name"]: p for p in schema["paths"][BASE]["get"]["parameters"]}
+    for name in ("due_before", "due_after"):
+        assert parameters[name]["schema"]["anyOf"][0] == {"type": "string", "format": "date"}
+        assert "without a due date never match" in parameters[name]["description"]
+    sort = parameters["sort"]["schema"]
+    assert "due_date" in sort["enum"]
 
 
 # -- conditional requests ------------------------------------------------------------------

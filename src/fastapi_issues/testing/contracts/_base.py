@@ -4,6 +4,7 @@ user overrides, and the small builders the tests use."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ def draft(
     priority: str = "medium",
     text: str = "Something broke",
     assignees: Sequence[str] = (),
+    due_date: date | None = None,
 ) -> IssueCreate:
     """The create request of an issue, with defaults for whatever a test does not care about."""
     return IssueCreate(
@@ -39,6 +41,7 @@ def draft(
         description=text,
         priority=IssuePriority(priority),
         assignees=list(assignees),
+        due_date=due_date,
     )
 
 

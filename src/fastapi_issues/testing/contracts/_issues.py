@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -498,6 +498,57 @@ class IssueStoreContract(StoreContract):
         page = await store.list(IssueQuery(priority=[IssuePriority.high], offset=1, limit=1))
         assert page.total == 3
         assert ids_of(page.items) == [highs[1].id]
+
+    # -- due dates -----------------------------------------------------------------------
+
+    async def test_due_date_is_kept_and_optional(self, store: IssueStore) -> None:
+        due = await store.create(draft("Due", due_date=date(2024, 2, 29)))
+        assert due.due_date == date(2024, 2, 29)
+        assert (await store.get(due.id)).due_date == date(2024, 2, 29)
+        assert (await store.create(draft("Not due"))).due_date is None
+        extremes = [await store.create(draft(due_date=day)) for day in (date.min, date.max)]
+        assert [(await store.get(i.id)).due_date for i in extremes] == [date.min, date.max]
+
+    async def test_due_date_is_set_changed_and_cleared_by_update(self, store: IssueStore) -> None:
+        issue = await store.create(draft())
+        later = await store.update(issue.id, IssueUpdate(due_date=date(2024, 5, 1)))
+        assert (later.due_date, later.version) == (date(2024, 5, 1), 2)
+        same = await store.update(issue.id, IssueUpdate(due_date=date(2024, 5, 1)))
+        assert same.version == 2
+        untouched = await store.update(issue.id, IssueUpdate(title="Renamed"))
+        assert untouched.due_date == date(2024, 5, 1)
+        cleared = await store.update(issue.id, IssueUpdate.model_validate({"due_date": None}))
+        assert (cleared.due_date, cleared.version) == (None, 4)
+        assert (await store.get(issue.id)).due_date is None
+
+    async def test_filters_by_due_date_inclusively(self, store: IssueStore) -> None:
+        days = [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1), None]
+        issues = [await store.create(draft(due_date=day)) for day in days]
+        before = await store.list(IssueQuery(due_before=date(2024, 2, 29)))
+        assert ids_of(before.items) == ids_of(issues[:2])
+        after = await store.list(IssueQuery(due_after=date(2024, 2, 29)))
+        assert ids_of(after.items) == ids_of(issues[1:3])
+        on = await store.list(IssueQuery(due_after=days[1], due_before=days[1]))
+        assert (ids_of(on.items), on.total) == ([issues[1].id], 1)
+        # An issue without a due date matches neither, however wide the range.
+        wide = await store.list(IssueQuery(due_after=date.min, due_before=date.max))
+        assert wide.total == 3
+
+    async def test_sorts_by_due_date_with_issues_not_due_last(self, store: IssueStore) -> None:
+        a = await store.create(draft("Issue a", due_date=date(2024, 3, 1)))
+        b = await store.create(draft("Issue b"))
+        c = await store.create(draft("Issue c", due_date=date(2024, 1, 1)))
+        d = await store.create(draft("Issue d", due_date=date(2024, 3, 1)))
+        e = await store.create(draft("Issue e"))
+        asc = await store.list(IssueQuery(sort="due_date"))
+        desc = await store.list(IssueQuery(sort="due_date", direction="desc"))
+        assert ids_of(asc.items) == [c.id, a.id, d.id, b.id, e.id]
+        assert ids_of(desc.items) == [a.id, d.id, c.id, b.id, e.id]
+        pages = [
+            await store.list(IssueQuery(sort="due_date", direction="desc", offset=n, limit=2))
+            for n in (0, 2, 4)
+        ]
+        assert [i for page in pages for i in ids_of(page.items)] == ids_of(desc.items)
 
     # -- concurrency ---------------------------------------------------------------------
 
