@@ -17,7 +17,7 @@ from starlette.datastructures import URL
 from fastapi_issues import InMemoryIssueStore, IssueCreate, IssueQuery, make_issue_router
 from fastapi_issues.routers._pages import link_header
 from fastapi_issues.routers._params import MAX_FILTER_VALUES, NO_NUL, IsoDateTime
-from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus
+from fastapi_issues.schemas import IsoDate, IssueOut, IssuePriority, IssueStatus
 from fastapi_issues.storage.query import IssueSortField, SortDirection
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +66,20 @@ def _reference_app() -> FastAPI:
         updated_since: Annotated[
             IsoDateTime | None, Query(description="Only issues updated at or after this time.")
         ] = None,
+        due_before: Annotated[
+            IsoDate | None,
+            Query(
+                description="Only issues due on or before this date (YYYY-MM-DD); "
+                "issues without a due date never match."
+            ),
+        ] = None,
+        due_after: Annotated[
+            IsoDate | None,
+            Query(
+                description="Only issues due on or after this date (YYYY-MM-DD); "
+                "issues without a due date never match."
+            ),
+        ] = None,
         labels: Annotated[
             str | None,
             Query(
@@ -84,7 +98,13 @@ def _reference_app() -> FastAPI:
                 "`*` for assigned ones.",
             ),
         ] = None,
-        sort: Annotated[IssueSortField, Query(description="What to order by.")] = "created_at",
+        sort: Annotated[
+            IssueSortField,
+            Query(
+                description="What to order by; by `due_date`, issues without one come last "
+                "in either direction."
+            ),
+        ] = "created_at",
         direction: Annotated[SortDirection, Query(description="Ascending or descending.")] = "asc",
     ) -> Any:
         return []

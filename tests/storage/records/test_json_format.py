@@ -10,12 +10,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fastapi_issues import CommentCreate, CorruptStoreError, IssueCreate, IssueQuery
+from fastapi_issues import CommentCreate, CorruptStoreError, IssueCreate, IssueQuery, IssueUpdate
 from fastapi_issues.auth import JSONFileUserStore
 from fastapi_issues.storage import JSONFileIssueStore
 from tests.releases import extract_0_1_0
@@ -192,6 +193,8 @@ async def test_a_data_folder_written_by_0_1_is_upgraded_and_served_intact(
         for i, old in zip(issues, seen_by_0_1["issues"], strict=True)
     ] == seen_by_0_1["issues"]
     assert sum(1 for i in issues if i.status == "closed") == 2
+    # 0.1's records have no due date, and read as having none: no format version needed.
+    assert all(i.due_date is None for i in issues)
     assert sum(i.comment_count for i in issues) == len(seen_by_0_1["comments"]) == 6
     assert {name for i in issues for name in i.labels} == {"bug", "docs"}
     labels = (await store.list_labels()).items
@@ -213,6 +216,14 @@ async def test_a_data_folder_written_by_0_1_is_upgraded_and_served_intact(
     upgraded = {name: (folder / f"{name}.json").read_bytes() for name in COLLECTIONS}
     again = JSONFileIssueStore(folder / "issues.json")
     assert (await again.list(IssueQuery(limit=100))).total == 6
+    assert {name: (folder / f"{name}.json").read_bytes() for name in COLLECTIONS} == upgraded
+    # A due date set on an old record is written, read back and filtered on.
+    await again.update(issues[0].id, IssueUpdate(due_date=date(2030, 1, 31)))
+    again.close()
+    upgraded = {name: (folder / f"{name}.json").read_bytes() for name in COLLECTIONS}
+    again = JSONFileIssueStore(folder / "issues.json")
+    due = await again.list(IssueQuery(due_before=date(2030, 1, 31)))
+    assert [i.id for i in due.items] == [issues[0].id]
     JSONFileUserStore(folder / "users.json").close()
     assert {name: (folder / f"{name}.json").read_bytes() for name in COLLECTIONS} == upgraded
     assert len(list(folder.glob("*.bak"))) == 4

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from fastapi_issues.schemas import (
     IssueOut,
@@ -34,6 +34,7 @@ def _closed_issue(moment: datetime) -> IssueOut:
         state_reason=StateReason.completed,
         closed_at=moment + timedelta(hours=1),
         closed_by="grace",
+        due_date=date(2024, 5, 31),
     )
 
 
@@ -63,6 +64,7 @@ def test_an_issue_becomes_every_column_but_seq_with_values_the_database_takes() 
         "state_reason": "completed",
         "closed_at": utc + timedelta(hours=1),
         "closed_by": "grace",
+        "due_date": date(2024, 5, 31),
     }
     # Enum values go in as plain strings, not as the str-enum members.
     assert type(row["priority"]) is str
@@ -100,6 +102,8 @@ def test_a_query_shape_names_what_the_statement_depends_on() -> None:
         text=False,
         created_since=False,
         updated_since=False,
+        due_before=False,
+        due_after=False,
         sort=plain.sort,
         direction=plain.direction,
         labels=False,
@@ -112,3 +116,5 @@ def test_a_query_shape_names_what_the_statement_depends_on() -> None:
     assert list_shape(IssueQuery(assignee=ASSIGNEE_ANY)).assignee == "any"
     # Only which filters are given decides the shape, not their values.
     assert list_shape(IssueQuery(reporter="ada")) == list_shape(IssueQuery(reporter="grace"))
+    assert list_shape(IssueQuery(due_before=date(2024, 1, 1))).due_before
+    assert list_shape(IssueQuery(due_after=date.min)) == list_shape(IssueQuery(due_after=date.max))
