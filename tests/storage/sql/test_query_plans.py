@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROWS = 100_000
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+D0 = date(2024, 1, 1)
 STATUSES = [status.value for status in IssueStatus]
 PRIORITIES = [priority.value for priority in IssuePriority]
 
@@ -44,6 +45,12 @@ QUERIES = {
         sort="priority", direction="desc", offset=60_000
     ),
     "everything by title, deep page": IssueQuery(sort="title", offset=50_000),
+    "due in a week, soonest first": IssueQuery(
+        due_after=D0 + timedelta(days=100), due_before=D0 + timedelta(days=107), sort="due_date"
+    ),
+    "everything by due date, latest first, deep page": IssueQuery(
+        sort="due_date", direction="desc", offset=49_990
+    ),
 }
 
 
@@ -63,6 +70,8 @@ def rows() -> list[dict[str, Any]]:
                 "updated_at": T0 + timedelta(seconds=n + (n * 7919) % 86_400),
                 "reporter": f"user{n % 100}",
                 "version": 1,
+                # Half the issues are due, on one of 1000 days.
+                "due_date": D0 + timedelta(days=(n * 7919) % 1000) if n % 2 else None,
             }
         )
     return made
@@ -146,5 +155,11 @@ async def test_the_answers_on_100k_rows_are_right(big_store: SQLIssueStore) -> N
     assert by_priority.total == ROWS
     ranks = [PRIORITY_RANK[i.priority.value] for i in by_priority.items]
     assert ranks == sorted(ranks, reverse=True)
+    by_due = await big_store.list(QUERIES["everything by due date, latest first, deep page"])
+    assert by_due.total == ROWS
+    assert by_due.items[0].due_date is not None
+    assert by_due.items[-1].due_date is None  # past the 50,000 due ones
+    due = [i.due_date for i in by_due.items if i.due_date is not None]
+    assert due == sorted(due, reverse=True)
     mentioned = await big_store.list(QUERIES["closed and mentioning a word"])
     assert all("number 99" in i.title and i.status is IssueStatus.closed for i in mentioned.items)
