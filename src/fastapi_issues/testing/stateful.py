@@ -5,8 +5,9 @@ update and patch every field, close with and without a reason, reopen, delete; c
 recolour and delete labels, set, add and remove them on issues; add, edit and delete
 comments; import issues, labels and comments), each with expected versions that are right,
 stale or absent, on issues that exist, were deleted, or never were. After every step the
-touched issue must read back as the model has it, so must every issue in the default list,
-and a random list query (any mix of filters,
+touched issue must read back as the model has it, so must every issue in the default list
+and in a random order (any sort, either direction), and a random list query (any mix of
+filters,
 any sort and direction, a page before, on or after the last one) must return the model's ids
 in the model's order with the model's total. One `ManualClock` gives store and model the time,
 and moves only when a rule moves it, so issues share timestamps (every sort's tie-break is
@@ -25,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, get_args
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -47,7 +48,13 @@ from fastapi_issues.schemas import (
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import IssueImporter, TrackerImporter
-from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
+from fastapi_issues.storage.query import (
+    ASSIGNEE_ANY,
+    ASSIGNEE_NONE,
+    IssueQuery,
+    IssueSortField,
+    SortDirection,
+)
 from fastapi_issues.testing._draws import (
     LABEL_NAMES,
     MICROSECOND,
@@ -66,6 +73,9 @@ from fastapi_issues.testing._draws import (
 from fastapi_issues.testing.model import TrackerModel
 
 __all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
+
+_SORTS: tuple[IssueSortField, ...] = get_args(IssueSortField)
+_DIRECTIONS: tuple[SortDirection, ...] = get_args(SortDirection)
 
 T = TypeVar("T")
 
@@ -330,8 +340,12 @@ class TrackerStateMachine(RuleBasedStateMachine):
         if issue_id is not None:
             outcome = self.attempt(self.store.get(issue_id))
             self.agree("get", outcome, lambda: self.model.get(issue_id))
-        # Every issue as the default list shows it, then a random query.
+        # Every issue as the default list shows it, then in a random order (a random query
+        # mostly filters down to a few issues, which leaves little to order), then a random
+        # query.
         self.check_list(IssueQuery(limit=1000))
+        order = data.draw(st.tuples(st.sampled_from(_SORTS), st.sampled_from(_DIRECTIONS)))
+        self.check_list(IssueQuery(limit=1000, sort=order[0], direction=order[1]))
         self.check_list(data.draw(self.queries(), label="query"))
         if self.collaboration:
             self.check_labels(data)
@@ -415,8 +429,8 @@ class TrackerStateMachine(RuleBasedStateMachine):
             due_after=st.none() | due_cut_points,
             labels=names if self.collaboration else st.just(()),
             assignee=st.none() | st.sampled_from((ASSIGNEE_NONE, ASSIGNEE_ANY, *USERS)),
-            sort=st.sampled_from(("created_at", "updated_at", "priority", "title", "due_date")),
-            direction=st.sampled_from(("asc", "desc")),
+            sort=st.sampled_from(_SORTS),
+            direction=st.sampled_from(_DIRECTIONS),
         )
 
     def cut_points(self) -> st.SearchStrategy[datetime]:
