@@ -250,12 +250,12 @@ _PRECONDITION = {
     **MALFORMED_IF_MATCH,
 }
 _UPDATE_DOC = (
-    "Changes only the fields sent; `null` is refused. Fields not in the schema are ignored, "
-    "but a body naming none that is (a typo such as `stauts`) gets 422 listing them. "
-    "Closing an issue records `closed_at`, `closed_by` and `state_reason` (`completed` "
-    "unless sent); reopening clears them. Send the issue's `ETag` in `If-Match` to have the "
-    "update refused with 412 if someone changed it since you read it; without `If-Match` the "
-    "last write wins."
+    "Changes only the fields sent; `null` is refused, except for `due_date`, which it "
+    "clears. Fields not in the schema are ignored, but a body naming none that is (a typo "
+    "such as `stauts`) gets 422 listing them. Closing an issue records `closed_at`, "
+    "`closed_by` and `state_reason` (`completed` unless sent); reopening clears them. Send "
+    "the issue's `ETag` in `If-Match` to have the update refused with 412 if someone "
+    "changed it since you read it; without `If-Match` the last write wins."
 )
 
 
