@@ -315,6 +315,38 @@ async def test_a_database_at_revision_1_is_upgraded_by_its_store_when_allowed(
     assert await _revisions(url, schema) == {"issues_0002"}
 
 
+async def _downgrade_to(url: str, schema: str | None, target: str) -> None:
+    engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    translated = engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+    try:
+        async with translated.begin() as conn:
+            await conn.run_sync(
+                lambda sync: command.downgrade(_migrations._config(sync, schema, None), target)
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_revision_2_steps_back_for_a_host_that_downgrades(
+    database: tuple[str, str | None],
+) -> None:
+    """Never run by us; a host's own Alembic may. The issues stay, without due dates."""
+    url, schema = database
+    store = SQLIssueStore(url, schema=schema)
+    issue = await store.create(IssueCreate(title="Due", description="Then not", due_date=date.max))
+    await store.aclose()
+    await _downgrade_to(url, schema, "issues_0001")
+    assert await _revisions(url, schema) == {"issues_0001"}
+    columns = {column for table, column, *_ in await _columns(url, schema) if table == "issues"}
+    assert "due_date" not in columns
+    again = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    try:
+        assert await again.get(issue.id) == issue.model_copy(update={"due_date": None})
+    finally:
+        await again.aclose()
+    assert await _revisions(url, schema) == {"issues_0002"}
+
+
 # -- 0.1.0's databases are upgraded and served ---------------------------------------------
 
 
