@@ -511,7 +511,7 @@ async def test_an_edit_naming_no_known_field_is_422(client: httpx.AsyncClient, m
     assert error["loc"] == ["body"]
     assert "unknown 'prioirty', 'stauts'" in error["msg"]
     assert (
-        "known fields are assignees, description, priority, state_reason, status, title"
+        "known fields are assignees, description, due_date, priority, state_reason, status, title"
         in (error["msg"])
     )
     assert (await client.get(url)).json() == issue
