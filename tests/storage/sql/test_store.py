@@ -18,9 +18,17 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import event, select, update
+from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fastapi_issues import IssueCreate, IssueQuery, StorageError, make_issue_router
+from fastapi_issues import (
+    CommentOut,
+    IssueCreate,
+    IssueOut,
+    IssueQuery,
+    StorageError,
+    make_issue_router,
+)
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS
 from fastapi_issues.storage.sql._errors import database_error
@@ -663,3 +671,50 @@ def test_database_errors_name_the_driver_error_and_statement_kind_only() -> None
     assert str(database_error(encoded)) == (
         "database error: Exception: invalid input for query argument $2"
     )
+
+
+async def test_importing_batch_after_batch_compiles_each_insert_once(tmp_path: Path) -> None:
+    # Rows put into the statement (`.values(rows)`) made SQLAlchemy compile it anew for
+    # every batch: a third of a second per 500 issues, more than the insert itself.
+    store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
+    await store.create_schema()
+    compiled: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        context = args[-2]
+        # A cached statement is a hit; one compiled afresh is a miss, or not cacheable.
+        if statement.startswith("INSERT INTO") and context.cache_hit is not CACHE_HIT:
+            compiled.append(statement.split("(")[0])
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        for batch in range(4):
+            issues = [
+                IssueOut(
+                    id=f"00000000-0000-4000-8000-{batch:04d}{n:08d}",
+                    title=f"Issue {n}",
+                    description="Imported",
+                    priority="low",
+                    status="open",
+                    created_at=moment,
+                    updated_at=moment,
+                )
+                for n in range(600)
+            ]
+            comments = [
+                CommentOut(
+                    id=f"10000000-0000-4000-8000-{batch:04d}{n:08d}",
+                    issue_id=issue.id,
+                    body="Note",
+                    created_at=moment,
+                    updated_at=moment,
+                )
+                for n, issue in enumerate(issues)
+            ]
+            assert await store.import_issues(issues) == 600
+            assert await store.import_comments(comments) == 600
+    finally:
+        await store.aclose()
+    assert sorted(set(compiled)) == ["INSERT INTO comments ", "INSERT INTO issues "]
+    assert len(compiled) <= 4  # each statement, for a full batch and for the rest

@@ -182,6 +182,12 @@ class SQLComments:
 
     async def import_comments(self, comments_to_import: Sequence[CommentOut]) -> int:
         """Add comments as they are, in order; see `TrackerImporter`."""
+        # Compiled once, the rows passed as parameters (see `SQLIssues.import_issues`).
+        statement = (
+            self._db.insert_ignoring()(comments)
+            .on_conflict_do_nothing(index_elements=[comments.c.id])
+            .returning(comments.c.id)
+        )
         added = 0
         async with self._db.transaction() as conn:
             for start in range(0, len(comments_to_import), IMPORT_BATCH):
@@ -195,12 +201,7 @@ class SQLComments:
                 rows = [c.model_dump() for c in batch if c.issue_id in present]
                 if not rows:
                     continue
-                statement = (
-                    self._db.insert_ignoring()(comments)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=[comments.c.id])
-                )
-                added += (await conn.execute(statement)).rowcount
+                added += len((await conn.execute(statement, rows)).all())
         return added
 
     async def export_comments(self) -> AsyncIterator[CommentOut]:

@@ -219,6 +219,15 @@ class SQLIssues:
         if not self._db.ready:
             await self._db.ensure_schema()
         insert_ignoring = self._db.insert_ignoring()
+        # One statement, compiled once and cached: a batch's rows are passed as parameters,
+        # which SQLAlchemy sends as multi-row INSERTs ("insertmanyvalues"), so rows get their
+        # seq in list order. Rows put in `.values()` would be compiled anew for every batch,
+        # which cost more than the insert itself (a third of a second per 500 issues).
+        statement = (
+            insert_ignoring(issues)
+            .on_conflict_do_nothing(index_elements=[issues.c.id])
+            .returning(issues.c.id)
+        )
         added = 0
         async with self._db.transaction() as conn:
             stored = await _present_ids(conn, {issue.id for issue in issues_to_import})
@@ -226,14 +235,8 @@ class SQLIssues:
             label_ids = await _labels_by_key(conn, insert_ignoring, names)
             for start in range(0, len(issues_to_import), IMPORT_BATCH):
                 batch = issues_to_import[start : start + IMPORT_BATCH]
-                # One multi-row INSERT per batch: rows get their seq in list order.
-                statement = (
-                    insert_ignoring(issues)
-                    .values([issue_row(issue) for issue in batch])
-                    .on_conflict_do_nothing(index_elements=[issues.c.id])
-                    .returning(issues.c.id)
-                )
-                new_ids = set((await conn.execute(statement)).scalars())
+                rows = [issue_row(issue) for issue in batch]
+                new_ids = set((await conn.execute(statement, rows)).scalars())
                 added += len(new_ids)
                 # A batch may name an id twice: the first is the one inserted.
                 firsts: dict[str, IssueOut] = {}
