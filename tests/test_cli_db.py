@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,46 @@ async def test_bad_urls_are_refused_without_showing_a_password(
         captured = capsys.readouterr()
         assert message in captured.err
         assert "sekrit-word" not in captured.out + captured.err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _revision_count() -> int:
+    # Every revision this release knows: a new database gets each of them.
+    from fastapi_issues.storage.sql import history
+
+    return len(list(history()))
+
+
+async def test_upgrade_counts_its_revisions_in_plain_lines_on_a_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = _revision_count()
+    assert await run("db", "upgrade", "--url", f"sqlite:///{tmp_path / 'new.db'}") == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == total + 1  # a line per revision, then "at:"
+    first, last = captured.err.splitlines()
+    assert first == f"revisions: 0/{total} (0%)"
+    assert last.startswith(f"revisions: {total}/{total} (100%) in ")
+
+
+async def test_upgrade_redraws_its_count_on_a_terminal_below_each_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    total = _revision_count()
+    assert await run("db", "upgrade", "--url", f"sqlite:///{tmp_path / 'new.db'}") == 0
+    assert capsys.readouterr().out.startswith("applied ")
+    drawn = terminal.getvalue()
+    assert drawn.endswith("\n")
+    assert drawn.count("\n") == 1
+    # Before each revision's line goes out the count is blanked, then drawn again after it.
+    draws = [part for part in drawn.removesuffix("\n").split("\r") if part.strip()]
+    assert draws[0] == f"revisions: 0/{total} (0%)"
+    assert draws[-1].startswith(f"revisions: {total}/{total} (100%) in ")
+    blanks = [part for part in drawn.split("\r") if part and not part.strip()]
+    assert len(blanks) == total

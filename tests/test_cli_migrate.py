@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
@@ -90,3 +91,53 @@ def test_migrate_can_leave_users_behind(tmp_path: Path, capsys: pytest.CaptureFi
     with sqlite3.connect(tmp_path / "issues.db") as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "users" not in tables
+
+
+def test_migrate_shows_progress_on_standard_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "issues.json").write_text(json.dumps(ISSUES))
+    (tmp_path / "users.json").write_text(json.dumps(USERS))
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    assert main(["migrate", "--from", str(tmp_path / "issues.json"), "--to", target]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "issues: 3 copied, 0 already there",
+        "users: 1 copied, 0 already there",
+    ]
+    # Not a terminal: plain lines, a first one and a last one per kind of record.
+    lines = captured.err.splitlines()
+    assert "\r" not in captured.err
+    assert [line.split(" in ")[0] for line in lines] == [
+        "labels: 0/0 (100%)",
+        "issues: 0/3 (0%)",
+        "issues: 3/3 (100%)",
+        "comments: 0/0 (100%)",
+        "users: 1/1 (100%)",
+    ]
+    assert all(" in " in line for line in [lines[0], *lines[2:]])
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_migrate_redraws_one_line_per_kind_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "issues.json").write_text(json.dumps(ISSUES))
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    target = f"sqlite:///{tmp_path / 'issues.db'}"
+    source = str(tmp_path / "issues.json")
+    assert main(["migrate", "--from", source, "--to", target, "--no-users"]) == 0
+    assert capsys.readouterr().out == "issues: 3 copied, 0 already there\n"
+    lines = terminal.getvalue().split("\n")
+    assert lines[-1] == ""
+    assert [line.split("\r")[-1].split(" in ")[0] for line in lines[:-1]] == [
+        "labels: 0/0 (100%)",
+        "issues: 3/3 (100%)",
+        "comments: 0/0 (100%)",
+    ]
+    assert all(line.startswith("\r") for line in lines[:-1])

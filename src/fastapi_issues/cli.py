@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
+from fastapi_issues.progress import ProgressReporter
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.urls import StoreURL, close_store
 
@@ -304,11 +305,14 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     if args.source == args.target:
         raise CommandError("--from and --to name the same store")
-    work = migrate(args.source, args.target, users=not args.no_users)
+    progress = ProgressReporter()
+    work = migrate(args.source, args.target, users=not args.no_users, progress=progress)
     try:
         report = asyncio.run(work)
     except (ValueError, StorageError) as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        progress.close()
     print(f"issues: {report.issues_copied} copied, {report.issues_already_present} already there")
     # Only for deployments that have any, so that others see no change.
     for name, copied, present in [
@@ -391,16 +395,20 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     sql = _sql_extra()
     url = database_url(args)
     steps: list[str] = []
+    progress = ProgressReporter()
 
     def report(line: str) -> None:
         steps.append(line)
+        progress.clear()  # the line goes where the progress bar was, which follows it
         print(line, flush=True)
 
-    work = sql.upgrade_database(url, schema=args.schema, on_step=report)
+    work = sql.upgrade_database(url, schema=args.schema, on_step=report, progress=progress)
     try:
         after = asyncio.run(work)
     except (ValueError, StorageError) as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        progress.close()
     if not steps:
         print("already at this release")
     print(f"at: {', '.join(after.current)}")

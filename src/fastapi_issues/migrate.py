@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fastapi_issues.progress import ProgressCallback
 from fastapi_issues.schemas import CommentOut, IssueOut
 from fastapi_issues.storage.protocols import (
     IssueExporter,
@@ -37,7 +38,12 @@ class MigrationReport:
 
 
 async def migrate(
-    from_url: str, to_url: str, *, users: bool = True, batch_size: int = DEFAULT_BATCH_SIZE
+    from_url: str,
+    to_url: str,
+    *,
+    users: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
 ) -> MigrationReport:
     """Copy every issue, and every user, from the stores at `from_url` to those at `to_url`.
 
@@ -49,6 +55,11 @@ async def migrate(
 
     With `users=False` only issues are copied (the `auth` extra is needed otherwise). Raises
     `ValueError` when the source does not exist.
+
+    Records are read and written `batch_size` at a time, so a SQL source of any size is
+    copied in bounded memory (a JSON file is held in memory whole by its store). `progress`,
+    if given, is told `(what, done, total)` after each batch: see
+    `fastapi_issues.progress`.
     """
     origin, destination = StoreURL.parse(from_url), StoreURL.parse(to_url)
     _check_source_exists(origin)
@@ -58,26 +69,30 @@ async def migrate(
     try:
         target = open_issue_store(destination)
         try:
-            report = await migrate_stores(source, target, batch_size=batch_size)
+            report = await migrate_stores(source, target, batch_size=batch_size, progress=progress)
         finally:
             await close_store(target)
     finally:
         await close_store(source)
     if not users:
         return report
-    copied, present = await _migrate_users(origin, destination)
+    copied, present = await _migrate_users(origin, destination, progress or _silent)
     return replace(report, users_copied=copied, users_already_present=present)
 
 
 async def migrate_stores(
-    source: IssueStore, target: IssueStore, *, batch_size: int = DEFAULT_BATCH_SIZE
+    source: IssueStore,
+    target: IssueStore,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
 ) -> MigrationReport:
     """Copy every issue from `source` to `target`, both open stores; see `migrate`.
 
     `target` must implement `IssueImporter`. A `source` that is no `IssueExporter` is read
     page by page in `created_at` order. Labels and comments are copied too when `source` is
     a `TrackerExporter` and `target` a `TrackerImporter`: labels first, so that issues find
-    theirs, and comments last, so that they find their issues.
+    theirs, and comments last, so that they find their issues. `progress` as for `migrate`.
     """
     if not isinstance(target, IssueImporter):
         raise TypeError(f"{type(target).__name__} cannot import issues (no import_issues)")
@@ -85,26 +100,23 @@ async def migrate_stores(
         raise ValueError("batch_size must be at least 1")
     await prepare_store(source)
     await prepare_store(target)
+    tell = progress or _silent
+    exporter = source if isinstance(source, TrackerExporter) else None
+    importer = target if isinstance(target, TrackerImporter) else None
     labels = (0, 0)
-    if isinstance(source, TrackerExporter) and isinstance(target, TrackerImporter):
-        labels = await _copy_labels(source, target)
-    seen = copied = 0
-    batch: list[IssueOut] = []
+    if exporter and importer:
+        labels = await _copy_labels(exporter, importer, tell)
+    total = (await source.list(IssueQuery(limit=0))).total
+    issues = _IssueCopy(target, batch_size, tell, total)
     async for issue in _every_issue(source, batch_size):
-        batch.append(issue)
-        if len(batch) == batch_size:
-            copied += await target.import_issues(batch)
-            seen += len(batch)
-            batch = []
-    if batch:
-        copied += await target.import_issues(batch)
-        seen += len(batch)
+        await issues.add(issue)
+    await issues.flush()
     comments = (0, 0)
-    if isinstance(source, TrackerExporter) and isinstance(target, TrackerImporter):
-        comments = await _copy_comments(source, target, batch_size)
+    if exporter and importer:
+        comments = await _copy_comments(exporter, importer, batch_size, tell, issues.comment_count)
     return MigrationReport(
-        issues_copied=copied,
-        issues_already_present=seen - copied,
+        issues_copied=issues.copied,
+        issues_already_present=issues.seen - issues.copied,
         labels_copied=labels[0],
         labels_already_present=labels[1] - labels[0],
         comments_copied=comments[0],
@@ -112,27 +124,71 @@ async def migrate_stores(
     )
 
 
-async def _copy_labels(source: TrackerExporter, target: TrackerImporter) -> tuple[int, int]:
-    """(copied, seen)"""
+def _silent(what: str, done: int, total: int | None) -> None:
+    """The progress callback of a caller who gave none."""
+
+
+class _IssueCopy:
+    """Issues on their way to the target: a batch at a time, never more in memory."""
+
+    def __init__(
+        self, target: IssueImporter, batch_size: int, tell: ProgressCallback, total: int
+    ) -> None:
+        self._target, self._batch_size, self._tell, self._total = target, batch_size, tell, total
+        self._batch: list[IssueOut] = []
+        self.seen = self.copied = 0
+        self.comment_count = 0
+        """The comments of the issues seen: the total the comments' progress counts to."""
+        tell("issues", 0, total)
+
+    async def add(self, issue: IssueOut) -> None:
+        self._batch.append(issue)
+        self.comment_count += issue.comment_count
+        if len(self._batch) == self._batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._batch:
+            return
+        self.copied += await self._target.import_issues(self._batch)
+        self.seen += len(self._batch)
+        self._batch = []
+        # More than counted at the start when issues were added since.
+        self._tell("issues", self.seen, max(self._total, self.seen))
+
+
+async def _copy_labels(
+    source: TrackerExporter, target: TrackerImporter, tell: ProgressCallback
+) -> tuple[int, int]:
+    """(copied, seen). All at once: labels are few (a tracker's vocabulary, not its data)."""
     found = [label async for label in source.export_labels()]
-    return await target.import_labels(found), len(found)
+    copied = await target.import_labels(found)
+    tell("labels", len(found), len(found))
+    return copied, len(found)
 
 
 async def _copy_comments(
-    source: TrackerExporter, target: TrackerImporter, batch_size: int
+    source: TrackerExporter,
+    target: TrackerImporter,
+    batch_size: int,
+    tell: ProgressCallback,
+    total: int,
 ) -> tuple[int, int]:
     """(copied, seen)"""
     copied = seen = 0
     batch: list[CommentOut] = []
+    tell("comments", 0, total)
     async for comment in source.export_comments():
         batch.append(comment)
         if len(batch) == batch_size:
             copied += await target.import_comments(batch)
             seen += len(batch)
             batch = []
+            tell("comments", seen, max(total, seen))
     if batch:
         copied += await target.import_comments(batch)
         seen += len(batch)
+    tell("comments", seen, max(total, seen))
     return copied, seen
 
 
@@ -158,7 +214,9 @@ def _require_auth_extra() -> None:
         raise ValueError(f"{exc}; or copy the issues only (users=False, --no-users)") from None
 
 
-async def _migrate_users(origin: StoreURL, destination: StoreURL) -> tuple[int, int]:
+async def _migrate_users(
+    origin: StoreURL, destination: StoreURL, tell: ProgressCallback
+) -> tuple[int, int]:
     from fastapi_issues.auth.urls import open_user_store
     from fastapi_issues.auth.users import UserExists, UserStoreNotFound
 
@@ -167,7 +225,7 @@ async def _migrate_users(origin: StoreURL, destination: StoreURL) -> tuple[int, 
     except UserStoreNotFound:
         return 0, 0  # a deployment without users, as with auth off
     try:
-        found = await source.list()
+        found = await source.list()  # all at once: users are few
     finally:
         await close_store(source)
     if not found:
@@ -175,12 +233,13 @@ async def _migrate_users(origin: StoreURL, destination: StoreURL) -> tuple[int, 
     target = open_user_store(destination)
     copied = 0
     try:
-        for user in found:
+        for done, user in enumerate(found, start=1):
             try:
                 await target.create(user)
+                copied += 1
             except UserExists:
-                continue
-            copied += 1
+                pass
+            tell("users", done, len(found))
     finally:
         await close_store(target)
     return copied, len(found) - copied

@@ -55,8 +55,17 @@ _FIRST_REVISIONS = {"table:issues": "issues_0001", "table:users": "users_0001"}
 StepListener = Callable[[str], None]
 """Told one line per revision applied or stamped."""
 
+ProgressListener = Callable[[str, int, "int | None"], None]
+"""Told `("revisions", done, total)` as revisions are applied or stamped (the
+`fastapi_issues.progress.ProgressCallback` of an upgrade)."""
 
-def _config(conn: Connection, schema: str | None, on_step: StepListener | None) -> Config:
+
+def _config(
+    conn: Connection,
+    schema: str | None,
+    on_step: StepListener | None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
@@ -66,20 +75,24 @@ def _config(conn: Connection, schema: str | None, on_step: StepListener | None) 
     config.set_main_option("version_locations", locations.replace("%", "%%"))
 
     def report(*, ctx: MigrationContext, step: MigrationInfo, **_: object) -> None:
-        if on_step is None:
-            return
-        revisions = ", ".join(step.up_revision_ids) or "base"
-        if step.is_stamp:
-            on_step(f"stamped {revisions}")
-            return
-        # A `Script` at run time, which the revision map types only as a `Revision`.
-        doc = getattr(step.up_revision, "doc", None)
-        on_step(f"applied {revisions}: {doc}" if doc else f"applied {revisions}")
+        if on_step is not None:
+            on_step(_describe_step(step))
+        if on_progress is not None:
+            on_progress(max(len(step.up_revision_ids), 1))
 
     config.attributes.update(
         connection=conn, version_table=VERSION_TABLE, schema=schema, on_version_apply=report
     )
     return config
+
+
+def _describe_step(step: MigrationInfo) -> str:
+    revisions = ", ".join(step.up_revision_ids) or "base"
+    if step.is_stamp:
+        return f"stamped {revisions}"
+    # A `Script` at run time, which the revision map types only as a `Revision`.
+    doc = getattr(step.up_revision, "doc", None)
+    return f"applied {revisions}: {doc}" if doc else f"applied {revisions}"
 
 
 def script_directory() -> ScriptDirectory:
@@ -169,21 +182,52 @@ def upgrade(
     *,
     schema: str | None,
     on_step: StepListener | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> Revisions:
-    """Stamp a 0.1.0 database, then bring `branches` to this release's head.
+    """Stamp a 0.1.0 database, then bring `branches` to this release's head. `on_progress`
+    is told how many of the revisions to stamp or apply are done, after each.
 
     Returns where the database stood before.
     """
     if schema is not None and conn.dialect.name == "postgresql":
         conn.execute(CreateSchema(schema, if_not_exists=True))
     before = read_revisions(conn, schema)
-    config = _config(conn, schema, on_step)
+    counted = None
+    if on_progress is not None:
+        counted = _Counter(on_progress, _steps_to_take(before, branches))
+    config = _config(conn, schema, on_step, counted)
     if not before.stamped and before.current:
         command.stamp(config, list(before.current))
     for branch in branches:
         if branch in before.absent or branch in before.behind:
             command.upgrade(config, f"{branch}@head")
     return before
+
+
+class _Counter:
+    """Counts the revisions done for an `on_progress` listener."""
+
+    def __init__(self, listener: ProgressListener, total: int) -> None:
+        self._listener, self._total, self._done = listener, total, 0
+        listener("revisions", 0, total)
+
+    def __call__(self, revisions: int) -> None:
+        self._done += revisions
+        self._listener("revisions", self._done, max(self._total, self._done))
+
+
+def _steps_to_take(before: Revisions, branches: tuple[str, ...]) -> int:
+    """The revisions `upgrade` will stamp or apply, counted before it starts."""
+    script = script_directory()
+    steps = 0 if before.stamped else len(before.current)
+    for branch in branches:
+        if branch not in before.absent and branch not in before.behind:
+            continue
+        mine = {rev.revision for rev in script.iterate_revisions(f"{branch}@head", "base")}
+        at = [revision for revision in before.current if revision in mine]
+        pending = script.iterate_revisions(f"{branch}@head", at[0] if at else "base")
+        steps += sum(1 for _ in pending)
+    return steps
 
 
 def require_current(

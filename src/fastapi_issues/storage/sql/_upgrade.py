@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._migrations import (
     BRANCHES,
+    ProgressListener,
     Revisions,
     StepListener,
     read_revisions,
@@ -22,11 +23,13 @@ async def upgrade_database(
     *,
     schema: str | None = None,
     on_step: StepListener | None = None,
+    progress: ProgressListener | None = None,
 ) -> Revisions:
     """Bring the fastapi-issues tables of a database to this release's revisions, in one
     transaction under the stores' schema lock: a database made by 0.1.0 is stamped first,
     each branch present (`issues`, `users`) is upgraded, and an empty database gets every
-    branch. `on_step` is told a line per revision applied or stamped.
+    branch. `on_step` is told a line per revision applied or stamped, and `progress` (see
+    `fastapi_issues.progress`) how many of the revisions to take are done.
 
     Returns where the database stands afterwards. `StorageError` when it cannot be reached,
     fails, or is newer than this release.
@@ -37,7 +40,7 @@ async def upgrade_database(
         def work(conn: Connection) -> Revisions:
             before = read_revisions(conn, schema)
             present = tuple(b for b in BRANCHES if b not in before.absent) or BRANCHES
-            upgrade(conn, present, schema=schema, on_step=on_step)
+            upgrade(conn, present, schema=schema, on_step=on_step, on_progress=progress)
             return read_revisions(conn, schema)
 
         return await database.run_locked(work)
