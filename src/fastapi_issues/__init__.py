@@ -58,7 +58,7 @@ from fastapi_issues.storage.urls import open_issue_store
 if TYPE_CHECKING:
     from fastapi_issues.auth.urls import open_user_store
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
