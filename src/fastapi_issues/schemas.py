@@ -63,8 +63,13 @@ _INVISIBLE = (
     r"\x01-\x20\x7f-\xa0\xad\u034f\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
     r"\u205f-\u206f\u2800\u3000\u3164\ufeff\uffa0"
 )
-# A title has at least one visible character, and no NUL or bidirectional control.
-_TITLE = rf"^[^\x00{_BIDI_CONTROLS}]*[^\x00{_BIDI_CONTROLS}{_INVISIBLE}][^\x00{_BIDI_CONTROLS}]*$"
+# C0 and C1 controls, DEL between them: a title is one line of text, and an ESC or a line
+# break in one can rewrite what a terminal, a log line or a list shows beside it. Tab too:
+# nothing a title needs, and shown differently everywhere.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+# A title has at least one visible character, and no control or bidirectional control.
+_TITLE_CHAR = rf"[^{_CONTROLS}{_BIDI_CONTROLS}]"
+_TITLE = rf"^{_TITLE_CHAR}*[^{_CONTROLS}{_BIDI_CONTROLS}{_INVISIBLE}]{_TITLE_CHAR}*$"
 Title = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=_TITLE)]
 Description = Annotated[str, StringConstraints(min_length=5, max_length=2000, pattern=_NO_NUL)]
 # A username is an identifier: nothing invisible, no bidirectional control, anywhere in it.

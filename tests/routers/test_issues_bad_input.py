@@ -205,7 +205,7 @@ async def test_odd_unicode_round_trips_intact(client: httpx.AsyncClient, title: 
     assert [i["id"] for i in found] == [issue["id"]]
 
 
-# -- titles: something visible, nothing that reorders the text around it --------------------
+# -- titles: something visible, no control character, nothing that reorders the text ------
 
 INVISIBLE_TITLES = [
     "   ",
@@ -222,6 +222,17 @@ BIDI_TITLES = [
     f"Login {control}fails"
     for control in [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
 ]
+# C0 and C1 controls beside visible text: terminal escapes, line breaks, tabs, DEL, NEL.
+CONTROL_TITLES = [
+    "Login \x1b[31mfails\x1b[0m",
+    "Login fails\nFAKE: admin logged in",
+    "Login\rfails",
+    "Login\tfails",
+    "Login\x07fails",
+    "Login\x7ffails",
+    "Login \x85 fails",
+    "Login \x9b31m fails",
+]
 VISIBLE_TITLES = [
     " Login fails ",
     "Mixed \u200fRTL\u200e mark",
@@ -231,8 +242,8 @@ VISIBLE_TITLES = [
 BAD_USERNAMES = ["a\x00b", "ada lovelace", "ada\u200e", "\u202eada", "a\u2066b", "a\u200bb", ""]
 
 
-@pytest.mark.parametrize("title", INVISIBLE_TITLES + BIDI_TITLES)
-async def test_invisible_titles_and_bidi_controls_are_refused(
+@pytest.mark.parametrize("title", [*INVISIBLE_TITLES, *BIDI_TITLES, *CONTROL_TITLES, "Ends\n"])
+async def test_invisible_titles_and_control_characters_are_refused(
     client: httpx.AsyncClient, title: str
 ) -> None:
     response = await client.post(BASE, json={**NEW, "title": title})
@@ -243,6 +254,12 @@ async def test_invisible_titles_and_bidi_controls_are_refused(
     edited = await client.patch(f"{BASE}/{issue['id']}", json={"title": title})
     assert edited.status_code == 422
     assert (await client.get(f"{BASE}/{issue['id']}")).json()["title"] == NEW["title"]
+
+
+async def test_descriptions_keep_line_breaks_and_tabs(client: httpx.AsyncClient) -> None:
+    text = "Steps:\n\t1. open\r\n\t2. click"
+    issue = (await client.post(BASE, json={**NEW, "description": text})).json()
+    assert (await client.get(f"{BASE}/{issue['id']}")).json()["description"] == text
 
 
 @pytest.mark.parametrize("title", VISIBLE_TITLES)
@@ -468,7 +485,7 @@ def test_the_schema_states_the_title_and_username_rules() -> None:
     properties = app.openapi()["components"]["schemas"]["IssueCreate"]["properties"]
     title = re.compile(properties["title"]["pattern"])
     username = re.compile(properties["assignees"]["items"]["pattern"])
-    for text in INVISIBLE_TITLES + BIDI_TITLES:
+    for text in INVISIBLE_TITLES + BIDI_TITLES + CONTROL_TITLES:
         assert title.search(text) is None, repr(text)
     for text in VISIBLE_TITLES:
         assert title.search(text) is not None, repr(text)

@@ -580,3 +580,18 @@ async def test_a_label_edit_naming_no_known_field_is_422(client: httpx.AsyncClie
     assert error["type"] == "no_known_field"
     assert "unknown 'colour'; known fields are color, description, name" in error["msg"]
     assert (await client.get(f"{LABELS}/bug")).json() == label
+
+
+@pytest.mark.parametrize("name", ["a\x1bb", "bug\nfix", "a\tb", "a\x7fb", "a\x85b", "a\x9bb"])
+async def test_control_characters_in_label_names_are_422(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    created = await client.post(LABELS, json={"name": name})
+    assert created.status_code == 422
+    assert created.json()["detail"][0]["loc"] == ["body", "name"]
+    await new_label(client, "bug")
+    assert (await client.patch(f"{LABELS}/bug", json={"name": name})).status_code == 422
+    issue = await new_issue(client)
+    labelled = await client.put(f"{ISSUES}/{issue['id']}/labels", json={"labels": [name]})
+    assert labelled.status_code == 422
+    assert [label["name"] for label in (await client.get(LABELS)).json()] == ["bug"]
