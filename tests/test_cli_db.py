@@ -22,6 +22,9 @@ pytestmark = pytest.mark.anyio
 _REVISION_2 = (
     "Issues get an optional due date (`due_date`), with an index for its filters and sort."
 )
+USERS_0002 = (
+    "Usernames unique by their normalised key, token revocation, stored admins, login counts."
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +46,7 @@ async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
     assert capsys.readouterr().out.splitlines() == [
         "issues_0001",
         "users_0001",
-        "older than this release: issues",
+        "older than this release: issues, users",
         "made by 0.1.0; `db upgrade` records its revisions",
     ]
     assert await run("db", "upgrade", "--url", url) == 0
@@ -51,10 +54,11 @@ async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
         "stamped issues_0001",
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
-        "at: issues_0002, users_0001",
+        "applied users_0002: " + USERS_0002,
+        "at: issues_0002, users_0002",
     ]
     assert await run("db", "current", "--url", url) == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0001"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0002"]
     assert await run("db", "upgrade", "--url", url) == 0
     assert "already at this release" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "issues.db") as conn:
@@ -90,7 +94,8 @@ async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
         f"applied {NEXT_REVISION}: A test revision.",
-        f"at: {NEXT_REVISION}, users_0001",
+        "applied users_0002: " + USERS_0002,
+        f"at: {NEXT_REVISION}, users_0002",
     ]
     assert "sekrit-word" not in captured.out + captured.err
     store = SQLIssueStore(url, schema=postgres_schema)
@@ -111,10 +116,11 @@ async def test_the_url_defaults_to_the_app_storage_url(
         "labels, comments.",
         f"applied issues_0002: {_REVISION_2}",
         "applied users_0001: The users table of fastapi-issues 0.1.0 (`SQLUserStore`).",
-        "at: issues_0002, users_0001",
+        "applied users_0002: " + USERS_0002,
+        "at: issues_0002, users_0002",
     ]
     assert await run("db", "current") == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0001"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0002"]
 
 
 async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,6 +129,7 @@ async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) ->
     assert [line.split(":")[0] for line in lines] == [
         "issues_0001 -> issues_0002 (issues)",
         "base -> issues_0001 (issues)",
+        "users_0001 -> users_0002 (users)",
         "base -> users_0001 (users)",
     ]
 

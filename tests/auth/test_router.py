@@ -285,6 +285,7 @@ async def test_me_returns_the_user_without_the_hash(client: httpx.AsyncClient) -
         "email": "ada@example.com",
         "full_name": "Ada Lovelace",
         "disabled": False,
+        "is_admin": False,
     }
     assert_no_hash(response)
 
@@ -320,6 +321,7 @@ async def test_registration_creates_a_user_who_can_log_in(
             "email": "grace@example.com",
             "full_name": "Grace Hopper",
             "disabled": False,
+            "is_admin": False,
         }
         assert_no_hash(created)
         assert "a long enough password" not in created.text

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from fastapi_issues.auth import SQLUserStore, UserInDB, UserNotFound, UserStoreNotFound
 from fastapi_issues.auth._sql_schema import users as users_table
 from fastapi_issues.auth.urls import open_user_store
-from fastapi_issues.auth.users import UserUpdate
+from fastapi_issues.auth.users import UserUpdate, normalize_username
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.testing import UserStoreContract
@@ -32,11 +32,20 @@ def seed_table(store: SQLUserStore) -> Seed:
 
     async def seed(users: Sequence[UserInDB]) -> None:
         await store.create_schema()
+        keyed: set[str] = set()
         async with store.engine.begin() as conn:
-            for user in users:
+            # As revision users_0002 leaves them: the first of names alike (in code-point
+            # order) holds the key, the others none.
+            for user in sorted(users, key=lambda user: user.username):
                 values = user.model_dump(exclude={"hashed_password"})
                 hashed = user.hashed_password.get_secret_value()
-                await conn.execute(insert(users_table), {**values, "hashed_password": hashed})
+                key = normalize_username(user.username)
+                name_key = None if key in keyed else key
+                keyed.add(key)
+                await conn.execute(
+                    insert(users_table),
+                    {**values, "hashed_password": hashed, "name_key": name_key},
+                )
 
     return seed
 

@@ -231,6 +231,7 @@ def test_stored_user_hides_its_hash_and_public_drops_it() -> None:
         "email": None,
         "full_name": None,
         "disabled": False,
+        "is_admin": False,
     }
 
 

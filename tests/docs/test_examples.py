@@ -227,6 +227,7 @@ async def test_tutorial_step4_crash_course_login(
             "email": None,
             "full_name": "John Doe",
             "disabled": False,
+            "is_admin": False,
         }
         created = await client.post("/api/v1/issues", json=NEW_ISSUE, headers=auth)
         assert created.status_code == 201

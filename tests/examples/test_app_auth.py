@@ -87,6 +87,7 @@ async def test_the_crash_course_authentication_steps(tmp_path: Path) -> None:
             "email": "johndoe@example.com",
             "full_name": "John Doe",
             "disabled": False,
+            "is_admin": False,
         }
         assert "argon2" not in me.text
 

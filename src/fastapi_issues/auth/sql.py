@@ -2,12 +2,10 @@
 
 Needs the `auth` and `sql` extras (and `postgres` for PostgreSQL).
 
-Usernames are unique in their normalised form (NFKC, case-folded), and the table's primary
-key is the display form. Until the migrations issue adds a unique index on the normalised
-name, `create` checks for a name that normalises alike in the same transaction as its
-insert, under a lock, and `get` looks a name up exactly first (the primary key: what tokens
-carry), and by its normalised form only when that finds nothing (a full scan without the
-index).
+Usernames are unique in their normalised form (NFKC, case-folded): the `name_key` column
+holds it under a unique index (revision users_0002), so the database refuses a second
+`Alice` by itself, from any process. The primary key is the display form. `get` looks a
+name up exactly first (the primary key: what tokens carry), then by its key.
 """
 
 from __future__ import annotations
@@ -15,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, func, insert, literal_column, select, text
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fastapi_issues.auth._sql_schema import users
 from fastapi_issues.auth.users import (
@@ -34,7 +32,6 @@ from fastapi_issues.auth.users import (
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql import (
     DATABASE_ERRORS,
-    SQLITE_USERNAME_KEY_FUNCTION,
     SQLDatabase,
     SQLStoreBase,
     raise_database_error,
@@ -48,10 +45,18 @@ _COLUMNS = (
     users.c.full_name,
     users.c.disabled,
     users.c.hashed_password,
+    users.c.is_admin,
+    users.c.token_generation,
 )
 _FIELDS = tuple(column.name for column in _COLUMNS)
 
 _SELECT_ONE = select(*_COLUMNS).where(users.c.username == bindparam("match_username"))
+# Rows without a key are old ones whose names collide with the key's holder: few, and
+# among the candidates of a name like theirs (`pick_user` sorts them out).
+_SELECT_ALIKE = select(*_COLUMNS).where(
+    or_(users.c.name_key == bindparam("match_key"), users.c.name_key.is_(None))
+)
+_SELECT_HOLDER = select(users.c.username).where(users.c.name_key == bindparam("match_key"))
 _SELECT_ALL = select(*_COLUMNS).order_by(users.c.username)
 _INSERT = insert(users)
 # Executed with the changed columns as parameters, which become its SET clause: one atomic
@@ -59,23 +64,6 @@ _INSERT = insert(users)
 _UPDATE = (
     sql_update(users).where(users.c.username == bindparam("match_username")).returning(*_COLUMNS)
 )
-# Any constant will do, as long as every process uses the same one (the schema lock uses
-# another): the first half of the two-key advisory lock taken around a create.
-_CREATE_LOCK_CLASS = 0x75736572  # "user"
-
-
-def _postgres_key(value: ColumnElement[str]) -> ColumnElement[str]:
-    # PostgreSQL cannot run Python's casefold: lower() in the database's own collation (the
-    # column's "C" folds ASCII only) after NFKC. It agrees with `normalize_username` on
-    # every name the username pattern allows (ASCII); for a few others (ß) it may not, and
-    # `fastapi-issues user check` still finds those collisions.
-    normalized = func.normalize(value, literal_column("NFKC"), type_=Text)
-    return func.lower(normalized.collate("default"), type_=Text)
-
-
-def _sqlite_key(value: ColumnElement[str]) -> ColumnElement[str]:
-    # The connection runs Python's own `normalize_username` (see `SQLDatabase`).
-    return getattr(func, SQLITE_USERNAME_KEY_FUNCTION)(value, type_=Text)  # type: ignore[no-any-return]
 
 
 def _user(row: Sequence[Any]) -> UserInDB:
@@ -119,12 +107,6 @@ class SQLUserStore(SQLStoreBase):
             url_or_engine, branch="users", schema=schema, auto_upgrade=auto_upgrade
         )
         self._engine = self._db.statement_engine
-        key = _postgres_key if self._db.dialect == "postgresql" else _sqlite_key
-        # The index this wants (migrations issue): a unique one on the normalised name,
-        # best a column the app fills with `normalize_username`.
-        self._select_alike = select(*_COLUMNS).where(
-            key(users.c.username) == key(bindparam("match_name", type_=Text))
-        )
 
     async def get(self, username: str) -> UserInDB:
         # PostgreSQL text cannot hold NUL: no stored username has one.
@@ -135,8 +117,7 @@ class SQLUserStore(SQLStoreBase):
         rows = await self._db.fetch(_SELECT_ONE, {"match_username": username})
         if rows:
             return _user(rows[0])
-        alike = await self._db.fetch(self._select_alike, {"match_name": username})
-        # Filtered again in Python: its folding is the rule; the database's only narrows.
+        alike = await self._db.fetch(_SELECT_ALIKE, {"match_key": normalize_username(username)})
         return pick_user(username, [_user(row) for row in alike])
 
     async def create(self, user: UserInDB) -> UserInDB:
@@ -144,37 +125,17 @@ class SQLUserStore(SQLStoreBase):
             await self._db.ensure_schema()
         values = _columns(user.model_dump(include=set(_FIELDS)))
         values["hashed_password"] = user.hashed_password.get_secret_value()
+        values["name_key"] = key = normalize_username(user.username)
         try:
-            # The full engine: a real transaction, also on PostgreSQL.
-            async with self._db.engine.connect() as conn:
-                await self._lock_name(conn, user.username)
-                taken = await self._taken_by(conn, user.username)
-                if taken is not None:
-                    raise UserExists(user.username, taken)
+            async with self._engine.begin() as conn:
                 await conn.execute(_INSERT, values)
-                await conn.commit()
         except IntegrityError:
-            # The primary key: another process added this very name.
-            raise UserExists(user.username) from None
+            # The primary key or the unique name key: the name, or one like it, is taken.
+            holder = await self._db.fetch(_SELECT_HOLDER, {"match_key": key})
+            raise UserExists(user.username, holder[0][0] if holder else None) from None
         except DATABASE_ERRORS as exc:
             raise_database_error(exc)
         return user
-
-    async def _lock_name(self, conn: AsyncConnection, username: str) -> None:
-        """Make creates of names that normalise alike take turns until commit."""
-        if self._db.dialect == "sqlite":
-            # The database's write lock, taken now: no other write until this one commits.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:name_key))"),
-            {"lock_class": _CREATE_LOCK_CLASS, "name_key": normalize_username(username)},
-        )
-
-    async def _taken_by(self, conn: AsyncConnection, username: str) -> str | None:
-        rows = (await conn.execute(self._select_alike, {"match_name": username})).all()
-        key = normalize_username(username)
-        return next((row[0] for row in rows if normalize_username(row[0]) == key), None)
 
     async def update(self, username: str, changes: UserUpdate) -> UserInDB:
         values = _columns(changes.changes())

@@ -93,16 +93,20 @@ def _decode_user(item: Any, file_mtime: float) -> UserInDB:
 
 
 def _encode_user(user: UserInDB) -> str:
-    return json.dumps(
-        {
-            "username": user.username,
-            "email": user.email,
-            "full_name": user.full_name,
-            "disabled": user.disabled,
-            "hashed_password": user.hashed_password.get_secret_value(),
-        },
-        ensure_ascii=False,
-    )
+    record: dict[str, Any] = {
+        "username": user.username,
+        "email": user.email,
+        "full_name": user.full_name,
+        "disabled": user.disabled,
+        "hashed_password": user.hashed_password.get_secret_value(),
+    }
+    # Written only when set: an absent field reads as its default, so most records keep
+    # the crash course's shape, and older files need no upgrade.
+    if user.is_admin:
+        record["is_admin"] = True
+    if user.token_generation:
+        record["token_generation"] = user.token_generation
+    return json.dumps(record, ensure_ascii=False)
 
 
 class JSONFileUserStore(StoreLifecycle):

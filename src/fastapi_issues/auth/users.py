@@ -34,6 +34,7 @@ __all__ = [
     "normalize_username",
     "pick_user",
     "read_user",
+    "revoked_tokens",
     "username_collisions",
 ]
 
@@ -138,6 +139,10 @@ class User(BaseModel):
     email: str | None = None
     full_name: str | None = None
     disabled: bool = False
+    is_admin: bool = Field(
+        default=False,
+        description="May use the user admin routes (`make_user_admin_router`).",
+    )
 
     @field_validator("disabled", mode="before")
     @classmethod
@@ -154,6 +159,9 @@ class UserInDB(User):
     """
 
     hashed_password: SecretStr
+    token_generation: int = Field(default=0, ge=0)
+    """Tokens carry the generation they were minted in; one older than this is refused.
+    Bumped (`revoked_tokens`) by a password change, a log-out everywhere and disabling."""
 
     def public(self) -> User:
         """The same user without the hash."""
@@ -162,6 +170,7 @@ class UserInDB(User):
             email=self.email,
             full_name=self.full_name,
             disabled=self.disabled,
+            is_admin=self.is_admin,
         )
 
 
@@ -177,11 +186,23 @@ class UserUpdate(BaseModel):
     email: str | None = None
     full_name: str | None = None
     disabled: bool = Field(default=None)  # type: ignore[assignment]
+    is_admin: bool = Field(default=None)  # type: ignore[assignment]
     hashed_password: SecretStr = Field(default=None)  # type: ignore[assignment]
+    token_generation: int = Field(default=None, ge=0)  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
         """The fields that were set, by name, the hash as a `SecretStr`."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def revoked_tokens(user: UserInDB, **changes: Any) -> UserUpdate:
+    """`changes` plus the next token generation of `user`: applied, every token minted
+    before is refused (a password change, a log-out everywhere, disabling).
+
+    Read, then written: two revocations at once may both write the same next generation,
+    and each still refuses every token minted before it was read.
+    """
+    return UserUpdate(**changes, token_generation=user.token_generation + 1)
 
 
 def check_storable(value: str) -> str:

@@ -135,7 +135,9 @@ async def _revisions(url: str, schema: str | None) -> set[str]:
 
 
 async def _open_both(url: str, schema: str | None) -> tuple[SQLIssueStore, SQLUserStore]:
-    store, users = SQLIssueStore(url, schema=schema), SQLUserStore(url, schema=schema)
+    # Revision users_0002 changes 0.1.0's users table: upgraded on PostgreSQL too.
+    store = SQLIssueStore(url, schema=schema)
+    users = SQLUserStore(url, schema=schema, auto_upgrade=True)
     await store.create_schema()
     await users.create_schema()
     return store, users
@@ -357,7 +359,7 @@ async def test_a_database_of_0_1_0_is_upgraded_and_served_with_every_row(
     before = write_with_release(release_src, url, schema)
     store, users = (
         SQLIssueStore(url, schema=schema, auto_upgrade=True),
-        SQLUserStore(url, schema=schema),
+        SQLUserStore(url, schema=schema, auto_upgrade=True),
     )
     try:
         await store.create_schema()
@@ -368,7 +370,7 @@ async def test_a_database_of_0_1_0_is_upgraded_and_served_with_every_row(
             **before,
             "issues": [{**issue, "due_date": None} for issue in before["issues"]],
         }
-        assert await _revisions(url, schema) == {"issues_0002", "users_0001"}
+        assert await _revisions(url, schema) == {"issues_0002", "users_0002"}
         assert any(issue["status"] == "closed" for issue in before["issues"])
         first = before["issues"][0]["id"]
         due = await store.update(first, IssueUpdate(due_date=date(2030, 1, 31)))

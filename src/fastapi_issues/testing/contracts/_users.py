@@ -248,3 +248,49 @@ class UserStoreContract(StoreContract):
         for text in (repr(user), str(user), user.model_dump_json(), repr(await store.list())):
             assert "stored-hash-do-not-show" not in text
         assert "hashed_password" not in user.public().model_dump()
+
+    async def test_admin_flag_and_token_generation_default_and_round_trip(
+        self, store: UserStore
+    ) -> None:
+        from fastapi_issues.auth.users import UserInDB
+
+        created = await store.create(_user())
+        assert (created.is_admin, created.token_generation) == (False, 0)
+        stored = await store.create(
+            UserInDB(
+                username="root",
+                is_admin=True,
+                token_generation=7,
+                hashed_password=SecretStr("stored-hash-root"),
+            )
+        )
+        assert await store.get("root") == stored
+        assert (stored.is_admin, stored.token_generation) == (True, 7)
+        assert stored.public().is_admin is True
+
+    async def test_update_sets_the_admin_flag_and_token_generation_alone(
+        self, store: UserStore
+    ) -> None:
+        await store.create(_user())
+        promoted = await store.update("ADA", _update(is_admin=True))
+        assert promoted == _user().model_copy(update={"is_admin": True})
+        revoked = await store.update("ada", _update(token_generation=1))
+        assert revoked == _user().model_copy(update={"is_admin": True, "token_generation": 1})
+        assert await store.get("ada") == revoked
+        demoted = await store.update("ada", _update(is_admin=False))
+        assert (demoted.is_admin, demoted.token_generation) == (False, 1)
+
+    async def test_revoking_tokens_moves_the_generation_on_with_the_other_changes(
+        self, store: UserStore
+    ) -> None:
+        from fastapi_issues.auth.users import revoked_tokens
+
+        user = await store.create(_user())
+        changed = await store.update(
+            "ada", revoked_tokens(user, hashed_password=SecretStr("stored-hash-2"))
+        )
+        assert changed.token_generation == 1
+        assert changed.hashed_password.get_secret_value() == "stored-hash-2"
+        again = await store.update("ada", revoked_tokens(changed, disabled=True))
+        assert (again.token_generation, again.disabled) == (2, True)
+        assert await store.get("ada") == again
