@@ -277,6 +277,9 @@ async def test_a_postgres_schema_of_0_1_0_upgraded_is_one_this_release_would_mak
         upgraded = SQLIssueStore(postgres_url, schema=postgres_schema, auto_upgrade=True)
         await upgraded.create_schema()
         await upgraded.aclose()
+        upgraded_users = SQLUserStore(postgres_url, schema=postgres_schema, auto_upgrade=True)
+        await upgraded_users.create_schema()
+        await upgraded_users.aclose()
         new = await _postgres_schema(postgres_url, new_schema)
         assert ("issues", "due_date", "date", "YES", "None", "None") in new[0]
         assert new == await _postgres_schema(postgres_url, postgres_schema)
