@@ -121,8 +121,10 @@ def describe(error: ValidationError) -> str:
 
 
 def add_user_command(commands: Subcommands) -> None:
-    """`user add|disable|enable|list|check`."""
-    user = commands.add_parser("user", help="add, disable, enable, list or check users")
+    """`user add|disable|enable|passwd|logout-all|list|check`."""
+    user = commands.add_parser(
+        "user", help="add, disable, enable, list or check users, set passwords, revoke tokens"
+    )
     actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", help="create a user (the password is asked twice)")
@@ -138,10 +140,30 @@ def add_user_command(commands: Subcommands) -> None:
     add.set_defaults(run=run_user_add)
 
     for name, disabled in (("disable", True), ("enable", False)):
-        toggle = actions.add_parser(name, help=f"{name} a user")
+        revokes = " and revoke their tokens" if disabled else ""
+        toggle = actions.add_parser(name, help=f"{name} a user{revokes}")
         toggle.add_argument("username")
         add_storage_url_option(toggle)
         toggle.set_defaults(run=run_user_set_disabled, disabled=disabled)
+
+    passwd = actions.add_parser(
+        "passwd", help="set a user's password (asked twice) and revoke their tokens"
+    )
+    passwd.add_argument("username")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input, for scripts",
+    )
+    add_storage_url_option(passwd)
+    passwd.set_defaults(run=run_user_passwd)
+
+    logout_all = actions.add_parser(
+        "logout-all", help="revoke every token of a user (they log in again)"
+    )
+    logout_all.add_argument("username")
+    add_storage_url_option(logout_all)
+    logout_all.set_defaults(run=run_user_logout_all)
 
     listing = actions.add_parser("list", help="list users (never their password hashes)")
     add_storage_url_option(listing)
@@ -217,13 +239,47 @@ def run_user_add(args: argparse.Namespace) -> int:
 
 def run_user_set_disabled(args: argparse.Namespace) -> int:
     require_auth_extra()
-    from fastapi_issues.auth.users import UserUpdate
+    from fastapi_issues.auth.accounts import set_disabled
 
     store = open_users(args)
-    changes = UserUpdate(disabled=args.disabled)
     # The stored name: the one given may be another form of it.
-    user = run_with(store, lambda: store.update(args.username, changes))
-    print(f"{'disabled' if args.disabled else 'enabled'} user {user.username!r}")
+    user = run_with(store, lambda: set_disabled(store, args.username, args.disabled))
+    done = "disabled user {!r} and revoked their tokens" if args.disabled else "enabled user {!r}"
+    print(done.format(user.username))
+    return 0
+
+
+def run_user_passwd(args: argparse.Namespace) -> int:
+    require_auth_extra()
+    from fastapi_issues.auth.accounts import change_password
+    from fastapi_issues.auth.passwords import Passwords
+    from fastapi_issues.auth.users import check_password
+
+    store = open_users(args)
+
+    async def passwd() -> str:
+        # Fail before asking for a password when there is no such user.
+        await store.get(args.username)
+        password = read_new_password(args)
+        try:
+            check_password(SecretStr(password))
+        except ValueError as exc:
+            raise CommandError(f"password: {exc}") from None
+        user = await change_password(store, Passwords(), args.username, password)
+        return user.username
+
+    name = run_with(store, passwd)
+    print(f"changed the password of {name!r} and revoked their tokens")
+    return 0
+
+
+def run_user_logout_all(args: argparse.Namespace) -> int:
+    require_auth_extra()
+    from fastapi_issues.auth.accounts import log_out_everywhere
+
+    store = open_users(args)
+    user = run_with(store, lambda: log_out_everywhere(store, args.username))
+    print(f"revoked every token of {user.username!r}")
     return 0
 
 

@@ -485,7 +485,12 @@ async def test_a_prefixed_router_points_swagger_at_its_own_token_url(
         make_auth_router(users, settings, passwords=Passwords(FAST), prefix="/auth", name="login")
     )
     schema = app.openapi()
-    assert set(schema["paths"]) == {"/auth/token", "/auth/users/me"}
+    assert set(schema["paths"]) == {
+        "/auth/token",
+        "/auth/users/me",
+        "/auth/users/me/password",
+        "/auth/users/me/logout-all",
+    }
     assert schema["paths"]["/auth/token"]["post"]["operationId"] == "login_log_in"
     flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "auth/token"

@@ -12,7 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
 from fastapi_issues.auth.settings import AuthSettings
-from fastapi_issues.auth.tokens import InvalidToken, decode_access_token
+from fastapi_issues.auth.tokens import InvalidToken, decode_access_token, token_generation
 from fastapi_issues.auth.users import User, UserExists, UserNotFound, UserStore
 from fastapi_issues.routers._errors import ErrorRule, ErrorTable
 from fastapi_issues.storage.errors import StorageError
@@ -99,6 +99,11 @@ def _user_resolver(
             raise credentials_error() from None
         except StorageError as exc:
             raise user_store_unavailable(exc) from exc
+        # The user is read on every request anyway: a revocation (a password change, a
+        # log-out everywhere, disabling) counts from the next request, in every worker.
+        if token_generation(claims) < user.token_generation:
+            _log.debug("rejected a revoked bearer token")
+            raise credentials_error() from None
         return user.public()
 
     return resolve
@@ -132,8 +137,9 @@ def current_user(
 ) -> UserDependency:
     """A dependency resolving the user named by the request's bearer token.
 
-    A missing, malformed, forged or expired token, or one naming no stored user, gets 401
-    with `WWW-Authenticate: Bearer`. Disabled users pass; see `current_active_user`.
+    A missing, malformed, forged, expired or revoked token (one minted before the user's
+    token generation last moved on), or one naming no stored user, gets 401 with
+    `WWW-Authenticate: Bearer`. Disabled users pass; see `current_active_user`.
 
     Args:
         user_store: where users are looked up, on every request (a user disabled or removed

@@ -1,5 +1,5 @@
-"""`make_auth_router`: `POST /token` (OAuth2 password flow), `GET /users/me`, and an optional
-`POST /register`."""
+"""`make_auth_router`: `POST /token` (OAuth2 password flow), `GET /users/me`, the account
+routes (`_account_routes.py`), and an optional `POST /register`."""
 
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
+from fastapi_issues.auth._account_routes import AccountRoutes, add_account_routes
 from fastapi_issues.auth._login import Authenticator
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
@@ -69,7 +70,7 @@ class _NoPasswordEchoRoute(APIRoute):
 def _without_passwords(errors: Sequence[Any]) -> list[Any]:
     return [
         {key: value for key, value in error.items() if key not in {"input", "ctx"}}
-        if isinstance(error, dict) and "password" in error.get("loc", ())
+        if isinstance(error, dict) and any("password" in str(part) for part in error.get("loc", ()))
         else error
         for error in errors
     ]
@@ -97,6 +98,10 @@ def make_auth_router(
       with `WWW-Authenticate: Bearer`, the same answer in about the same time whether the
       user exists or not. A password hashed with outdated parameters is re-hashed.
     - `GET {prefix}/users/me`: the logged-in user, without its password hash.
+    - `POST {prefix}/users/me/password`: `{"current_password", "new_password"}`; revokes
+      every token of the user and answers a fresh one (as `/token` does). A wrong current
+      password gets 400, counted by `throttle` like a failed login.
+    - `POST {prefix}/users/me/logout-all`: revokes every token of the user (204).
     - `POST {prefix}/register` (only with `registration=True`): anyone may create a user,
       as often as `registration_throttle` allows (429 with `Retry-After` past it).
 
@@ -160,6 +165,8 @@ def make_auth_router(
     )
     me = current_active_user(user_store, settings, token_url=token_url)
     _add_me(router, name, _me_endpoint(me))
+    account = AccountRoutes(user_store, hasher, settings, throttle)
+    add_account_routes(router, name, account, me, AccessToken)
     if registration:
         sign_ups = registration_throttle or RegistrationThrottle()
         _add_registration(router, name, _register_endpoint(user_store, hasher, sign_ups))
@@ -278,7 +285,9 @@ def _login_endpoint(
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
         return AccessToken(
-            access_token=create_access_token(user.username, settings),
+            access_token=create_access_token(
+                user.username, settings, generation=user.token_generation
+            ),
             token_type="bearer",
             expires_in=lifetime_seconds,
         )

@@ -11,23 +11,35 @@ import jwt
 
 from fastapi_issues.auth.settings import AuthSettings
 
-__all__ = ["InvalidToken", "create_access_token", "decode_access_token"]
+__all__ = [
+    "GENERATION_CLAIM",
+    "InvalidToken",
+    "create_access_token",
+    "decode_access_token",
+    "token_generation",
+]
 
 
 class InvalidToken(Exception):
     """The token is malformed, forged, expired, or lacks a claim it must have."""
 
 
+GENERATION_CLAIM = "gen"
+"""The claim carrying the user's token generation when the token was minted."""
+
+
 def create_access_token(
-    subject: str, settings: AuthSettings, *, now: datetime | None = None
+    subject: str, settings: AuthSettings, *, now: datetime | None = None, generation: int = 0
 ) -> str:
-    """A signed access token for `subject` (a username), valid for the configured lifetime."""
+    """A signed access token for `subject` (a username), valid for the configured lifetime,
+    in the user's token `generation` (`UserInDB.token_generation`)."""
     issued = now if now is not None else datetime.now(timezone.utc)
     claims: dict[str, Any] = {
         "sub": subject,
         "iat": issued,
         "exp": issued + settings.token_lifetime,
         "jti": secrets.token_urlsafe(12),
+        GENERATION_CLAIM: generation,
     }
     if settings.issuer is not None:
         claims["iss"] = settings.issuer
@@ -63,7 +75,17 @@ def decode_access_token(token: str, settings: AuthSettings) -> dict[str, Any]:
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token's subject is empty")
     _check_numeric_dates(claims)
+    generation = claims.setdefault(GENERATION_CLAIM, 0)
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise InvalidToken("the token's generation is not a whole number")
     return claims
+
+
+def token_generation(claims: dict[str, Any]) -> int:
+    """The generation of decoded `claims`; tokens made before there were generations
+    have none, and count as generation 0 (every user's first)."""
+    generation: int = claims.get(GENERATION_CLAIM, 0)
+    return generation
 
 
 _NUMERIC_DATES = ("exp", "nbf", "iat")

@@ -23,6 +23,7 @@ from fastapi_issues.storage.errors import StorageError
 __all__ = [
     "AmbiguousUsername",
     "NewUser",
+    "PasswordChange",
     "User",
     "UserExists",
     "UserInDB",
@@ -31,6 +32,7 @@ __all__ = [
     "UserStore",
     "UserStoreNotFound",
     "UserUpdate",
+    "check_password",
     "normalize_username",
     "pick_user",
     "read_user",
@@ -254,13 +256,42 @@ class UserRegistration(NewUser):
     @field_validator("password")
     @classmethod
     def _password_length(cls, value: SecretStr) -> SecretStr:
-        length = len(value.get_secret_value())
-        if length < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
-        if length > MAX_PASSWORD_LENGTH:
-            raise ValueError(f"must be at most {MAX_PASSWORD_LENGTH} characters")
-        check_storable(value.get_secret_value())
-        return value
+        return check_password(value)
+
+
+def check_password(value: SecretStr) -> SecretStr:
+    """`value`, if it may be a user's password; else `ValueError` saying why (never what)."""
+    length = len(value.get_secret_value())
+    if length < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if length > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    check_storable(value.get_secret_value())
+    return value
+
+
+_PASSWORD_SCHEMA: dict[str, Any] = {
+    "minLength": MIN_PASSWORD_LENGTH,
+    "maxLength": MAX_PASSWORD_LENGTH,
+    "pattern": _NO_NUL,
+}
+
+
+class PasswordChange(BaseModel):
+    """`POST /users/me/password`: the current password, and the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: SecretStr
+    new_password: SecretStr = Field(
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        json_schema_extra=_PASSWORD_SCHEMA,
+    )
+
+    @field_validator("new_password")
+    @classmethod
+    def _new_password(cls, value: SecretStr) -> SecretStr:
+        return check_password(value)
 
 
 # -- the protocol ------------------------------------------------------------------------
