@@ -171,7 +171,12 @@ def _mount_auth(
     startup: list[Callable[[], Awaitable[None]]],
 ) -> UserStore:
     """`/token`, `/users/me` (and `/register` when on) on the user store of the storage URL."""
-    from fastapi_issues.auth import Passwords, make_auth_router, open_user_store
+    from fastapi_issues.auth import (
+        Passwords,
+        make_auth_router,
+        open_user_store,
+        throttle_storage_for,
+    )
     from fastapi_issues.auth.throttle import LoginThrottle
 
     # One URL: users live beside the issues file, or in the same database (their own table).
@@ -185,7 +190,8 @@ def _mount_auth(
             auth_settings,
             passwords=passwords,
             registration=settings.registration,
-            throttle=LoginThrottle() if settings.throttle else None,
+            # Counted in the user store (file or table): every worker counts together.
+            throttle=LoginThrottle(throttle_storage_for(users)) if settings.throttle else None,
             max_body_size=settings.max_body_bytes,
         )
     )

@@ -131,11 +131,14 @@ async def test_a_user_made_with_the_cli_logs_in(
         headers = {"Authorization": f"Bearer {token}"}
         created = await client.post("/api/v1/issues", json=ISSUE, headers=headers)
         assert created.json()["reporter"] == "ada"
-        # Disabled from the CLI while the app runs: refused at once.
+        # Disabled from the CLI while the app runs: refused at once, the token revoked.
         assert await cli("user", "disable", "ada") == 0
         refused = await client.get("/api/v1/issues", headers=headers)
-        assert refused.status_code == 400
-        assert refused.json() == {"detail": "Inactive user"}
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": "Could not validate credentials"}
+        login = {"username": "ada", "password": "a long passphrase"}
+        inactive = await client.post("/token", data=login)
+        assert inactive.json() == {"detail": "Inactive user"}
 
 
 async def test_tokens_work_across_workers_only_with_a_configured_secret(tmp_path: Path) -> None:

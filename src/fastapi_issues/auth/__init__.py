@@ -44,9 +44,11 @@ from fastapi_issues.auth.throttle import (
     RateLimit,
     RegistrationThrottle,
     RegistrationThrottled,
+    SharedThrottleStorage,
     ThrottleRule,
     ThrottleStorage,
 )
+from fastapi_issues.auth.throttle_stores import JSONFileThrottleStorage, throttle_storage_for
 from fastapi_issues.auth.tokens import InvalidToken, create_access_token, decode_access_token
 from fastapi_issues.auth.urls import open_user_store
 from fastapi_issues.auth.users import (
@@ -76,6 +78,7 @@ __all__ = [
     "InMemoryThrottleStorage",
     "InMemoryUserStore",
     "InvalidToken",
+    "JSONFileThrottleStorage",
     "JSONFileUserStore",
     "LoginThrottle",
     "LoginThrottled",
@@ -85,6 +88,7 @@ __all__ = [
     "RegistrationThrottle",
     "RegistrationThrottled",
     "SQLUserStore",
+    "SharedThrottleStorage",
     "ThrottleRule",
     "ThrottleStorage",
     "User",
@@ -104,6 +108,7 @@ __all__ = [
     "make_auth_router",
     "normalize_username",
     "open_user_store",
+    "throttle_storage_for",
     "username_collisions",
 ]
 

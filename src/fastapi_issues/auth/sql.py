@@ -10,16 +10,18 @@ name up exactly first (the primary key: what tokens carry), then by its key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, or_, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fastapi_issues.auth._sql_schema import users
+from fastapi_issues.auth._sql_schema import login_failures, users
+from fastapi_issues.auth.throttle import Failures
 from fastapi_issues.auth.users import (
     UserExists,
     UserInDB,
@@ -37,7 +39,9 @@ from fastapi_issues.storage.sql import (
     raise_database_error,
 )
 
-__all__ = ["SQLUserStore"]
+__all__ = ["SQLThrottleStorage", "SQLUserStore"]
+
+T = TypeVar("T")
 
 _COLUMNS = (
     users.c.username,
@@ -171,3 +175,99 @@ class SQLUserStore(SQLStoreBase):
         except DATABASE_ERRORS as exc:
             raise_database_error(exc)
         return [_user(row) for row in rows]
+
+    def throttle_storage(self) -> SQLThrottleStorage:
+        """Login throttle counts in this database (`login_failures`), shared by every
+        process using it: pass to `LoginThrottle`."""
+        return SQLThrottleStorage(self._db)
+
+
+_FAILURES = (login_failures.c.count, login_failures.c.last, login_failures.c.expires)
+_SELECT_FAILURES = select(*_FAILURES).where(login_failures.c.key == bindparam("match_key"))
+_DELETE_FAILURES = delete(login_failures).where(login_failures.c.key == bindparam("match_key"))
+_DELETE_EXPIRED = delete(login_failures).where(login_failures.c.expires <= bindparam("now"))
+_SET_FAILURES = (
+    sql_update(login_failures)
+    .where(login_failures.c.key == bindparam("match_key"))
+    .values(count=bindparam("count"))
+)
+# As `_CREATE_LOCK_CLASS` was: any constant every process shares, unlike the schema lock's.
+_THROTTLE_LOCK_CLASS = 0x6C6F6769  # "logi"
+
+
+class SQLThrottleStorage:
+    """The login throttle's counts in the `login_failures` table (users revision 2), so
+    every worker on the database counts together. Made by `SQLUserStore.throttle_storage()`.
+
+    Each change runs in a transaction holding a lock on its key (PostgreSQL: an advisory
+    lock; SQLite: the write lock), so counts are never lost to a race.
+    """
+
+    def __init__(self, database: SQLDatabase) -> None:
+        self._db = database
+
+    async def get(self, key: str) -> Failures | None:
+        if not self._db.ready:
+            await self._db.ensure_schema()
+        try:
+            # Not `fetch`: its direct path does not convert float columns on asyncpg.
+            async with self._db.engine.connect() as conn:
+                row = (await conn.execute(_SELECT_FAILURES, {"match_key": key})).first()
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)
+        if row is None or row[2] <= time.time():
+            return None
+        return Failures(int(row[0]), float(row[1]))
+
+    async def add(self, key: str, now: float, expire_after: float) -> Failures:
+        async def count(conn: AsyncConnection) -> Failures:
+            await conn.execute(_DELETE_EXPIRED, {"now": now})
+            row = (await conn.execute(_SELECT_FAILURES, {"match_key": key})).first()
+            total = int(row[0]) + 1 if row is not None else 1
+            values = {"count": total, "last": now, "expires": now + expire_after}
+            if row is None:
+                await conn.execute(insert(login_failures), {"key": key, **values})
+            else:
+                await conn.execute(
+                    sql_update(login_failures).where(login_failures.c.key == key).values(values)
+                )
+            return Failures(total, now)
+
+        return await self._locked(key, count)
+
+    async def subtract(self, key: str) -> None:
+        async def uncount(conn: AsyncConnection) -> None:
+            row = (await conn.execute(_SELECT_FAILURES, {"match_key": key})).first()
+            if row is None:
+                return
+            if int(row[0]) <= 1:
+                await conn.execute(_DELETE_FAILURES, {"match_key": key})
+            else:
+                await conn.execute(_SET_FAILURES, {"match_key": key, "count": int(row[0]) - 1})
+
+        await self._locked(key, uncount)
+
+    async def clear(self, key: str) -> None:
+        async def forget(conn: AsyncConnection) -> None:
+            await conn.execute(_DELETE_FAILURES, {"match_key": key})
+
+        await self._locked(key, forget)
+
+    async def _locked(self, key: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        if not self._db.ready:
+            await self._db.ensure_schema()
+        try:
+            # The full engine: a real transaction, also on PostgreSQL.
+            async with self._db.engine.connect() as conn:
+                if self._db.dialect == "sqlite":
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:throttle_key))"),
+                        {"lock_class": _THROTTLE_LOCK_CLASS, "throttle_key": key},
+                    )
+                result = await work(conn)
+                await conn.commit()
+                return result
+        except DATABASE_ERRORS as exc:
+            raise_database_error(exc)

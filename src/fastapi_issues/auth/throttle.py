@@ -35,6 +35,7 @@ __all__ = [
     "RateLimit",
     "RegistrationThrottle",
     "RegistrationThrottled",
+    "SharedThrottleStorage",
     "ThrottleRule",
     "ThrottleStorage",
     "throttled_login",
@@ -68,6 +69,25 @@ class ThrottleStorage(Protocol):
     async def clear(self, key: str) -> None:
         """Forget the failures of `key`."""
         ...
+
+
+@runtime_checkable
+class SharedThrottleStorage(ThrottleStorage, Protocol):
+    """A storage several processes share (a file, a database table).
+
+    `LoginThrottle` then counts the password checks still running there too, as keys of
+    their own (`in-flight:` before the key; `add` with a short expiry, then `subtract`),
+    so N workers together allow no more guesses than one.
+    """
+
+    async def subtract(self, key: str) -> None:
+        """Count one fewer for `key` (forgetting it at zero); atomic per key, as `add`."""
+        ...
+
+
+IN_FLIGHT_EXPIRY = 60.0
+"""Seconds after which a password check counted as running in a shared storage is
+forgotten: a process killed mid-check must not hold its keys back for ever."""
 
 
 class InMemoryThrottleStorage:
@@ -191,8 +211,10 @@ class LoginThrottle:
         self.per_address = per_address
         self.forget_after = forget_after
         self._clock = clock
-        # Attempts whose password check is still running, per key, in this process: they
-        # may yet fail, so they count against the free failures.
+        # Attempts whose password check is still running, per key: they may yet fail, so
+        # they count against the free failures. In this process's memory, unless the
+        # storage is shared by several processes: then in it, seen by all of them.
+        self._shared = storage if isinstance(storage, SharedThrottleStorage) else None
         self._in_flight: dict[str, int] = {}
 
     def _keys(self, username: str, address: str | None) -> list[tuple[str, ThrottleRule]]:
@@ -206,22 +228,59 @@ class LoginThrottle:
     async def retry_after(self, username: str, address: str | None) -> int:
         """Seconds (rounded up) before a login for `username` from `address` may be
         tried; 0 when it may be tried now."""
-        return await self._wait(username, address, own=0)
+        return await self._wait(username, address, ahead=None)
 
-    async def _wait(self, username: str, address: str | None, own: int) -> int:
+    async def _wait(self, username: str, address: str | None, ahead: dict[str, int] | None) -> int:
+        """The wait for a login now; `ahead`: per key, the checks still running that
+        started before this attempt's (None: all that are running)."""
         now = self._clock()
         wait = 0.0
         for key, rule in self._keys(username, address):
             failures = await self.storage.get(key)
             count = failures.count if failures is not None else 0
             key_wait = failures.last + rule.delay(count) - now if failures is not None else 0.0
-            others = self._in_flight.get(key, 0) - own
+            others = ahead[key] if ahead is not None else await self._running(key)
             if key_wait <= 0 and others > 0 and count + others >= rule.free_failures:
                 # Checks still running may use up the free failures, or (past them) are
                 # the one try the expired lock allows: wait for their outcome.
                 key_wait = rule.base_delay
             wait = max(wait, key_wait)
         return math.ceil(wait) if wait > 0 else 0
+
+    async def _running(self, key: str) -> int:
+        if self._shared is None:
+            return self._in_flight.get(key, 0)
+        running = await self._shared.get(_IN_FLIGHT + key)
+        return running.count if running is not None else 0
+
+    async def _enter(self, keys: list[str]) -> dict[str, int]:
+        """Count a check as running under each key; per key, how many ran before it.
+
+        Counted atomically (`add`), so of attempts entering together, in any process,
+        each sees those ahead of it and none behind: the first goes on, the next ones
+        wait for its outcome once the free failures could run out.
+        """
+        ahead: dict[str, int] = {}
+        for key in keys:
+            if self._shared is None:
+                running = self._in_flight[key] = self._in_flight.get(key, 0) + 1
+            else:
+                added = await self._shared.add(_IN_FLIGHT + key, self._clock(), IN_FLIGHT_EXPIRY)
+                running = added.count
+            ahead[key] = running - 1
+        return ahead
+
+    async def _leave(self, keys: list[str]) -> None:
+        if self._shared is None:
+            for key in keys:
+                left = self._in_flight.get(key, 0) - 1
+                if left > 0:
+                    self._in_flight[key] = left
+                else:
+                    self._in_flight.pop(key, None)
+            return
+        for key in keys:
+            await self._shared.subtract(_IN_FLIGHT + key)
 
     def attempt(self, username: str, address: str | None) -> _Attempt:
         """An async context manager around one password check; raises `LoginThrottled`
@@ -263,6 +322,9 @@ async def throttled_login(
         return user
 
 
+_IN_FLIGHT = "in-flight:"
+
+
 class _Attempt:
     def __init__(self, throttle: LoginThrottle, username: str, address: str | None) -> None:
         self._throttle = throttle
@@ -271,30 +333,20 @@ class _Attempt:
         self._address = address
 
     async def __aenter__(self) -> None:
-        # Counted in flight before the check awaits anything, so that two attempts checked
-        # at once each see the other.
-        for key in self._keys:
-            self._throttle._in_flight[key] = self._throttle._in_flight.get(key, 0) + 1
+        # Counted as running before the check reads anything, so that two attempts checked
+        # at once (in this process, or in others sharing the storage) each see the other.
+        ahead = await self._throttle._enter(self._keys)
         try:
-            wait = await self._throttle._wait(self._username, self._address, own=1)
+            wait = await self._throttle._wait(self._username, self._address, ahead)
         except BaseException:
-            self._release()
+            await self._throttle._leave(self._keys)
             raise
         if wait:
-            self._release()
+            await self._throttle._leave(self._keys)
             raise LoginThrottled(wait)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        in_flight = self._throttle._in_flight
-        for key in self._keys:
-            left = in_flight.get(key, 0) - 1
-            if left > 0:
-                in_flight[key] = left
-            else:
-                in_flight.pop(key, None)
+        await self._throttle._leave(self._keys)
 
 
 # -- registration ------------------------------------------------------------------------
