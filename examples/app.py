@@ -174,6 +174,7 @@ def _mount_auth(
     from fastapi_issues.auth import (
         Passwords,
         make_auth_router,
+        make_user_admin_router,
         open_user_store,
         throttle_storage_for,
     )
@@ -192,6 +193,16 @@ def _mount_auth(
             registration=settings.registration,
             # Counted in the user store (file or table): every worker counts together.
             throttle=LoginThrottle(throttle_storage_for(users)) if settings.throttle else None,
+            max_body_size=settings.max_body_bytes,
+        )
+    )
+    # /api/v1/users for admins: stored ones, and those FASTAPI_ISSUES_ADMINS names (a bootstrap).
+    app.include_router(
+        make_user_admin_router(
+            users,
+            auth_settings,
+            admins=settings.admins,
+            passwords=passwords,
             max_body_size=settings.max_body_bytes,
         )
     )

@@ -261,3 +261,25 @@ async def test_assigning_a_name_nobody_has_is_refused_and_changes_nothing(
         after = await client.get(url, headers=headers)
         assert (after.json()["assignees"], after.json()["version"]) == (["ada"], 1)
         assert after.headers["ETag"] == created.headers["ETag"]
+
+
+async def test_the_user_admin_routes_are_for_the_bootstrap_admins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_for(tmp_path, FASTAPI_ISSUES_SECRET_KEY=SECRET_KEY, FASTAPI_ISSUES_ADMINS="root")
+    for name in ("root", "ada"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a long passphrase\n"))
+        args = ["user", "add", name, "--password-stdin", "--storage-url"]
+        assert await anyio.to_thread.run_sync(main, [*args, env["ISSUES_STORAGE_URL"]]) == 0
+    async with running(create_app(env)) as client:
+        root = {
+            "Authorization": f"Bearer {await swagger_login(client, 'root', 'a long passphrase')}"
+        }
+        ada = {"Authorization": f"Bearer {await swagger_login(client, 'ada', 'a long passphrase')}"}
+        listed = await client.get("/api/v1/users", headers=root)
+        assert [user["username"] for user in listed.json()] == ["ada", "root"]
+        assert (await client.get("/api/v1/users", headers=ada)).status_code == 403
+        assert (await client.get("/api/v1/users")).status_code == 401
+        promoted = await client.put("/api/v1/users/ada/admin", headers=root)
+        assert promoted.json()["is_admin"] is True
+        assert (await client.get("/api/v1/users", headers=ada)).status_code == 200

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         'pip install "fastapi-issues[auth]"'
     ) from exc
 
+from fastapi_issues.auth.admin import make_user_admin_router
 from fastapi_issues.auth.dependencies import UserDependency, current_active_user, current_user
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.router import AccessToken, make_auth_router
@@ -106,6 +107,7 @@ __all__ = [
     "decode_access_token",
     "generate_secret",
     "make_auth_router",
+    "make_user_admin_router",
     "normalize_username",
     "open_user_store",
     "throttle_storage_for",

@@ -37,6 +37,7 @@ def credentials_error(detail: str = INVALID_CREDENTIALS) -> HTTPException:
 USER_STORE_ERRORS = ErrorTable(
     [
         ErrorRule(UserExists, status.HTTP_409_CONFLICT, "That username is taken"),
+        ErrorRule(UserNotFound, status.HTTP_404_NOT_FOUND, "User not found"),
         ErrorRule(
             StorageError,
             status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -3,18 +3,17 @@ routes (`_account_routes.py`), and an optional `POST /register`."""
 
 # No `from __future__ import annotations`: FastAPI must see the factory-local Annotated types.
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field, SecretStr
 
 from fastapi_issues.auth._account_routes import AccountRoutes, add_account_routes
 from fastapi_issues.auth._login import Authenticator
+from fastapi_issues.auth._no_echo import NoPasswordEchoRoute
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
     USER_STORE_ERRORS,
@@ -48,32 +47,6 @@ class AccessToken(BaseModel):
     access_token: str
     token_type: str = Field(default="bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
-
-
-class _NoPasswordEchoRoute(APIRoute):
-    """A route whose 422 answers leave out the input of `password` fields: FastAPI echoes
-    each invalid value back, and a password does not belong in a response (or in whatever
-    logs responses on the way)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def without_password_echo(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                raise RequestValidationError(_without_passwords(exc.errors())) from None
-
-        return without_password_echo
-
-
-def _without_passwords(errors: Sequence[Any]) -> list[Any]:
-    return [
-        {key: value for key, value in error.items() if key not in {"input", "ctx"}}
-        if isinstance(error, dict) and any("password" in str(part) for part in error.get("loc", ()))
-        else error
-        for error in errors
-    ]
 
 
 def make_auth_router(
@@ -138,7 +111,7 @@ def make_auth_router(
         prefix=prefix,
         tags=list(tags) if tags else None,
         max_body_size=max_body_size,
-        route_class=_NoPasswordEchoRoute,
+        route_class=NoPasswordEchoRoute,
     )
     add_route(
         router,
