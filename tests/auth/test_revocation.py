@@ -257,3 +257,16 @@ async def test_another_process_revokes_and_this_one_refuses_within_a_second(
         close = getattr(store, "aclose", None)
         if close is not None:
             await close()
+
+
+@pytest.mark.parametrize("path", ["/users/me/password", "/users/me/logout-all"])
+async def test_the_account_routes_need_a_live_token(
+    store: UserStore, client: httpx.AsyncClient, path: str
+) -> None:
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert (await client.post(path, json=body)).status_code == 401
+    stale = await token(client)
+    await log_out_everywhere(store, "ada")
+    assert (await client.post(path, json=body, headers=bearer(stale))).status_code == 401
+    assert (await store.get("ada")).token_generation == 1
+    await token(client, PASSWORD)
