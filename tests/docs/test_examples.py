@@ -234,10 +234,11 @@ async def test_tutorial_step4_crash_course_login(
         assert created.json()["reporter"] == "johndoe"
         assert "x-process-time" in created.headers
 
+        # Disabling revokes the user's tokens: theirs gets 401 from the next request.
         fastapi_issues_cli("user", "disable", "johndoe")
-        inactive = await client.get("/api/v1/issues", headers=auth)
-        assert inactive.status_code == 400
-        assert inactive.json() == {"detail": "Inactive user"}
+        revoked = await client.get("/api/v1/issues", headers=auth)
+        assert revoked.status_code == 401
+        assert revoked.json() == {"detail": "Could not validate credentials"}
 
 
 # -- Storage -------------------------------------------------------------------------------
