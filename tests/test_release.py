@@ -140,3 +140,13 @@ def _pages(nav: Any) -> list[str]:
         return [nav]
     items = nav.values() if isinstance(nav, dict) else nav
     return [page for item in items for page in _pages(item)]
+
+
+def test_the_lowest_versions_step_installs_extras_pyproject_declares() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "--resolution lowest-direct" in script
+    installs = re.findall(r'-e "\.\[([\w,-]+)\]"', script)
+    assert installs, "the pattern no longer finds .ci/run's editable installs"
+    declared = set(_project()["optional-dependencies"])
+    for extras in installs:
+        assert set(extras.split(",")) <= declared, extras
