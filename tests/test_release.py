@@ -5,10 +5,10 @@ extra that pyproject.toml declares."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 from packaging.specifiers import SpecifierSet
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -24,7 +24,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def _exp(minutes: int = 5) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    return datetime.now(UTC) + timedelta(minutes=minutes)
 
 
 def _signed(claims: dict[str, object], key: str = SECRET) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -23,7 +23,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def _future() -> int:
-    return int((datetime.now(timezone.utc) + timedelta(minutes=5)).timestamp())
+    return int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())
 
 
 def forged(claims: dict[str, object], *, key: str | None = None, algorithm: str = "HS256") -> str:
@@ -31,7 +31,7 @@ def forged(claims: dict[str, object], *, key: str | None = None, algorithm: str 
 
 
 def test_a_token_carries_the_subject_and_expires_after_the_lifetime() -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     token = create_access_token("ada", SETTINGS, now=now)
     claims = decode_access_token(token, SETTINGS)
     assert claims["sub"] == "ada"
@@ -91,7 +91,7 @@ ATTACKS: dict[str, Callable[[], str]] = {
         {"sub": "ada", "exp": _future()}, algorithm="HS512"
     ),
     "expired": lambda: create_access_token(
-        "ada", SETTINGS, now=datetime.now(timezone.utc) - timedelta(minutes=31)
+        "ada", SETTINGS, now=datetime.now(UTC) - timedelta(minutes=31)
     ),
     "missing sub": lambda: forged({"exp": _future()}),
     "empty sub": lambda: forged({"sub": "", "exp": _future()}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ SETTINGS = AuthSettings(secret_key="k" * 40)
 
 
 def _token(subject: str = "ada", *, lifetime: timedelta = timedelta(minutes=5)) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return create_access_token(subject, SETTINGS, now=now - SETTINGS.token_lifetime + lifetime)
 
 

@@ -80,7 +80,7 @@ async def timed(
     started = time.monotonic()
     try:
         response = await asyncio.wait_for(request, HANG)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         ledger.outcomes.append(Outcome(kind, started, time.monotonic(), "hang"))
         return None
     ended = time.monotonic()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from fastapi_issues import IssueOut, IssuePriority, IssueStatus
 from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def issue(reporter: str | None) -> IssueOut:

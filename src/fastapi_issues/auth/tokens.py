@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -33,7 +33,7 @@ def create_access_token(
 ) -> str:
     """A signed access token for `subject` (a username), valid for the configured lifetime,
     in the user's token `generation` (`UserInDB.token_generation`)."""
-    issued = now if now is not None else datetime.now(timezone.utc)
+    issued = now if now is not None else datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
         "iat": issued,

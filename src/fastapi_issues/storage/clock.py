@@ -9,7 +9,7 @@ updated, closed) is that one reading.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["Clock", "system_clock"]
 
@@ -19,4 +19,4 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     """The machine's time, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar, overload
 
 from fastapi_issues.schemas import (
@@ -43,7 +43,7 @@ __all__ = [
 def as_utc(moment: datetime) -> datetime:
     """`moment`, read as UTC if it names no time zone: every time a store keeps or compares
     is aware, whatever a caller or an imported file gave."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def label_key(name: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi_issues.schemas import (
@@ -410,7 +410,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     """Imported times without a zone are UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 def _due_by(earlier: date | None, later: date | None) -> bool:

@@ -3,7 +3,7 @@ cache of issues as shown."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi_issues import IssueCreate, IssueOut, IssueQuery
 from fastapi_issues.storage.records._issues import (
@@ -13,7 +13,7 @@ from fastapi_issues.storage.records._issues import (
 )
 from fastapi_issues.storage.rules import new_issue
 
-_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _issues(count: int) -> dict[str, StoredIssue]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from fastapi_issues.storage.sql._schema import PRIORITY_RANK, issues
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROWS = 100_000
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D0 = date(2024, 1, 1)
 STATUSES = [status.value for status in IssueStatus]
 PRIORITIES = [priority.value for priority in IssuePriority]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi_issues.schemas import (
     IssueOut,
@@ -49,7 +49,7 @@ def test_an_issue_becomes_every_column_but_seq_with_values_the_database_takes() 
     naive = datetime(2024, 5, 1, 12, 30)
     row = issue_row(_closed_issue(naive))
     assert set(row) == set(issues.c.keys()) - {"seq"}
-    utc = naive.replace(tzinfo=timezone.utc)
+    utc = naive.replace(tzinfo=UTC)
     assert row == {
         "id": "i-1",
         "title": "Crash",
@@ -72,7 +72,7 @@ def test_an_issue_becomes_every_column_but_seq_with_values_the_database_takes() 
 
 
 def test_an_update_writes_all_but_what_is_set_once() -> None:
-    moment = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    moment = datetime(2024, 5, 1, tzinfo=UTC)
     issue = _closed_issue(moment)
     changed = changed_columns(issue)
     assert set(changed) == set(issues.c.keys()) - {"seq", "id", "created_at", "reporter"}
@@ -80,7 +80,7 @@ def test_an_update_writes_all_but_what_is_set_once() -> None:
 
 
 def test_open_issues_write_nulls_for_their_closing_columns() -> None:
-    moment = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    moment = datetime(2024, 5, 1, tzinfo=UTC)
     issue = _closed_issue(moment).model_copy(
         update={
             "status": IssueStatus.open,

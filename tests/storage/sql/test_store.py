@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import traceback
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +239,7 @@ async def test_sqlite_keeps_times_as_integer_microseconds(tmp_path: Path) -> Non
     await store.aclose()
     with sqlite3.connect(tmp_path / "issues.db") as conn:
         created, updated = conn.execute("SELECT created_at, updated_at FROM issues").fetchone()
-    expected = (issue.created_at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
-        microseconds=1
-    )
+    expected = (issue.created_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     assert created == updated == expected
     reopened = SQLIssueStore(sqlite_url(tmp_path))
     try:
@@ -501,7 +499,7 @@ async def test_postgres_keeps_a_bounded_number_of_counts_dropping_the_oldest(
         for n in range(2):
             await store.create(_new(f"Issue {n}"))
         reads = _CountedFetches(store, monkeypatch)
-        start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        start = datetime(2000, 1, 1, tzinfo=UTC)
         for attempt in range(10):
             since = start + timedelta(seconds=attempt)
             queries = [
@@ -688,7 +686,7 @@ async def test_importing_batch_after_batch_compiles_each_insert_once(tmp_path: P
 
     event.listen(store.engine.sync_engine, "before_cursor_execute", note)
     try:
-        moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        moment = datetime(2024, 1, 1, tzinfo=UTC)
         for batch in range(4):
             issues = [
                 IssueOut(

@@ -260,7 +260,7 @@ class DurableJSONArray(Generic[T]):
         self._batch_full = asyncio.Event()
         try:
             await asyncio.wait_for(self._batch_full.wait(), self._last_commit_seconds / 2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             self._batch_full = None

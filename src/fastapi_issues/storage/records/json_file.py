@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def _decode_issue(item: Any, file_mtime: float) -> StoredIssue:
     if "created_at" not in item or "updated_at" not in item:
         # Written by the crash course, before issues had timestamps: the file's own
         # modification time is the best stand-in there is.
-        stamp = datetime.fromtimestamp(file_mtime, timezone.utc).isoformat()
+        stamp = datetime.fromtimestamp(file_mtime, UTC).isoformat()
         item = {"created_at": stamp, "updated_at": stamp, **item}
     return StoredIssue.model_validate(item)
 

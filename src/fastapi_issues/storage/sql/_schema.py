@@ -3,7 +3,7 @@ the same database (the users table of `fastapi_issues.auth.sql`) share."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 """0.1.0's record of the schema, kept in `fastapi_issues_meta` and still checked (a larger
 one is refused); the tables' revisions are Alembic's now (`migrations/`), so it stays 1."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -44,7 +44,7 @@ class _SQLiteMicroseconds(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return (value - _EPOCH) // _MICROSECOND
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
