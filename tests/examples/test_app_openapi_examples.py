@@ -30,6 +30,9 @@ ORDER = [
     ("POST", "/api/v1/issues/{issue_id}/labels"),
     ("POST", "/api/v1/issues/{issue_id}/comments"),
     ("PATCH", "/api/v1/issues/{issue_id}/comments/{comment_id}"),
+    ("POST", "/api/v1/users"),
+    # Last: it revokes the token every request here is sent with.
+    ("POST", "/users/me/password"),
 ]
 # Without admins (the demo as the README starts it) only admins' routes are refused, and
 # labelling an issue then finds no label to put on it; both are documented answers.
@@ -38,6 +41,7 @@ NOT_AN_ADMIN = {
     ("PATCH", "/api/v1/labels/{label_name}"): 403,
     ("PUT", "/api/v1/issues/{issue_id}/labels"): 409,
     ("POST", "/api/v1/issues/{issue_id}/labels"): 409,
+    ("POST", "/api/v1/users"): 403,
 }
 
 

@@ -244,6 +244,21 @@ class NewUser(BaseModel):
 class UserRegistration(NewUser):
     """A new user with a plain password, as `POST /register` and the CLI take it."""
 
+    # A whole body that works as it is: Swagger would otherwise send "string", too short.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "ada",
+                    "email": "ada@example.com",
+                    "full_name": "Ada Lovelace",
+                    "password": "analytical-engine-1843",
+                }
+            ]
+        },
+    )
+
     password: SecretStr = Field(
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
         json_schema_extra={
@@ -280,7 +295,13 @@ _PASSWORD_SCHEMA: dict[str, Any] = {
 class PasswordChange(BaseModel):
     """`POST /users/me/password`: the current password, and the new one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The example app's demo password, so that Swagger's example works there.
+        json_schema_extra={
+            "examples": [{"current_password": "secret", "new_password": "a-longer-passphrase"}]
+        },
+    )
 
     current_password: SecretStr
     new_password: SecretStr = Field(
