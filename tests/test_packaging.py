@@ -219,3 +219,39 @@ def _run(program: str, *args: str, cwd: Path) -> str:
     return subprocess.run(
         [program, *args], check=True, capture_output=True, text=True, cwd=cwd, env=env
     ).stdout
+
+
+def test_every_readme_program_runs_on_the_installed_wheel(dists: Dists, tmp_path: Path) -> None:
+    """The README's Python programs (tests/docs/test_readme.py) against the wheel installed
+    with the extras the README names, not against this checkout's source."""
+    work = tmp_path / "readme"
+    work.mkdir()
+    _run(
+        sys.executable, "-m", "uv", "venv", "--quiet", "--python", sys.executable, "venv", cwd=work
+    )
+    python = work / "venv" / "bin" / "python"
+    # `testing` for the suite's own conftest (Hypothesis); pytest, anyio and httpx run it.
+    _uv_pip(python, "install", f"{dists.wheel}[auth,sql,server,testing]", "httpx", "anyio")
+    # From the checkout's root the tests are importable, but `fastapi_issues` is under src/:
+    # what is imported is the wheel's.
+    where = _run(
+        str(python), "-c", "import fastapi_issues; print(fastapi_issues.__file__)", cwd=ROOT
+    )
+    assert str(work / "venv") in where, where
+    out = _run(
+        str(python),
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-o",
+        "addopts=",
+        "tests/docs/test_readme.py",
+        "-k",
+        "runs_as_written",
+        cwd=ROOT,
+    )
+    assert re.search(r"\b[1-9]\d* passed\b", out), out
+    assert "failed" not in out, out
+    assert "skipped" not in out, out
