@@ -58,6 +58,8 @@ async def test_labels_comments_assignees_and_closing_with_auth(tmp_path: Path, k
         "labels.json",
         "comments.json",
         "users.json",
+        # The login throttle's counts, shared by every worker (written at the first login).
+        "login-failures.json",
     }
 
 

@@ -21,7 +21,7 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -499,6 +499,8 @@ def _list_params(query: IssueQuery) -> list[tuple[str, str]]:
         "q": query.text,
         "created_since": _iso(query.created_since),
         "updated_since": _iso(query.updated_since),
+        "due_before": _iso(query.due_before),
+        "due_after": _iso(query.due_after),
         "labels": ",".join(query.labels) or None,
         "assignee": query.assignee,
     }
@@ -511,7 +513,7 @@ def _list_params(query: IssueQuery) -> list[tuple[str, str]]:
     ]
 
 
-def _iso(moment: datetime | None) -> str | None:
+def _iso(moment: datetime | date | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 

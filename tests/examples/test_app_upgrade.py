@@ -148,10 +148,11 @@ def with_this_release(url: str, cwd: Path) -> dict[str, Any]:
 
 def as_0_1_0_served(value: Any, then: Any) -> Any:
     """`value` cut down to the fields 0.1.0 served in `then`: the fields added since have
-    nothing to say about data 0.1.0 wrote (each must be empty)."""
+    nothing to say about data 0.1.0 wrote (each must be empty or false)."""
     if isinstance(then, dict) and isinstance(value, dict):
         added = {key: value[key] for key in value.keys() - then.keys()}
-        assert all(field in (None, [], {}) for field in added.values()), added
+        # Empty, or false for a flag (`is_admin`: nobody was an admin by flag in 0.1.0).
+        assert all(field in (None, [], {}, False) for field in added.values()), added
         return {key: as_0_1_0_served(value.get(key), then[key]) for key in then}
     if isinstance(then, list) and isinstance(value, list) and len(then) == len(value):
         return [as_0_1_0_served(v, t) for v, t in zip(value, then, strict=True)]

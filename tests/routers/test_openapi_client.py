@@ -18,7 +18,21 @@ from examples.app import create_app
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 EXPECTED = {
-    "auth": {"log_in", "read_current_user", "register_user"},
+    "auth": {
+        "log_in",
+        "read_current_user",
+        "register_user",
+        "change_password",
+        "log_out_everywhere",
+    },
+    "users": {
+        "list_users",
+        "create_user",
+        "disable_user",
+        "enable_user",
+        "make_admin",
+        "remove_admin",
+    },
     "issues": {
         "list_issues",
         "create_issue",

@@ -117,6 +117,7 @@ def add_account_routes(
             **_COMMON,
             status.HTTP_400_BAD_REQUEST: _error("The current password is wrong."),
             status.HTTP_429_TOO_MANY_REQUESTS: _error("Too many failed password checks."),
+            413: _error("The body is larger than the server accepts."),
         },
     )
     add_route(

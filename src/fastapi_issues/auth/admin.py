@@ -27,7 +27,12 @@ from fastapi_issues.auth.users import (
     UserStore,
 )
 from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import DEFAULT_MAX_BODY_SIZE, add_route, operation_id
+from fastapi_issues.routers._kernel import (
+    DEFAULT_MAX_BODY_SIZE,
+    add_route,
+    answer_other_methods,
+    operation_id,
+)
 from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import PageNumber
 from fastapi_issues.routers._responses import ErrorMessage, Responses
@@ -116,7 +121,9 @@ def make_user_admin_router(
         route_class=NoPasswordEchoRoute,
     )
     routes = _AdminRoutes(user_store, passwords if passwords is not None else Passwords())
+    served: dict[str, list[str]] = {}
     for path, endpoint, method, operation, extra in routes.table():
+        served.setdefault(path, []).append(method)
         add_route(
             router,
             path,
@@ -128,6 +135,7 @@ def make_user_admin_router(
             errors=USER_STORE_ERRORS,
             **extra,
         )
+    answer_other_methods(router, name, served)
     return router
 
 
@@ -156,7 +164,11 @@ class _AdminRoutes:
                     "status_code": status.HTTP_201_CREATED,
                     "summary": "Create a user",
                     "dependencies": [Depends(reject_ambiguous_json)],
-                    "responses": {**_GUARDED, status.HTTP_409_CONFLICT: _error("Name taken.")},
+                    "responses": {
+                        **_GUARDED,
+                        status.HTTP_409_CONFLICT: _error("Name taken."),
+                        413: _error("The body is larger than the server accepts."),
+                    },
                 },
             ),
             ("/{username}/disable", self.disable, "POST", "disable_user", one),

@@ -238,30 +238,43 @@ class RouteRegistrar:
         self._served.setdefault(path, []).append(method)
 
     def finish(self) -> None:
-        """Answer the methods no route serves with 405 and an `Allow` naming all that are.
-
-        Starlette answers a method a path does not serve with the `Allow` of whichever route
-        on that path it met first, so it would list GET alone for a collection. These routes
-        list every method served there instead, HEAD with GET. Methods of excluded operations
-        are left free for routes of the host's own.
-        """
+        """Answer the methods no route serves with 405 and an `Allow` naming all that are
+        (see `answer_other_methods`). Methods of excluded operations are left free for
+        routes of the host's own."""
         excluded = self._excluded_methods
         left_free = excluded | ({"HEAD"} if "GET" in excluded else set())
-        for path, methods in self._served.items():
-            served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
-            allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
-            others = [
-                m
-                for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
-                if m not in served_here and m not in left_free
-            ]
-            self._router.add_api_route(
-                path,
-                _method_not_allowed(allow),
-                methods=others,
-                include_in_schema=False,
-                name=route_name(self._name, f"method-not-allowed:{path}"),
-            )
+        answer_other_methods(self._router, self._name, self._served, left_free=left_free)
+
+
+def answer_other_methods(
+    router: APIRouter,
+    name: str,
+    served: Mapping[str, Collection[str]],
+    *,
+    left_free: Collection[str] = (),
+) -> None:
+    """Answer the methods `served` does not name, path by path, with 405 and an `Allow`
+    naming all that are.
+
+    Starlette answers a method a path does not serve with the `Allow` of whichever route
+    on that path it met first, so it would list GET alone for a collection. These routes
+    list every method served there instead, HEAD with GET.
+    """
+    for path, methods in served.items():
+        served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
+        others = [
+            m
+            for m in (*_METHODS_IN_ALLOW_ORDER, *_OTHER_METHODS)
+            if m not in served_here and m not in left_free
+        ]
+        router.add_api_route(
+            path,
+            _method_not_allowed(allow),
+            methods=others,
+            include_in_schema=False,
+            name=route_name(name, f"method-not-allowed:{path}"),
+        )
 
 
 def _arguments(
