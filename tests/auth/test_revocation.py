@@ -188,7 +188,7 @@ async def test_a_wrong_current_password_changes_nothing(
     old = await token(client)
     body = {"current_password": "not the password", "new_password": NEW_PASSWORD}
     answer = await client.post("/users/me/password", json=body, headers=bearer(old))
-    assert answer.status_code == 400
+    assert answer.status_code == 403
     assert answer.json() == {"detail": "The current password is wrong"}
     assert (await client.get("/users/me", headers=bearer(old))).status_code == 200
     assert (await store.get("ada")).token_generation == 0

@@ -67,7 +67,7 @@ class AccountRoutes:
         }
 
     async def check_current(self, username: str, password: str, address: str | None) -> None:
-        """Raise 400 unless `password` is `username`'s; counted by the login throttle, so
+        """Raise 403 unless `password` is `username`'s; counted by the login throttle, so
         this route is no way around it."""
         try:
             if self.throttle is None:
@@ -86,7 +86,8 @@ class AccountRoutes:
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
         if user is None:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, WRONG_PASSWORD)
+            # 403, not 400: the request is well formed; the user failed to prove it is them.
+            raise HTTPException(status.HTTP_403_FORBIDDEN, WRONG_PASSWORD)
 
 
 def add_account_routes(
@@ -115,7 +116,7 @@ def add_account_routes(
         dependencies=[Depends(reject_ambiguous_json)],
         responses={
             **_COMMON,
-            status.HTTP_400_BAD_REQUEST: _error("The current password is wrong."),
+            status.HTTP_403_FORBIDDEN: _error("The current password is wrong."),
             status.HTTP_429_TOO_MANY_REQUESTS: _error("Too many failed password checks."),
             413: _error("The body is larger than the server accepts."),
         },
