@@ -18,7 +18,7 @@ from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import PasswordChange, User, UserInDB, UserStore
 from fastapi_issues.routers._json_body import reject_ambiguous_json
 from fastapi_issues.routers._kernel import add_route, operation_id
-from fastapi_issues.routers._responses import ErrorMessage, Responses
+from fastapi_issues.routers._responses import BODY_ERRORS, ErrorMessage, Responses
 
 WRONG_PASSWORD = "The current password is wrong"
 
@@ -116,9 +116,9 @@ def add_account_routes(
         dependencies=[Depends(reject_ambiguous_json)],
         responses={
             **_COMMON,
+            **BODY_ERRORS,
             status.HTTP_403_FORBIDDEN: _error("The current password is wrong."),
             status.HTTP_429_TOO_MANY_REQUESTS: _error("Too many failed password checks."),
-            413: _error("The body is larger than the server accepts."),
         },
     )
     add_route(

@@ -35,7 +35,7 @@ from fastapi_issues.routers._kernel import (
 )
 from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import PageNumber
-from fastapi_issues.routers._responses import ErrorMessage, Responses
+from fastapi_issues.routers._responses import BODY_ERRORS, ErrorMessage, Responses
 
 __all__ = ["NewUserByAdmin", "UserAdminPolicy", "make_user_admin_router"]
 
@@ -166,8 +166,8 @@ class _AdminRoutes:
                     "dependencies": [Depends(reject_ambiguous_json)],
                     "responses": {
                         **_GUARDED,
+                        **BODY_ERRORS,
                         status.HTTP_409_CONFLICT: _error("Name taken."),
-                        413: _error("The body is larger than the server accepts."),
                     },
                 },
             ),
