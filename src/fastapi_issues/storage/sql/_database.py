@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -290,40 +290,52 @@ class SQLDatabase:
         """
         try:
             if self.dialect == "sqlite":
-                await self._use_write_ahead_log()
-            async with self.engine.connect() as conn:
-                if self.dialect == "sqlite":
-                    # Takes the write lock now (waiting for it), not on the first CREATE
-                    # after reads, when a wait could only end in a deadlock error.
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                elif self.dialect == "postgresql":
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-                    )
-                result = await conn.run_sync(work)
-                await conn.commit()
+                await self._while_locked(self._use_write_ahead_log)
+            return await self._while_locked(lambda: self._run_in_lock(work))
         except SQLAlchemyError as exc:
             raise StorageError(
                 f"cannot create the tables: {describe_database_error(exc)}"
             ) from None
         except OSError as exc:
             raise StorageError(f"cannot reach the database: {exc}") from exc
-        return result
+
+    async def _run_in_lock(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                # Takes the write lock now (waiting for it), not on the first CREATE
+                # after reads, when a wait could only end in a deadlock error.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
+                )
+            result = await conn.run_sync(work)
+            await conn.commit()
+            return result
 
     async def _use_write_ahead_log(self) -> None:
         # WAL lets readers work while one process writes, and it is a property of the file:
-        # once switched, every later connection uses it. When new connections switch at the
-        # same moment, SQLite answers "locked" at once instead of waiting out the busy
-        # timeout, so the waiting is done here, without holding up the event loop.
+        # once switched, every later connection uses it.
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+
+    async def _while_locked(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, tried again while SQLite answers "locked", up to the busy timeout.
+
+        While new connections switch a file to WAL, or one rebuilds its WAL index, SQLite
+        answers "locked" at once (even to `BEGIN IMMEDIATE`) instead of waiting out the busy
+        timeout, so the waiting is done here, without holding up the event loop. Each
+        attempt is a whole transaction, rolled back when it fails.
+        """
+        if self.dialect != "sqlite":
+            return await attempt()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
         while True:
             try:
-                async with self.engine.connect() as conn:
-                    await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
-                return
-            except OperationalError:
-                if loop.time() >= deadline:
+                return await attempt()
+            except OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() >= deadline:
                     raise
                 await asyncio.sleep(0.01)
 
