@@ -15,6 +15,7 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
+    EventOut,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -22,10 +23,18 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
-from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.query import (
+    CommentPage,
+    EventPage,
+    EventQuery,
+    IssuePage,
+    IssueQuery,
+    LabelPage,
+)
 
 __all__ = [
     "CommentStore",
+    "EventStore",
     "IssueExporter",
     "IssueImporter",
     "IssueStore",
@@ -237,6 +246,39 @@ class CommentStore(IssueStore, Protocol):
 @runtime_checkable
 class TrackerStore(LabelStore, CommentStore, Protocol):
     """A store with issues, labels and comments: what every shipped store is."""
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """The event log: every change the store makes, recorded in the same atomic write.
+
+    Separate and optional, as import and export are; every shipped store offers it. Its
+    writes take the changer as `actor=` (the issue and comment methods of a store with an
+    event log all accept it; `create` and `create_comment` use `reporter` and `author`),
+    and each records the events `fastapi_issues.storage.rules.issue_events` and
+    `comment_event` derive from the state before and after, numbered in the order they
+    become visible: a reader that has seen id X and asks for what came after never misses
+    an event that commits later. Deleting a label records `issue.unlabeled` on every issue
+    that carried it; renaming one records nothing (the issues did not change). Copying
+    issues in with `import_issues` records nothing.
+    """
+
+    async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
+        """The events after `query.after`, ascending by id, at most `query.limit`."""
+        ...
+
+    async def issue_events(self, issue_id: str, *, offset: int = 0, limit: int = 20) -> EventPage:
+        """A page of one issue's timeline, oldest first; raise `IssueNotFound` when the
+        issue does not exist (also once deleted)."""
+        ...
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event, 0 when there is none: where a live reader starts."""
+        ...
+
+    async def prune_events(self, *, before: datetime) -> int:
+        """Delete the events made before `before`; return how many. Ids are never reused."""
+        ...
 
 
 @runtime_checkable

@@ -9,6 +9,8 @@ from typing import Literal
 
 from fastapi_issues.schemas import (
     CommentOut,
+    EventOut,
+    EventType,
     IssueOut,
     IssuePriority,
     IssueStatus,
@@ -19,6 +21,8 @@ __all__ = [
     "ASSIGNEE_ANY",
     "ASSIGNEE_NONE",
     "CommentPage",
+    "EventPage",
+    "EventQuery",
     "IssuePage",
     "IssueQuery",
     "IssueSortField",
@@ -91,4 +95,23 @@ class CommentPage:
     """One page of an issue's comments, oldest first, and how many match in all."""
 
     items: Sequence[CommentOut]
+    total: int
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """What a read of the event log asks for: events after `after`, ascending by id, at most
+    `limit` of them, optionally only of some `types` or of one issue."""
+
+    after: int = 0
+    limit: int = 100
+    types: frozenset[EventType] | None = None
+    issue_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of an issue's timeline, oldest first, and how many events it has in all."""
+
+    items: Sequence[EventOut]
     total: int

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
 from typing import TypeVar, overload
 
 from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
+    EventOut,
+    EventType,
+    FieldChange,
     IssueCreate,
     IssueOut,
     IssueStatus,
@@ -27,11 +32,15 @@ from fastapi_issues.storage.errors import (
 )
 
 __all__ = [
+    "EVENT_FIELDS",
+    "EventDraft",
     "as_utc",
     "check_comment_version",
     "check_version",
     "closing_changes",
+    "comment_event",
     "issue_changes",
+    "issue_events",
     "label_key",
     "label_sort_key",
     "names_to_import",
@@ -179,3 +188,129 @@ def names_to_import(present: Collection[str], imported: Sequence[IssueOut]) -> l
             seen.add(issue.id)
             names.update(dict.fromkeys(issue.labels))
     return list(names)
+
+
+EVENT_FIELDS = (
+    "title",
+    "description",
+    "priority",
+    "status",
+    "state_reason",
+    "due_date",
+    "labels",
+    "assignees",
+)
+"""The fields whose changes events record; the rest (version, times, `closed_by`,
+`comment_count`) follow from these."""
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event before the store numbers it: everything but `id`, `actor` and the time,
+    which the store adds in the same write as the change (`numbered`)."""
+
+    type: EventType
+    issue_id: str | None
+    changes: Mapping[str, FieldChange] | None = None
+    issue: IssueOut | None = None
+    comment: CommentOut | None = None
+
+    def numbered(self, event_id: int, actor: str | None, now: datetime) -> EventOut:
+        """The event as the log keeps it."""
+        return EventOut(
+            id=event_id,
+            type=self.type,
+            issue_id=self.issue_id,
+            actor=actor,
+            created_at=now,
+            changes=dict(self.changes) if self.changes is not None else None,
+            issue=self.issue,
+            comment=self.comment,
+        )
+
+
+def issue_events(before: IssueOut | None, after: IssueOut | None) -> list[EventDraft]:
+    """The events of one write to an issue, from the issue before and after it.
+
+    `before` None is a creation, `after` None a deletion. A write that changes none of
+    `EVENT_FIELDS` records nothing. Otherwise one event per kind of change, in
+    `EventType`'s order, each with the changes of its kind and the issue after the write:
+    `issue.updated` the plain fields (and `status`/`state_reason` when neither closing
+    nor reopening), `issue.closed`/`issue.reopened` the status and `state_reason`, the
+    label and assignee events the whole list before and after (both events when some
+    were added and others removed).
+    """
+    if before is None:
+        return [] if after is None else [EventDraft(EventType.ISSUE_CREATED, after.id, issue=after)]
+    if after is None:
+        return [EventDraft(EventType.ISSUE_DELETED, before.id)]
+    changed = {
+        name: FieldChange({"from": _json(getattr(before, name)), "to": _json(getattr(after, name))})
+        for name in EVENT_FIELDS
+        if getattr(before, name) != getattr(after, name)
+    }
+    kinds: list[tuple[EventType, tuple[str, ...]]] = []
+    closed, was_closed = after.status == IssueStatus.closed, before.status == IssueStatus.closed
+    state = ("status", "state_reason")
+    plain = tuple(n for n in EVENT_FIELDS if n not in ("labels", "assignees"))
+    if closed != was_closed:
+        plain = tuple(n for n in plain if n not in state)
+    kinds.append((EventType.ISSUE_UPDATED, plain))
+    if closed != was_closed:
+        kinds.append((EventType.ISSUE_CLOSED if closed else EventType.ISSUE_REOPENED, state))
+    kinds += _list_events(
+        before.labels, after.labels, "labels", EventType.ISSUE_LABELED, EventType.ISSUE_UNLABELED
+    )
+    kinds += _list_events(
+        before.assignees,
+        after.assignees,
+        "assignees",
+        EventType.ISSUE_ASSIGNED,
+        EventType.ISSUE_UNASSIGNED,
+    )
+    drafts = []
+    for kind, names in kinds:
+        changes = {name: changed[name] for name in names if name in changed}
+        if changes:
+            drafts.append(EventDraft(kind, after.id, changes=changes, issue=after))
+    return drafts
+
+
+def comment_event(
+    before: CommentOut | None, after: CommentOut | None, issue: IssueOut | None
+) -> EventDraft | None:
+    """The event of one write to a comment (`before` None: created; `after` None:
+    deleted), with the issue after the write; None when an edit changed nothing."""
+    if before is None:
+        assert after is not None
+        return EventDraft(EventType.COMMENT_CREATED, after.issue_id, issue=issue, comment=after)
+    if after is None:
+        return EventDraft(EventType.COMMENT_DELETED, before.issue_id, issue=issue, comment=before)
+    if before.body == after.body:
+        return None
+    changes = {"body": FieldChange({"from": before.body, "to": after.body})}
+    return EventDraft(
+        EventType.COMMENT_UPDATED, after.issue_id, changes=changes, issue=issue, comment=after
+    )
+
+
+def _list_events(
+    before: Sequence[str], after: Sequence[str], name: str, added: EventType, removed: EventType
+) -> list[tuple[EventType, tuple[str, ...]]]:
+    kinds: list[tuple[EventType, tuple[str, ...]]] = []
+    if set(after) - set(before):
+        kinds.append((added, (name,)))
+    if set(before) - set(after):
+        kinds.append((removed, (name,)))
+    return kinds
+
+
+def _json(value: object) -> object:
+    """A field's value as JSON holds it, so every store keeps and compares the same."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return value
