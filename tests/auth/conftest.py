@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +28,19 @@ PASSWORD = "correct horse battery"
 
 # Cheap argon2 parameters keep the HTTP tests fast; the default ones are tested elsewhere.
 FAST = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+
+Backend = tuple[str, str, str | None]
+"""A stored backend's (kind, where: a folder or a PostgreSQL URL, PostgreSQL schema)."""
+
+
+def backend_at(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The `Backend` of a fixture parametrized by kind: PostgreSQL's URL and a schema of its
+    own, the others a temporary folder."""
+    if request.param != "postgres":
+        return request.param, str(tmp_path), None
+    url = request.getfixturevalue("postgres_url")
+    return "postgres", url, request.getfixturevalue("postgres_schema")
 
 
 @pytest.fixture

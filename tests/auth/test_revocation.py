@@ -31,7 +31,7 @@ from fastapi_issues.auth.accounts import change_password, log_out_everywhere, se
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import UserStore
-from tests.auth.conftest import FAST, PASSWORD, SECRET, bearer
+from tests.auth.conftest import FAST, PASSWORD, SECRET, Backend, backend_at, bearer
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.anyio
@@ -42,16 +42,12 @@ NEW_PASSWORD = "a brand new passphrase"
 @pytest.fixture(
     params=["memory", "json", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str | None]:
-    """(kind, where, PostgreSQL schema)."""
-    if request.param != "postgres":
-        return request.param, str(tmp_path), None
-    url = request.getfixturevalue("postgres_url")
-    return "postgres", url, request.getfixturevalue("postgres_schema")
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return backend_at(request, tmp_path)
 
 
 @pytest.fixture
-async def store(backend: tuple[str, str, str | None]) -> AsyncIterator[UserStore]:
+async def store(backend: Backend) -> AsyncIterator[UserStore]:
     kind, where, schema = backend
     store: UserStore
     if kind == "memory":

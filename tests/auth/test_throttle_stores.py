@@ -23,22 +23,19 @@ from fastapi_issues.auth import (
     SQLUserStore,
     throttle_storage_for,
 )
+from tests.auth.conftest import Backend, backend_at
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(params=["json", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str | None]:
-    """(kind, where, PostgreSQL schema)."""
-    if request.param != "postgres":
-        return request.param, str(tmp_path), None
-    url = request.getfixturevalue("postgres_url")
-    return "postgres", url, request.getfixturevalue("postgres_schema")
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return backend_at(request, tmp_path)
 
 
 @pytest.fixture
-async def storage(backend: tuple[str, str, str | None]) -> AsyncIterator[Any]:
+async def storage(backend: Backend) -> AsyncIterator[Any]:
     kind, where, schema = backend
     if kind == "json":
         users: Any = JSONFileUserStore(Path(where) / "users.json")
