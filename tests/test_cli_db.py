@@ -157,6 +157,15 @@ async def test_bad_urls_are_refused_without_showing_a_password(
         assert "sekrit-word" not in captured.out + captured.err
 
 
+async def test_current_on_a_missing_sqlite_file_says_so_and_makes_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert await run("db", "current", "--url", f"sqlite:///{missing}") == 1
+    assert f"no SQLite database at {missing}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True

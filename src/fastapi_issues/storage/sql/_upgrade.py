@@ -3,10 +3,13 @@ present, or read where the database stands."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Connection
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._migrations import (
     BRANCHES,
@@ -51,9 +54,19 @@ async def upgrade_database(
 async def database_revisions(
     url_or_engine: str | URL | AsyncEngine, *, schema: str | None = None
 ) -> Revisions:
-    """Where a database stands, changing nothing. `StorageError` as `upgrade_database`."""
+    """Where a database stands, changing nothing. `StorageError` as `upgrade_database`, and
+    for a SQLite file that does not exist (opening it would make it)."""
+    if not isinstance(url_or_engine, AsyncEngine):
+        _require_sqlite_file(make_url(url_or_engine))
     database = SQLDatabase(url_or_engine, branch="issues", schema=schema, auto_upgrade=False)
     try:
         return await database.run_locked(lambda conn: read_revisions(conn, schema))
     finally:
         await database.aclose()
+
+
+def _require_sqlite_file(url: URL) -> None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if not Path(url.database).is_file():
+        raise StorageError(f"no SQLite database at {url.database}")
