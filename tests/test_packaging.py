@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import fastapi_issues
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # What each extra makes importable: the check that its dependencies arrived and resolve.
@@ -89,7 +91,7 @@ def readme_mount_snippet() -> str:
 
 @pytest.mark.slow
 def test_wheel_and_sdist_build_and_the_wheel_installs_cleanly(dists: Dists, tmp_path: Path) -> None:
-    version = _project()["version"]
+    version = fastapi_issues.__version__
     assert dists.wheel.name == f"fastapi_issues-{version}-py3-none-any.whl"
     assert dists.sdist.name == f"fastapi_issues-{version}.tar.gz"
     names = zipfile.ZipFile(dists.wheel).namelist()
