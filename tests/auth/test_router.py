@@ -574,6 +574,11 @@ async def test_a_login_during_a_registration_flood_is_not_starved(
         )
     )
     async with client_for(app) as client:
+        idle = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert (await login(client, "grace", PASSWORD)).status_code == 200
+            idle.append(time.perf_counter() - started)
         flood = [
             asyncio.create_task(
                 client.post("/register", json={"username": f"flood{n}", "password": PASSWORD})
@@ -599,4 +604,6 @@ async def test_a_login_during_a_registration_flood_is_not_starved(
             await asyncio.gather(*flood, return_exceptions=True)
     # The flood went on all along, and with 10 logins the worst is the p99 or above.
     assert still_flooding > 50
-    assert max(seconds) < 1.0, [round(s, 2) for s in seconds]
+    # Against idle logins timed in the same run, so a busy machine slows both alike;
+    # queued behind the flood's hashing, a login took 100 times its idle time.
+    assert max(seconds) < 4 * max(idle) + 0.5, ([round(s, 2) for s in seconds], idle)

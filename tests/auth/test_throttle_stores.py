@@ -164,7 +164,10 @@ def _guess_from_workers(kind: str, folder: Path, workers: int, guesses: int) -> 
 @pytest.mark.parametrize("kind", ["json", "sqlite"])
 def test_four_workers_together_allow_no_more_guesses_than_one(tmp_path: Path, kind: str) -> None:
     # 32 guesses at one username from 4 processes at once: the 5 free failures, no more.
-    assert _guess_from_workers(kind, tmp_path, workers=4, guesses=8) == 5
+    # Under contention it may be fewer: an attempt on its way to being refused counts as
+    # in flight for a moment, and the throttle errs on the side of refusing (seen on a
+    # loaded two-core machine: 4).
+    assert 1 <= _guess_from_workers(kind, tmp_path, workers=4, guesses=8) <= 5
 
 
 def test_per_process_counts_let_each_worker_guess_on_its_own(tmp_path: Path) -> None:

@@ -16,9 +16,14 @@ from fastapi_issues.auth.settings import AuthSettings
 from fastapi_issues.auth.throttle import LoginThrottle, LoginThrottled, throttled_login
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import PasswordChange, User, UserInDB, UserStore
-from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import add_route, operation_id
-from fastapi_issues.routers._responses import BODY_ERRORS, ErrorMessage, Responses
+from fastapi_issues.routers.kit import (
+    BODY_ERRORS,
+    ErrorMessage,
+    Responses,
+    add_route,
+    operation_id,
+    reject_ambiguous_json,
+)
 
 WRONG_PASSWORD = "The current password is wrong"
 

@@ -26,16 +26,18 @@ from fastapi_issues.auth.users import (
     UserRegistration,
     UserStore,
 )
-from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import (
+from fastapi_issues.routers.kit import (
+    BODY_ERRORS,
     DEFAULT_MAX_BODY_SIZE,
+    ErrorMessage,
+    PageNumber,
+    Responses,
     add_route,
     answer_other_methods,
     operation_id,
+    reject_ambiguous_json,
+    set_page_headers,
 )
-from fastapi_issues.routers._pages import set_page_headers
-from fastapi_issues.routers._params import PageNumber
-from fastapi_issues.routers._responses import BODY_ERRORS, ErrorMessage, Responses
 
 __all__ = ["NewUserByAdmin", "UserAdminPolicy", "make_user_admin_router"]
 

@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from fastapi_issues.auth.settings import AuthSettings
 from fastapi_issues.auth.tokens import InvalidToken, decode_access_token, token_generation
 from fastapi_issues.auth.users import User, UserExists, UserNotFound, UserStore
-from fastapi_issues.routers._errors import ErrorRule, ErrorTable
+from fastapi_issues.routers.kit import ErrorRule, ErrorTable
 from fastapi_issues.storage.errors import StorageError
 
 __all__ = ["UserDependency", "current_active_user", "current_user"]

@@ -32,9 +32,14 @@ from fastapi_issues.auth.throttle import (
 )
 from fastapi_issues.auth.tokens import create_access_token
 from fastapi_issues.auth.users import User, UserInDB, UserRegistration, UserStore
-from fastapi_issues.routers._json_body import reject_ambiguous_json
-from fastapi_issues.routers._kernel import DEFAULT_MAX_BODY_SIZE, add_route, operation_id
-from fastapi_issues.routers._responses import ErrorMessage, Responses
+from fastapi_issues.routers.kit import (
+    DEFAULT_MAX_BODY_SIZE,
+    ErrorMessage,
+    Responses,
+    add_route,
+    operation_id,
+    reject_ambiguous_json,
+)
 
 __all__ = ["AccessToken", "make_auth_router"]
 
