@@ -23,7 +23,7 @@ from fastapi_issues.routers._json_body import reject_ambiguous_json
 from fastapi_issues.routers._responses import BODY_ERRORS, Responses
 from fastapi_issues.schemas import IssueOut
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.protocols import IssueStore
+from fastapi_issues.storage.protocols import EventStore, IssueStore
 
 __all__ = [
     "Endpoint",
@@ -141,6 +141,24 @@ def username(user: Any) -> str | None:
         return user
     name = user.get("username") if isinstance(user, Mapping) else getattr(user, "username", None)
     return name if isinstance(name, str) else None
+
+
+def as_actor(store: object, user: Any) -> dict[str, Any]:
+    """The keyword naming who makes a write, `{"actor": name}`, for a store that records it
+    (one with an event log, an `EventStore`); nothing for a store without, whose writes
+    take no `actor`, so that stores written for 0.1 keep working."""
+    return {"actor": username(user)} if _records_actors(type(store)) else {}
+
+
+_RECORDS_ACTORS: dict[type[Any], bool] = {}
+
+
+def _records_actors(store_type: type[Any]) -> bool:
+    # Asked per request, answered once per class: a protocol check costs microseconds.
+    known = _RECORDS_ACTORS.get(store_type)
+    if known is None:
+        known = _RECORDS_ACTORS[store_type] = issubclass(store_type, EventStore)
+    return known
 
 
 def check_operations(

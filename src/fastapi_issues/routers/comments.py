@@ -17,6 +17,7 @@ from fastapi_issues.routers._kernel import (
     IssueGate,
     IssuePolicy,
     RouteRegistrar,
+    as_actor,
     check_operations,
     route_name,
     username,
@@ -230,7 +231,7 @@ class _CommentEndpoints:
     ) -> Any:
         expected = await self._prepare_write("update", issue_id, comment_id, request, store, user)
         comment = await store.update_comment(
-            issue_id, comment_id, payload, expected_version=expected
+            issue_id, comment_id, payload, expected_version=expected, **as_actor(store, user)
         )
         return _comment_response(comment)
 
@@ -243,7 +244,9 @@ class _CommentEndpoints:
         user: Any,
     ) -> Any:
         expected = await self._prepare_write("delete", issue_id, comment_id, request, store, user)
-        await store.delete_comment(issue_id, comment_id, expected_version=expected)
+        await store.delete_comment(
+            issue_id, comment_id, expected_version=expected, **as_actor(store, user)
+        )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def _allow(

@@ -18,6 +18,7 @@ from fastapi_issues.routers._kernel import (
     IssueGate,
     IssuePolicy,
     RouteRegistrar,
+    as_actor,
     check_operations,
     route_name,
     username,
@@ -190,7 +191,7 @@ class _IssueEndpoints:
         self, issue_id: IssueId, request: Request, store: IssueStore, user: Any
     ) -> Any:
         _, expected = await self._checked(issue_id, "delete", request, store, user)
-        await store.delete(issue_id, expected_version=expected)
+        await store.delete(issue_id, expected_version=expected, **as_actor(store, user))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def _checked(

@@ -20,6 +20,7 @@ from fastapi_issues.routers._kernel import (
     IssueGate,
     IssuePolicy,
     RouteRegistrar,
+    as_actor,
     check_operations,
     route_name,
 )
@@ -215,7 +216,7 @@ class _LabelEndpoints:
 
     async def delete_label(self, label_name: LabelName, store: LabelStore, user: Any) -> Any:
         await self._may_change(user, "delete")
-        await store.delete_label(label_name)
+        await store.delete_label(label_name, **as_actor(store, user))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def list_issue_labels(self, issue_id: IssueId, store: LabelStore, user: Any) -> Any:
@@ -274,7 +275,9 @@ class _LabelEndpoints:
             await self._gate.authorize(user, "update", issue)
             if condition is not None:
                 expected = condition.expected_version(issue.version, ISSUE_CHANGED)
-        updated = await edit_labels(issue_id, names, expected_version=expected)
+        updated = await edit_labels(
+            issue_id, names, expected_version=expected, **as_actor(store, user)
+        )
         return issue_response(updated)
 
 
