@@ -23,6 +23,8 @@ from typing import Any
 from fastapi_issues.schemas import (
     MAX_LABELS_PER_ISSUE,
     CommentOut,
+    EventOut,
+    EventType,
     IssueCreate,
     IssueOut,
     IssuePriority,
@@ -44,6 +46,7 @@ from fastapi_issues.storage.errors import (
     VersionConflict,
 )
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
+from fastapi_issues.testing._model_events import ModelEventLog
 
 __all__ = ["ModelPage", "TrackerModel"]
 
@@ -84,6 +87,8 @@ class TrackerModel:
     issues: dict[str, _Issue] = field(default_factory=dict)
     labels: dict[int, _Label] = field(default_factory=dict)
     comments: dict[str, CommentOut] = field(default_factory=dict)
+    log: ModelEventLog = field(default_factory=ModelEventLog)
+    """The events every write records (see `EventStore`); imports record none."""
     _next_label: int = 0
 
     # -- issues --------------------------------------------------------------------------
@@ -105,7 +110,9 @@ class TrackerModel:
             due_date=data.due_date,
         )
         self.issues[issue_id] = _Issue(issue)
-        return self.get(issue_id)
+        created = self.get(issue_id)
+        self.log.issue_written(None, created, reporter, now)
+        return created
 
     def get(self, issue_id: str) -> IssueOut:
         stored = self._issue(issue_id, None)
@@ -128,15 +135,26 @@ class TrackerModel:
         sent = {name: getattr(changes, name) for name in changes.model_fields_set}
         new = {k: v for k, v in sent.items() if k != "state_reason" and getattr(old, k) != v}
         new.update(_closing(old, sent, actor, now))
+        before = self.get(issue_id)
         if new:
             new.update(updated_at=now, version=old.version + 1)
             stored.issue = old.model_copy(update=new)
-        return self.get(issue_id)
+        after = self.get(issue_id)
+        self.log.issue_written(before, after, actor, now)
+        return after
 
-    def delete(self, issue_id: str, expected_version: int | None) -> None:
+    def delete(
+        self,
+        issue_id: str,
+        expected_version: int | None,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self._issue(issue_id, expected_version)
+        before = self.get(issue_id)
         del self.issues[issue_id]
         self.comments = {k: c for k, c in self.comments.items() if c.issue_id != issue_id}
+        self.log.issue_written(before, None, actor, _when(now))
 
     def list(self, query: IssueQuery) -> ModelPage:
         matching = [s.issue for s in self.issues.values() if self._matches(s, query)]
@@ -189,30 +207,52 @@ class TrackerModel:
             setattr(label, name_, getattr(changes, name_))
         return _label_out(label)
 
-    def delete_label(self, name: str) -> None:
+    def delete_label(
+        self, name: str, actor: str | None = None, now: datetime | None = None
+    ) -> None:
         label = self._label(name)
+        carrying = [i for i, stored in self.issues.items() if label.id in stored.label_ids]
+        before = {issue_id: self.get(issue_id) for issue_id in carrying}
         del self.labels[label.id]
         # The issues lose the label; it is the label that changed, so versions stay.
         for stored in self.issues.values():
             stored.label_ids = stored.label_ids - {label.id}
+        # Each issue that carried it records losing it, in creation order.
+        for issue_id in carrying:
+            self.log.issue_written(before[issue_id], self.get(issue_id), actor, _when(now))
 
     def set_issue_labels(
-        self, issue_id: str, names: Sequence[str], expected_version: int | None, now: datetime
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        expected_version: int | None,
+        now: datetime,
+        actor: str | None = None,
     ) -> IssueOut:
         stored = self._issue(issue_id, expected_version)
-        return self._relabel(stored, self._label_ids(names), now)
+        return self._relabel(stored, self._label_ids(names), now, actor)
 
     def add_issue_labels(
-        self, issue_id: str, names: Sequence[str], expected_version: int | None, now: datetime
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        expected_version: int | None,
+        now: datetime,
+        actor: str | None = None,
     ) -> IssueOut:
         stored = self._issue(issue_id, expected_version)
-        return self._relabel(stored, stored.label_ids | self._label_ids(names), now)
+        return self._relabel(stored, stored.label_ids | self._label_ids(names), now, actor)
 
     def remove_issue_labels(
-        self, issue_id: str, names: Sequence[str], expected_version: int | None, now: datetime
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        expected_version: int | None,
+        now: datetime,
+        actor: str | None = None,
     ) -> IssueOut:
         stored = self._issue(issue_id, expected_version)
-        return self._relabel(stored, stored.label_ids - self._label_ids(names), now)
+        return self._relabel(stored, stored.label_ids - self._label_ids(names), now, actor)
 
     def import_labels(self, labels: Iterable[LabelOut]) -> int:
         added = 0
@@ -240,6 +280,7 @@ class TrackerModel:
             version=1,
         )
         self.comments[comment_id] = comment
+        self.log.comment_written(None, comment, self.get(issue_id), author, now)
         return comment
 
     def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
@@ -263,6 +304,7 @@ class TrackerModel:
         body: str,
         expected_version: int | None,
         now: datetime,
+        actor: str | None = None,
     ) -> CommentOut:
         comment = self._comment(issue_id, comment_id, expected_version)
         if comment.body == body:
@@ -271,11 +313,48 @@ class TrackerModel:
             update={"body": body, "updated_at": now, "version": comment.version + 1}
         )
         self.comments[comment_id] = edited
+        self.log.comment_written(comment, edited, self.get(issue_id), actor, now)
         return edited
 
-    def delete_comment(self, issue_id: str, comment_id: str, expected_version: int | None) -> None:
-        self._comment(issue_id, comment_id, expected_version)
+    def delete_comment(
+        self,
+        issue_id: str,
+        comment_id: str,
+        expected_version: int | None,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        comment = self._comment(issue_id, comment_id, expected_version)
         del self.comments[comment_id]
+        self.log.comment_written(comment, None, self.get(issue_id), actor, _when(now))
+
+    # -- events --------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        after: int = 0,
+        limit: int = 100,
+        types: frozenset[EventType] | None = None,
+        issue_id: str | None = None,
+    ) -> Sequence[EventOut]:
+        """`EventStore.list_events`: ascending by id, after `after`, at most `limit`."""
+        return self.log.after(after, limit, types, issue_id)
+
+    def issue_events(
+        self, issue_id: str, offset: int, limit: int
+    ) -> tuple[Sequence[EventOut], int]:
+        """`EventStore.issue_events`: one issue's timeline, oldest first, and its size;
+        `IssueNotFound` once the issue is gone."""
+        self._issue(issue_id, None)
+        return self.log.timeline(issue_id, offset, limit)
+
+    def last_event_id(self) -> int:
+        """`EventStore.last_event_id`: the newest id given, kept when pruned."""
+        return self.log.newest_id()
+
+    def prune_events(self, before: datetime) -> int:
+        """`EventStore.prune_events`: drop events made before `before`; how many."""
+        return self.log.prune(before)
 
     def import_comments(self, comments: Iterable[CommentOut]) -> int:
         added = 0
@@ -333,16 +412,21 @@ class TrackerModel:
         )
         return all(checks)
 
-    def _relabel(self, stored: _Issue, label_ids: frozenset[int], now: datetime) -> IssueOut:
+    def _relabel(
+        self, stored: _Issue, label_ids: frozenset[int], now: datetime, actor: str | None
+    ) -> IssueOut:
         if label_ids == stored.label_ids:
             return self.get(stored.issue.id)
         # A change that does not add to an issue already over the limit is allowed.
         if len(label_ids) > MAX_LABELS_PER_ISSUE and len(label_ids) > len(stored.label_ids):
             raise TooManyLabels(stored.issue.id, MAX_LABELS_PER_ISSUE)
+        before = self.get(stored.issue.id)
         stored.label_ids = label_ids
         issue = stored.issue
         stored.issue = issue.model_copy(update={"updated_at": now, "version": issue.version + 1})
-        return self.get(issue.id)
+        after = self.get(issue.id)
+        self.log.issue_written(before, after, actor, now)
+        return after
 
     def _labels_of(self, stored: _Issue) -> Sequence[_Label]:
         return [self.labels[i] for i in stored.label_ids if i in self.labels]
@@ -404,6 +488,11 @@ def _closing(
     if reason is not None and reason != old.state_reason:
         return {"state_reason": reason}
     return {}
+
+
+def _when(now: datetime | None) -> datetime:
+    # Callers from before events passed no time to deletes; any time fits them.
+    return now if now is not None else datetime.now(UTC)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -15,6 +15,11 @@ exercised) and filters cut exactly on stored times, or one microsecond to either
 dates come from a pool of five (or none), so they collide too, and their filters cut on
 them or a day to either side.
 
+On a store with an event log (`EventStore`), every write passes an actor, and after every
+step the events the store reports since the last step must be the model's, then a random
+read of the log (the feed with filters, or the touched issue's timeline) must agree; a rule
+prunes the log at a recorded time (see `_event_checks`).
+
 A failure prints the shrunk sequence of steps that reproduces it. Settings: `max_examples`
 and `stateful_step_count` from the Hypothesis profile in force (see `docs/storage.md`).
 """
@@ -47,7 +52,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.protocols import IssueImporter, TrackerImporter
+from fastapi_issues.storage.protocols import EventStore, IssueImporter, TrackerImporter
 from fastapi_issues.storage.query import (
     ASSIGNEE_ANY,
     ASSIGNEE_NONE,
@@ -70,6 +75,7 @@ from fastapi_issues.testing._draws import (
     maybe_users,
     new_issues,
 )
+from fastapi_issues.testing._event_checks import EventChecks
 from fastapi_issues.testing.model import TrackerModel
 
 __all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
@@ -96,7 +102,7 @@ class ManualClock:
         self.now += step
 
 
-class TrackerStateMachine(RuleBasedStateMachine):
+class TrackerStateMachine(EventChecks, RuleBasedStateMachine):
     """Runs every rule on `store` and `model` and checks they agree. Made by
     `tracker_state_machine`; subclass it to add rules of your own store's, or override
     `acting_user`, `label_names` and `queries` to drive something that can express less
@@ -113,6 +119,9 @@ class TrackerStateMachine(RuleBasedStateMachine):
         self._opened = type(self).open_store(self.clock)
         self.store: Any = self.run(self._opened.__aenter__())
         self.known_ids: list[str] = []  # every issue id ever seen, deleted ones too
+        # The event log is checked on stores that keep one, through `EventStore` only.
+        self.has_events = isinstance(self.store, EventStore)
+        self.seen_event = 0
 
     def teardown(self) -> None:
         try:
@@ -167,14 +176,17 @@ class TrackerStateMachine(RuleBasedStateMachine):
         )
         self.check(data, issue_id)
 
-    @rule(data=st.data())
-    def delete(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), actor=maybe_users)
+    def delete(self, data: st.DataObject, actor: str | None) -> None:
         issue_id = self.draw_issue_id(data)
         version = self.draw_version(data, issue_id)
+        actor = self.acting_user(actor)
         self.agree(
             "delete",
-            self.attempt(self.store.delete(issue_id, expected_version=version)),
-            lambda: self.model.delete(issue_id, version),
+            self.attempt(
+                self.store.delete(issue_id, expected_version=version, **self.actor_of(actor))
+            ),
+            lambda: self.model.delete(issue_id, version, actor, self.clock()),
         )
         self.check(data, issue_id)
 
@@ -229,28 +241,32 @@ class TrackerStateMachine(RuleBasedStateMachine):
         self.check(data, None)
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data(), name=st.sampled_from(LABEL_NAMES))
-    def delete_label(self, data: st.DataObject, name: str) -> None:
+    @rule(data=st.data(), name=st.sampled_from(LABEL_NAMES), actor=maybe_users)
+    def delete_label(self, data: st.DataObject, name: str, actor: str | None) -> None:
         self.learn_label_ids()
+        actor = self.acting_user(actor)
         self.agree(
             "delete_label",
-            self.attempt(self.store.delete_label(name)),
-            lambda: self.model.delete_label(name),
+            self.attempt(self.store.delete_label(name, **self.actor_of(actor))),
+            lambda: self.model.delete_label(name, actor, self.clock()),
         )
         self.check(data, None)
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data(), how=st.sampled_from(("set", "add", "remove")))
-    def label_issue(self, data: st.DataObject, how: str) -> None:
+    @rule(data=st.data(), how=st.sampled_from(("set", "add", "remove")), actor=maybe_users)
+    def label_issue(self, data: st.DataObject, how: str, actor: str | None) -> None:
         names = data.draw(self.label_names(how), label="names")
         issue_id = self.draw_issue_id(data)
         version = self.draw_version(data, issue_id)
+        actor = self.acting_user(actor)
         store_call = getattr(self.store, f"{how}_issue_labels")
         model_call = getattr(self.model, f"{how}_issue_labels")
         self.agree(
             f"{how}_issue_labels",
-            self.attempt(store_call(issue_id, names, expected_version=version)),
-            lambda: model_call(issue_id, names, version, self.clock()),
+            self.attempt(
+                store_call(issue_id, names, expected_version=version, **self.actor_of(actor))
+            ),
+            lambda: model_call(issue_id, names, version, self.clock(), actor),
         )
         self.check(data, issue_id)
 
@@ -284,28 +300,40 @@ class TrackerStateMachine(RuleBasedStateMachine):
         self.check(data, issue_id)
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data(), body=comment_bodies)
-    def update_comment(self, data: st.DataObject, body: str) -> None:
+    @rule(data=st.data(), body=comment_bodies, actor=maybe_users)
+    def update_comment(self, data: st.DataObject, body: str, actor: str | None) -> None:
         issue_id, comment_id, version = self.draw_comment(data)
+        actor = self.acting_user(actor)
         self.agree(
             "update_comment",
             self.attempt(
                 self.store.update_comment(
-                    issue_id, comment_id, CommentUpdate(body=body), expected_version=version
+                    issue_id,
+                    comment_id,
+                    CommentUpdate(body=body),
+                    expected_version=version,
+                    **self.actor_of(actor),
                 )
             ),
-            lambda: self.model.update_comment(issue_id, comment_id, body, version, self.clock()),
+            lambda: self.model.update_comment(
+                issue_id, comment_id, body, version, self.clock(), actor
+            ),
         )
         self.check(data, issue_id)
 
     @precondition(lambda self: self.collaboration)
-    @rule(data=st.data())
-    def delete_comment(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), actor=maybe_users)
+    def delete_comment(self, data: st.DataObject, actor: str | None) -> None:
         issue_id, comment_id, version = self.draw_comment(data)
+        actor = self.acting_user(actor)
         self.agree(
             "delete_comment",
-            self.attempt(self.store.delete_comment(issue_id, comment_id, expected_version=version)),
-            lambda: self.model.delete_comment(issue_id, comment_id, version),
+            self.attempt(
+                self.store.delete_comment(
+                    issue_id, comment_id, expected_version=version, **self.actor_of(actor)
+                )
+            ),
+            lambda: self.model.delete_comment(issue_id, comment_id, version, actor, self.clock()),
         )
         self.check(data, issue_id)
 
@@ -351,6 +379,8 @@ class TrackerStateMachine(RuleBasedStateMachine):
             self.check_labels(data)
             if issue_id is not None:
                 self.check_comments(data, issue_id)
+        if self.has_events:
+            self.check_events(data, issue_id)
 
     def check_list(self, query: IssueQuery) -> None:
         page = self.run(self.store.list(query))

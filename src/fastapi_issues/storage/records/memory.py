@@ -10,6 +10,8 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
+    EventOut,
+    EventType,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -20,7 +22,14 @@ from fastapi_issues.schemas import (
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
 from fastapi_issues.storage.protocols import StoreLifecycle
-from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.query import (
+    CommentPage,
+    EventPage,
+    EventQuery,
+    IssuePage,
+    IssueQuery,
+    LabelPage,
+)
 from fastapi_issues.storage.records._comments import (
     add_missing_comments,
     apply_comment_delete,
@@ -28,6 +37,7 @@ from fastapi_issues.storage.records._comments import (
     find_comment,
     select_comments,
 )
+from fastapi_issues.storage.records._events import EventLog
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -47,15 +57,24 @@ from fastapi_issues.storage.records._labels import (
     labels_named,
     remove_label,
 )
-from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
+from fastapi_issues.storage.rules import (
+    EventDraft,
+    as_utc,
+    comment_event,
+    issue_events,
+    names_to_import,
+    new_comment,
+    new_issue,
+)
 
 __all__ = ["InMemoryIssueStore"]
 
 
 class InMemoryIssueStore(StoreLifecycle):
-    """Keeps issues, labels and comments in dicts. Nothing survives the process; every
-    method is atomic because none of them awaits while it changes the data. Opening and
-    closing it (`StoreLifecycle`) do nothing.
+    """Keeps issues, labels and comments in dicts, and the event log (`EventStore`) in a
+    list. Nothing survives the process; every method is atomic, its events included,
+    because none of them awaits while it changes the data. Opening and closing it
+    (`StoreLifecycle`) do nothing.
 
     `clock` gives the time every write records (default: the system's, in UTC).
     """
@@ -68,6 +87,11 @@ class InMemoryIssueStore(StoreLifecycle):
         self._shown = PresentedIssues()
         # Comments by issue id, then by comment id in creation order.
         self._comments: dict[str, dict[str, CommentOut]] = {}
+        self._events = EventLog()
+
+    def _record(self, drafts: Sequence[EventDraft], actor: str | None, now: datetime) -> None:
+        if drafts:
+            self._events.record(drafts, actor, now)
 
     def _present(self, issue: IssueOut) -> IssueOut:
         count = len(self._comments.get(issue.id, ()))
@@ -80,10 +104,13 @@ class InMemoryIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter, self._clock(), StoredIssue)
+        now = self._clock()
+        issue = new_issue(data, reporter, now, StoredIssue)
         self._index.issues[issue.id] = issue
         self._index.changed()
-        return self._present(issue)
+        shown = self._present(issue)
+        self._record(issue_events(None, shown), reporter, now)
+        return shown
 
     async def get(self, issue_id: str) -> IssueOut:
         return self._present(self._issue(issue_id))
@@ -114,18 +141,25 @@ class InMemoryIssueStore(StoreLifecycle):
         actor: str | None = None,
     ) -> IssueOut:
         before = self._index.issues.get(issue_id)
-        issue = apply_update(
-            self._index.issues, issue_id, changes, expected_version, actor, self._clock()
-        )
-        if issue is not before:
-            self._index.changed()
-        return self._present(issue)
+        now = self._clock()
+        issue = apply_update(self._index.issues, issue_id, changes, expected_version, actor, now)
+        if issue is before:
+            return self._present(issue)
+        shown_before = self._present(before) if before is not None else None
+        self._index.changed()
+        shown = self._present(issue)
+        self._record(issue_events(shown_before, shown), actor, now)
+        return shown
 
-    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+    async def delete(
+        self, issue_id: str, *, expected_version: int | None = None, actor: str | None = None
+    ) -> None:
+        now = self._clock()
         apply_delete(self._index.issues, issue_id, expected_version)
         self._index.changed()
         self._comments.pop(issue_id, None)
         self._shown.trim(self._index.issues)
+        self._record([EventDraft(EventType.ISSUE_DELETED, issue_id)], actor, now)
 
     # -- labels --------------------------------------------------------------------------
 
@@ -145,31 +179,58 @@ class InMemoryIssueStore(StoreLifecycle):
         self._labels_changed()
         return label
 
-    async def delete_label(self, name: str) -> None:
-        label = remove_label(self._labels, name)
+    async def delete_label(self, name: str, *, actor: str | None = None) -> None:
+        now = self._clock()
+        label = self._label_index.get(name)
+        carrying = [i for i in self._index.issues.values() if label.id in i.label_ids]
+        before = [self._present(issue) for issue in carrying]
+        remove_label(self._labels, name)
         self._labels_changed()
         drop_label_id(self._index.issues, label.id)
         self._index.changed()
+        drafts: list[EventDraft] = []
+        for old in before:
+            drafts += issue_events(old, self._present(self._index.issues[old.id]))
+        self._record(drafts, actor, now)
 
     async def set_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
-        return self._edit_labels(issue_id, self._label_index.setting(names), expected_version)
+        edit = self._label_index.setting(names)
+        return self._edit_labels(issue_id, edit, expected_version, actor)
 
     async def add_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
-        return self._edit_labels(issue_id, self._label_index.adding(names), expected_version)
+        edit = self._label_index.adding(names)
+        return self._edit_labels(issue_id, edit, expected_version, actor)
 
     async def remove_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
-        return self._edit_labels(issue_id, self._label_index.removing(names), expected_version)
+        edit = self._label_index.removing(names)
+        return self._edit_labels(issue_id, edit, expected_version, actor)
 
     def _edit_labels(
-        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
+        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None, actor: str | None
     ) -> IssueOut:
         before = self._index.issues.get(issue_id)
+        now = self._clock()
         issue = apply_label_ids(
             self._index.issues,
             issue_id,
@@ -177,11 +238,15 @@ class InMemoryIssueStore(StoreLifecycle):
             expected_version,
             self._labels,
             MAX_LABELS_PER_ISSUE,
-            self._clock(),
+            now,
         )
-        if issue is not before:
-            self._index.changed()
-        return self._present(issue)
+        if issue is before:
+            return self._present(issue)
+        shown_before = self._present(before) if before is not None else None
+        self._index.changed()
+        shown = self._present(issue)
+        self._record(issue_events(shown_before, shown), actor, now)
+        return shown
 
     # -- comments ------------------------------------------------------------------------
 
@@ -200,10 +265,24 @@ class InMemoryIssueStore(StoreLifecycle):
     async def create_comment(
         self, issue_id: str, data: CommentCreate, *, author: str | None = None
     ) -> CommentOut:
-        self._issue(issue_id)
-        comment = new_comment(issue_id, data, author, self._clock())
+        issue = self._issue(issue_id)
+        now = self._clock()
+        comment = new_comment(issue_id, data, author, now)
         self._comments.setdefault(issue_id, {})[comment.id] = comment
+        self._record_comment(None, comment, issue, author, now)
         return comment
+
+    def _record_comment(
+        self,
+        before: CommentOut | None,
+        after: CommentOut | None,
+        issue: StoredIssue,
+        actor: str | None,
+        now: datetime,
+    ) -> None:
+        draft = comment_event(before, after, self._present(issue))
+        if draft is not None:
+            self._record([draft], actor, now)
 
     async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
         self._issue(issue_id)
@@ -216,19 +295,52 @@ class InMemoryIssueStore(StoreLifecycle):
         changes: CommentUpdate,
         *,
         expected_version: int | None = None,
+        actor: str | None = None,
     ) -> CommentOut:
-        self._issue(issue_id)
+        issue = self._issue(issue_id)
         comments = self._comments.get(issue_id, {})
-        return apply_comment_update(
-            comments, issue_id, comment_id, changes, expected_version, self._clock()
+        before = comments.get(comment_id)
+        now = self._clock()
+        edited = apply_comment_update(
+            comments, issue_id, comment_id, changes, expected_version, now
         )
+        self._record_comment(before, edited, issue, actor, now)
+        return edited
 
     async def delete_comment(
-        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        comment_id: str,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> None:
-        self._issue(issue_id)
+        issue = self._issue(issue_id)
         comments = self._comments.get(issue_id, {})
+        before = comments.get(comment_id)
+        now = self._clock()
         apply_comment_delete(comments, issue_id, comment_id, expected_version)
+        self._record_comment(before, None, issue, actor, now)
+
+    # -- events --------------------------------------------------------------------------
+
+    async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
+        """The events after `query.after`, ascending by id; see `EventStore`."""
+        return self._events.select(query)
+
+    async def issue_events(self, issue_id: str, *, offset: int = 0, limit: int = 20) -> EventPage:
+        """A page of one issue's timeline, oldest first; see `EventStore`."""
+        self._issue(issue_id)
+        return self._events.timeline(issue_id, offset, limit)
+
+    async def last_event_id(self) -> int:
+        """The newest event's id (kept when pruned), 0 before the first; see `EventStore`."""
+        return self._events.last_id
+
+    async def prune_events(self, *, before: datetime) -> int:
+        """Delete the events made before `before`; see `EventStore`."""
+        self._events, dropped = self._events.pruned(as_utc(before))
+        return dropped
 
     # -- copying between stores ----------------------------------------------------------
 

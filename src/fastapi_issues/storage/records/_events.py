@@ -1,0 +1,89 @@
+"""The event log the memory and JSON stores keep in the process, and its reads.
+
+Events are kept in id order; each issue's timeline is an index into them, so the reads a
+live reader makes (what came after id X) and the timeline never scan the whole log.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage.query import EventPage, EventQuery
+from fastapi_issues.storage.rules import EventDraft
+
+__all__ = ["EventLog"]
+
+
+class EventLog:
+    """Events in id order, with the highest id ever given (kept when events are pruned,
+    so that ids are never reused)."""
+
+    def __init__(self, events: Iterable[EventOut] = (), last_id: int = 0) -> None:
+        self._events: list[EventOut] = []
+        self._ids: list[int] = []
+        self._by_issue: dict[str, list[EventOut]] = {}
+        self.last_id = last_id
+        self.extend(events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def number(
+        self, drafts: Sequence[EventDraft], actor: str | None, now: datetime
+    ) -> list[EventOut]:
+        """The drafts numbered after the last id, not yet added (see `extend`)."""
+        return [
+            draft.numbered(self.last_id + offset, actor, now)
+            for offset, draft in enumerate(drafts, start=1)
+        ]
+
+    def record(
+        self, drafts: Sequence[EventDraft], actor: str | None, now: datetime
+    ) -> list[EventOut]:
+        """Number the drafts and add them: the events of one write."""
+        events = self.number(drafts, actor, now)
+        self.extend(events)
+        return events
+
+    def extend(self, events: Iterable[EventOut]) -> None:
+        """Add events numbered after every one already here."""
+        for event in events:
+            if self._ids and event.id <= self._ids[-1]:
+                raise ValueError(f"event {event.id} is not after {self._ids[-1]}")
+            self._events.append(event)
+            self._ids.append(event.id)
+            if event.issue_id is not None:
+                self._by_issue.setdefault(event.issue_id, []).append(event)
+            self.last_id = max(self.last_id, event.id)
+
+    def select(self, query: EventQuery) -> list[EventOut]:
+        """`EventStore.list_events`."""
+        if query.limit <= 0:
+            return []
+        if query.issue_id is not None:
+            source: Sequence[EventOut] = self._by_issue.get(query.issue_id, [])
+            start = bisect.bisect_right([e.id for e in source], query.after)
+        else:
+            source = self._events
+            start = bisect.bisect_right(self._ids, query.after)
+        found: list[EventOut] = []
+        for event in source[start:]:
+            if query.types is None or event.type in query.types:
+                found.append(event)
+                if len(found) == query.limit:
+                    break
+        return found
+
+    def timeline(self, issue_id: str, offset: int, limit: int) -> EventPage:
+        """One page of an issue's events, oldest first (the caller checks the issue)."""
+        mine = self._by_issue.get(issue_id, [])
+        start = max(offset, 0)
+        return EventPage(items=mine[start : start + max(limit, 0)], total=len(mine))
+
+    def pruned(self, before: datetime) -> tuple[EventLog, int]:
+        """A log without the events made before `before`, and how many those were."""
+        kept = [event for event in self._events if event.created_at >= before]
+        return EventLog(kept, self.last_id), len(self._events) - len(kept)
