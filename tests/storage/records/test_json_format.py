@@ -26,6 +26,9 @@ pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[3]
 SRC = str(REPO / "src")
 COLLECTIONS = ("issues", "labels", "comments", "users")
+# The format version each collection's file is written in: issues and comments carry the
+# event log since version 3.
+VERSIONS = {"issues": 3, "labels": 2, "comments": 3, "users": 2}
 
 # Run with 0.1.0's code on the path: fills a data folder through its stores, then prints
 # everything those stores read back, as JSON.
@@ -138,7 +141,7 @@ def backups(folder: Path, name: str = "issues.json") -> list[Path]:
 
 def records(path: Path) -> list[dict[str, Any]]:
     data = json.loads(path.read_text())
-    assert data["version"] == 2
+    assert data["version"] == VERSIONS[path.stem.rsplit(".", 1)[-1]]
     result: list[dict[str, Any]] = data["records"]
     return result
 
@@ -181,7 +184,9 @@ async def test_a_data_folder_written_by_0_1_is_upgraded_and_served_intact(
         assert (
             (folder / f"{name}.json")
             .read_text()
-            .startswith(f'{{"format": "fastapi-issues.{name}", "version": 2, "records": [\n')
+            .startswith(
+                f'{{"format": "fastapi-issues.{name}", "version": {VERSIONS[name]}, "records": [\n'
+            )
         )
     assert (folder / "users.json").stat().st_mode & 0o777 == 0o600
     assert (folder / "users.json.v1.bak").stat().st_mode & 0o777 == 0o600
@@ -262,8 +267,9 @@ async def test_a_file_of_a_newer_version_is_refused_and_left_alone(
     tmp_path: Path, collection: str
 ) -> None:
     path = tmp_path / f"{collection}.json"
+    newer = VERSIONS[collection] + 1
     content = (
-        f'{{"format": "fastapi-issues.{collection}", "version": 3, "records": [\n'
+        f'{{"format": "fastapi-issues.{collection}", "version": {newer}, "records": [\n'
         '{"id": "1", "something": "new"}\n]}\n'
     )
     path.write_text(content)
@@ -273,8 +279,8 @@ async def test_a_file_of_a_newer_version_is_refused_and_left_alone(
         opener(tmp_path / ("users.json" if collection == "users" else "issues.json"))
     message = str(info.value)
     assert str(path) in message
-    assert "format version 3" in message
-    assert "reads versions up to 2" in message
+    assert f"format version {newer}" in message
+    assert f"reads versions up to {VERSIONS[collection]}" in message
     assert path.read_text() == content
     assert list(tmp_path.glob("*.bak")) == []
 
@@ -355,7 +361,7 @@ def test_kill_9_during_the_upgrade_leaves_the_old_file_and_the_next_start_upgrad
     assert path.read_text() == old
     assert [p.read_text() for p in backups(tmp_path)] == [old]
     [debris] = tmp_path.glob(".issues.json.*.tmp")
-    assert json.loads(debris.read_text())["version"] == 2
+    assert json.loads(debris.read_text())["version"] == 3
 
     store = JSONFileIssueStore(path)
     assert asyncio.run(store.list(IssueQuery())).total == 5

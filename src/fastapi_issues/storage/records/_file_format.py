@@ -10,8 +10,20 @@ A file reads, with one record per line:
 The first line names what the file holds and the version of its layout, so a person (or
 `head -1`) can tell at a glance, and a reader checks both on the parse it does anyway.
 Version 1 is the bare JSON array that fastapi-issues 0.1 and the crash course wrote; such a
-file is read as it is and rewritten in version 2 on opening, after a copy of it is kept
-beside it (`issues.json.v1.bak`). A file of a version newer than this release's is refused.
+file is read as it is and rewritten in the current version on opening, after a copy of it
+is kept beside it (`issues.json.v1.bak`). A file of a version newer than this release's is
+refused.
+
+Version 3 (the issues and comments files; labels and users stay at 2) adds the event log:
+after the records, the events of the writes to this file, and the highest event id given
+when the file was written, so that ids are never reused, also once pruned:
+
+    ...
+    ], "events": [
+    {"id": 1, "type": "issue.created", ...}
+    ], "last_event_id": 1}
+
+A version 2 file reads as one with no events, and is written in version 3 by its next write.
 """
 
 from __future__ import annotations
@@ -26,47 +38,69 @@ from typing import Any
 from fastapi_issues.storage.errors import CorruptStoreError
 
 FORMAT_VERSION = 2
-"""The version of the JSON files this release writes (and the newest it reads)."""
+"""The version of the files without an event log (labels, users) this release writes."""
+
+JOURNAL_FORMAT_VERSION = 3
+"""The version of the files with an event log (issues, comments): 2 plus the events."""
 
 # The bare array, from before files carried a version.
 _BARE_ARRAY_VERSION = 1
 FOOTER = b"\n]}\n"
 
 
-def header(file_format: str) -> bytes:
+def header(file_format: str, version: int = FORMAT_VERSION) -> bytes:
     """The first line of a file holding `file_format` records, up to the first record."""
-    return (
-        f'{{"format": {json.dumps(file_format)}, "version": {FORMAT_VERSION}, "records": [\n'
-    ).encode()
+    return (f'{{"format": {json.dumps(file_format)}, "version": {version}, "records": [\n').encode()
+
+
+def journal_footer(event_lines: list[bytes], last_event_id: int) -> bytes:
+    """What follows the records in a version 3 file: its events and the id counter."""
+    events = b",\n".join(event_lines)
+    return b'\n], "events": [\n' + events + b'\n], "last_event_id": %d}\n' % last_event_id
 
 
 class FormatError(ValueError):
     """The file parsed as JSON but is not laid out as a records file."""
 
 
-def records_in(data: Any, path: Path, file_format: str) -> tuple[list[Any], bool]:
-    """The items of a parsed file, and whether it is a bare array due for an upgrade."""
+def records_in(
+    data: Any, path: Path, file_format: str, newest: int = FORMAT_VERSION
+) -> tuple[list[Any], bool]:
+    """The items of a parsed file, and whether it is in an older version due for an upgrade
+    (a bare array, or version 2 of a file whose current version is 3). `newest` is the
+    version this release writes for the file."""
     if isinstance(data, list):
         return data, True
     if not isinstance(data, dict) or "records" not in data:
         raise FormatError(f'expected a JSON array or an object with "records" ({file_format})')
     version, found = data.get("version"), data.get("format")
-    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > newest:
         # Not corrupt, but not ours to read either: a newer release wrote it.
         raise CorruptStoreError(
             f"{path} is in format version {version} of {found}, written by a newer release "
-            f"of fastapi-issues; this release reads versions up to {FORMAT_VERSION}. The "
+            f"of fastapi-issues; this release reads versions up to {newest}. The "
             "file was left as it is; upgrade fastapi-issues to open it."
         )
-    if found != file_format or version != FORMAT_VERSION:
+    if found != file_format or version not in (FORMAT_VERSION, newest):
         raise FormatError(
-            f"expected format {file_format} version {FORMAT_VERSION}, "
-            f"found {found!r} version {version!r}"
+            f"expected format {file_format} version {newest}, found {found!r} version {version!r}"
         )
     records = data["records"]
     if not isinstance(records, list):
         raise FormatError('"records" is not a JSON array')
     return records, False
+
+
+def events_in(data: Any) -> tuple[list[Any], int]:
+    """The events of a parsed version 3 file and its id counter (none in older files)."""
+    if not isinstance(data, dict):
+        return [], 0
+    events, last = data.get("events", []), data.get("last_event_id", 0)
+    if not isinstance(events, list):
+        raise FormatError('"events" is not a JSON array')
+    if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+        raise FormatError('"last_event_id" is not a count')
+    return events, last
 
 
 def keep_backup(path: Path, file_mode: int) -> Path:

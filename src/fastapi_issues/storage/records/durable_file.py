@@ -20,6 +20,10 @@ version is upgraded on opening, with a copy of it kept beside it. Around it:
   by a stat at most a second later.
 - A file that is empty although the counter says it was written to was emptied behind the
   store's back: it is refused like a corrupt one, never served as empty or overwritten.
+- A file may carry an event log (`journal`): the events of each write are numbered under
+  the journal's lock and written in the same file as the change, by the same rename, so a
+  crash keeps both or neither; the rename happens under that lock too, so events become
+  visible in the order of their ids (see `EventJournal`).
 - A bare array (version 1) is rewritten in the current version by the first commit that
   finds it, which the constructor makes at once: under the lock, after linking the old file
   to `<name>.v1.bak`, so a crash leaves the old file or the new one and one backup.
@@ -40,13 +44,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi_issues.storage.errors import CorruptStoreError
 from fastapi_issues.storage.records._file_format import (
     FOOTER,
+    FORMAT_VERSION,
+    JOURNAL_FORMAT_VERSION,
     FormatError,
+    events_in,
     header,
+    journal_footer,
     keep_backup,
     records_in,
 )
@@ -87,6 +95,44 @@ _log = logging.getLogger("fastapi_issues")
 
 
 @dataclass(frozen=True)
+class Journaled(Generic[R]):
+    """What a change returns when its write records events: its result, and the entries
+    the journal numbers and encodes (`EventJournal.number`)."""
+
+    result: R
+    entries: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PruneJournal:
+    """A change that drops the file's events for which `drop(event)` is true; its result is
+    how many were dropped."""
+
+    drop: Callable[[Any], bool]
+
+
+class EventJournal(Protocol):
+    """Numbers the events of the files that share it, across processes."""
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a write numbers its events and until its file is renamed into place."""
+        ...
+
+    def number(self, entries: list[Any], floor: int) -> list[tuple[Any, bytes]]:
+        """The entries as numbered events (each with its JSON line), ids after every id
+        given before and after `floor`; called under `exclusive`."""
+        ...
+
+    def published(self, last_id: int) -> None:
+        """The events up to `last_id` are on disk: readers may see them now."""
+        ...
+
+    def decode(self, item: Any) -> Any:
+        """An event as read from a file."""
+        ...
+
+
+@dataclass(frozen=True)
 class _Snapshot(Generic[T]):
     records: dict[str, T]
     signature: _Signature
@@ -95,6 +141,10 @@ class _Snapshot(Generic[T]):
     lines: dict[str, bytes] = field(default_factory=dict)
     # The file on disk is a bare array: the next commit upgrades it, keeping a backup.
     bare_array: bool = False
+    # The event log of a file with a journal, oldest first, and each event's line.
+    events: tuple[Any, ...] = ()
+    event_lines: tuple[bytes, ...] = ()
+    last_event_id: int = 0
 
 
 class DurableJSONArray(Generic[T]):
@@ -115,6 +165,7 @@ class DurableJSONArray(Generic[T]):
         what: str = "records",
         file_mode: int = 0o666,
         file_format: str | None = None,
+        journal: EventJournal | None = None,
     ) -> None:
         self.path = Path(path)
         # Plain strings: every read stats the file, and a str skips the Path conversion.
@@ -128,7 +179,9 @@ class DurableJSONArray(Generic[T]):
         # What the first line names, e.g. "fastapi-issues.issues"; a file naming something
         # else is refused, so a labels file given as the issues file is never rewritten.
         self._format = file_format if file_format is not None else f"fastapi-issues.{what}"
-        self._header = header(self._format)
+        self._journal = journal
+        self._version = FORMAT_VERSION if journal is None else JOURNAL_FORMAT_VERSION
+        self._header = header(self._format, self._version)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_fd: int | None = None
         self._generation_view: mmap.mmap | None = None
@@ -164,6 +217,16 @@ class DurableJSONArray(Generic[T]):
     def records(self) -> Mapping[str, T]:
         """The records as last seen, without checking the disk. Never mutate them."""
         return self._snapshot.records
+
+    @property
+    def events(self) -> tuple[Any, ...]:
+        """The file's events as last seen (fresh after `fresh_records`), oldest first."""
+        return self._snapshot.events
+
+    @property
+    def last_event_id(self) -> int:
+        """The highest event id given when the file was last seen written."""
+        return self._snapshot.last_event_id
 
     async def fresh_records(self) -> Mapping[str, T]:
         """The records, holding every write any process had acknowledged before the call.
@@ -228,6 +291,11 @@ class DurableJSONArray(Generic[T]):
             self._flusher = asyncio.create_task(self._flush_pending())
         return await future
 
+    async def prune_events(self, drop: Callable[[Any], bool]) -> int:
+        """Delete the file's events for which `drop(event)` is true, durably; how many."""
+        count: int = await self.write(PruneJournal(drop))  # type: ignore[arg-type]
+        return count
+
     async def _flush_pending(self) -> None:
         while self._pending:
             await self._gather_batch()
@@ -272,9 +340,20 @@ class DurableJSONArray(Generic[T]):
                 base = self._load()
             records = dict(base.records)
             outcomes: list[tuple[bool, Any]] = []
+            events = list(zip(base.events, base.event_lines, strict=True))
+            entries: list[Any] = []
             for change in changes:
                 try:
-                    outcomes.append((True, change(records)))
+                    if isinstance(change, PruneJournal):
+                        kept = [pair for pair in events if not change.drop(pair[0])]
+                        outcomes.append((True, len(events) - len(kept)))
+                        events = kept
+                        continue
+                    result = change(records)
+                    if isinstance(result, Journaled):
+                        entries.extend(result.entries)
+                        result = result.result
+                    outcomes.append((True, result))
                 except Exception as exc:
                     outcomes.append((False, exc))
             lines: dict[str, bytes] = {}
@@ -286,6 +365,7 @@ class DurableJSONArray(Generic[T]):
                     dirty = dirty or old_records.get(key) is not record
                     line = self._encode(record).encode("utf-8")
                 lines[key] = line
+            dirty = dirty or len(events) != len(base.events) or bool(entries)
             if not dirty and not base.bare_array:
                 self._publish(base)
                 return outcomes
@@ -293,14 +373,46 @@ class DurableJSONArray(Generic[T]):
                 keep_backup(self.path, self._file_mode)
                 # The backup's name on disk before the rename can make it the only copy.
                 _fsync_folder(self.path.parent)
-            self._replace_file(lines.values())
-            self._write_generation(base.signature[0] + 1)
-            # Published here, still under the lock and right after the counter moved, so
-            # that this process's reads find their own write rather than reload the file.
-            self._publish(_Snapshot(records, self._signature(), lines))
+            if self._journal is None:
+                self._replace_file(lines.values())
+                self._finish(base, _Snapshot(records, base.signature, lines))
+                return outcomes
+            with self._journal.exclusive():
+                last = base.last_event_id
+                if entries:
+                    events += self._journal.number(entries, base.last_event_id)
+                    last = max(last, events[-1][0].id)
+                event_lines = [line for _, line in events]
+                self._replace_file(lines.values(), journal_footer(event_lines, last))
+                done = _Snapshot(
+                    records,
+                    base.signature,
+                    lines,
+                    events=tuple(event for event, _ in events),
+                    event_lines=tuple(event_lines),
+                    last_event_id=last,
+                )
+                self._finish(base, done)
+                self._journal.published(last)
             return outcomes
 
-    def _replace_file(self, lines: Iterable[bytes]) -> None:
+    def _finish(self, base: _Snapshot[T], written: _Snapshot[T]) -> None:
+        self._write_generation(base.signature[0] + 1)
+        # Published here, still under the lock and right after the counter moved, so
+        # that this process's reads find their own write rather than reload the file.
+        signature = self._signature()
+        self._publish(
+            _Snapshot(
+                written.records,
+                signature,
+                written.lines,
+                events=written.events,
+                event_lines=written.event_lines,
+                last_event_id=written.last_event_id,
+            )
+        )
+
+    def _replace_file(self, lines: Iterable[bytes], footer: bytes = FOOTER) -> None:
         folder = self.path.parent
         # Written under the exclusive lock, so pid and a counter make the name unique.
         tmp = folder / f".{self.path.name}.{os.getpid()}.{next(_temp_numbers)}.tmp"
@@ -312,7 +424,7 @@ class DurableJSONArray(Generic[T]):
                 folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(tmp, flags, self._file_mode)
             with open(fd, "wb") as f:
-                f.write(self._header + b",\n".join(lines) + FOOTER)
+                f.write(self._header + b",\n".join(lines) + footer)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -340,7 +452,8 @@ class DurableJSONArray(Generic[T]):
         except ValueError as exc:
             raise self._corrupt(f"not valid JSON ({exc})") from exc
         try:
-            items, bare_array = records_in(data, self.path, self._format)
+            items, bare_array = records_in(data, self.path, self._format, self._version)
+            raw_events, last = events_in(data) if self._journal else ([], 0)
         except FormatError as exc:
             raise self._corrupt(str(exc)) from exc
         records: dict[str, T] = {}
@@ -350,7 +463,22 @@ class DurableJSONArray(Generic[T]):
             except (ValueError, TypeError, KeyError) as exc:
                 raise self._corrupt(f"item {position} is not a valid record: {exc}") from exc
             records[self._key(record)] = record
-        return _Snapshot(records, signature, bare_array=bare_array)
+        if self._journal is None:
+            return _Snapshot(records, signature, bare_array=bare_array)
+        try:
+            events = tuple(self._journal.decode(item) for item in raw_events)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise self._corrupt(f"an event is not valid: {exc}") from exc
+        # The lines as they were read: a rewrite keeps events byte for byte.
+        event_lines = tuple(json.dumps(item).encode() for item in raw_events)
+        return _Snapshot(
+            records,
+            signature,
+            bare_array=bare_array,
+            events=events,
+            event_lines=event_lines,
+            last_event_id=last,
+        )
 
     def _empty(self, signature: _Signature) -> _Snapshot[T]:
         # A new file is empty until its first write; one the counter says was written to

@@ -16,13 +16,19 @@ writes harmless, including a crash there:
   checks its issue first.
 - `comment_count` is not stored anywhere; it is counted from `comments.json`, so it cannot
   drift from the comments.
+- The event log (`EventStore`) lives in the files it is about: the events of a write to
+  `issues.json` are in `issues.json`, written by the same atomic rename as the change, and
+  likewise for comments; `_journal.FileEventJournal` numbers them across both files and
+  every process, and reads merge the two by id. Deleting a label records its removal from
+  each issue with the write to `issues.json` that takes it off them.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,8 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
+    EventOut,
+    EventType,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -42,7 +50,14 @@ from fastapi_issues.schemas import (
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
 from fastapi_issues.storage.protocols import StoreLifecycle
-from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.query import (
+    CommentPage,
+    EventPage,
+    EventQuery,
+    IssuePage,
+    IssueQuery,
+    LabelPage,
+)
 from fastapi_issues.storage.records._comments import (
     add_missing_comments,
     apply_comment_delete,
@@ -50,6 +65,7 @@ from fastapi_issues.storage.records._comments import (
     find_comment,
     select_comments,
 )
+from fastapi_issues.storage.records._events import EventLog
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -59,7 +75,9 @@ from fastapi_issues.storage.records._issues import (
     apply_label_ids,
     apply_update,
     drop_label_id,
+    present,
 )
+from fastapi_issues.storage.records._journal import EventEntry, FileEventJournal
 from fastapi_issues.storage.records._labels import (
     LabelIdsEdit,
     LabelIndex,
@@ -69,8 +87,16 @@ from fastapi_issues.storage.records._labels import (
     labels_named,
     remove_label,
 )
-from fastapi_issues.storage.records.durable_file import DurableJSONArray
-from fastapi_issues.storage.rules import names_to_import, new_comment, new_issue
+from fastapi_issues.storage.records.durable_file import DurableJSONArray, Journaled
+from fastapi_issues.storage.rules import (
+    EventDraft,
+    as_utc,
+    comment_event,
+    issue_events,
+    names_to_import,
+    new_comment,
+    new_issue,
+)
 
 __all__ = ["JSONFileIssueStore"]
 
@@ -106,6 +132,16 @@ def _encode(record: LabelOut | CommentOut) -> str:
     return record.model_dump_json()
 
 
+def _journaled(
+    result: object, drafts: Sequence[EventDraft], actor: str | None, now: datetime
+) -> Any:
+    """`result` with the events of its write, if it records any."""
+    if not drafts:
+        return result
+    entry: EventEntry = (tuple(drafts), actor, now)
+    return Journaled(result, (entry,))
+
+
 def _sibling(path: Path, collection: str) -> Path:
     """`issues.json` gets `labels.json`; any other `name.json` gets `name.labels.json`."""
     if path.stem == "issues":
@@ -139,12 +175,14 @@ class JSONFileIssueStore(StoreLifecycle):
         clock: Clock = system_clock,
     ) -> None:
         self._clock = clock
+        self._journal = FileEventJournal(Path(f"{os.fspath(path)}.events.lock"))
         self._file = DurableJSONArray(
             path,
             key=lambda issue: issue.id,
             decode=_decode_issue,
             encode=_encode_issue,
             what="issues",
+            journal=self._journal,
         )
         self._labels = DurableJSONArray[LabelOut](
             labels_path if labels_path is not None else _sibling(self._file.path, "labels"),
@@ -159,7 +197,11 @@ class JSONFileIssueStore(StoreLifecycle):
             decode=_decode_comment,
             encode=_encode,
             what="comments",
+            journal=self._journal,
         )
+        # Ids the files say were given are never given again, whatever the lock file says.
+        self._journal.raise_to(max(self._file.last_event_id, self._comments.last_event_id))
+        self._merged: tuple[object, object, int, EventLog] | None = None
         self._index = IssueIndex(dict(self._file.records))
         self._indexed = self._file.records
         self._label_index = LabelIndex(self._labels.records)
@@ -216,11 +258,13 @@ class JSONFileIssueStore(StoreLifecycle):
     # -- issues --------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        issue = new_issue(data, reporter, self._clock(), StoredIssue)
+        now = self._clock()
+        issue = new_issue(data, reporter, now, StoredIssue)
+        drafts = issue_events(None, present(issue, {}, 0))
 
-        def add(issues: dict[str, StoredIssue]) -> StoredIssue:
+        def add(issues: dict[str, StoredIssue]) -> Any:
             issues[issue.id] = issue
-            return issue
+            return _journaled(issue, drafts, reporter, now)
 
         [shown] = await self._show([await self._file.write(add)])
         return shown
@@ -249,14 +293,37 @@ class JSONFileIssueStore(StoreLifecycle):
         actor: str | None = None,
     ) -> IssueOut:
         now = self._clock()
-        issue = await self._file.write(
-            lambda issues: apply_update(issues, issue_id, changes, expected_version, actor, now)
-        )
+        show = await self._presenter()
+
+        def edit(issues: dict[str, StoredIssue]) -> Any:
+            before = issues.get(issue_id)
+            after = apply_update(issues, issue_id, changes, expected_version, actor, now)
+            if before is None or after is before:
+                return after
+            return _journaled(after, issue_events(show(before), show(after)), actor, now)
+
+        issue = await self._file.write(edit)
         [shown] = await self._show([issue])
         return shown
 
-    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
-        await self._file.write(lambda issues: apply_delete(issues, issue_id, expected_version))
+    async def _presenter(self) -> Callable[[StoredIssue], IssueOut]:
+        """How the issues a write changes are shown in its events: with the labels and
+        comment counts as this process last read them (fresh as of this call)."""
+        labels = (await self._current_labels()).by_id
+        comments = await self._current_comments()
+        return lambda issue: present(issue, labels, len(comments.get(issue.id, ())))
+
+    async def delete(
+        self, issue_id: str, *, expected_version: int | None = None, actor: str | None = None
+    ) -> None:
+        now = self._clock()
+        deleted = [EventDraft(EventType.ISSUE_DELETED, issue_id)]
+
+        def remove(issues: dict[str, StoredIssue]) -> Any:
+            apply_delete(issues, issue_id, expected_version)
+            return _journaled(None, deleted, actor, now)
+
+        await self._file.write(remove)
 
         def drop_comments(comments: dict[str, CommentOut]) -> None:
             for comment_id in [k for k, c in comments.items() if c.issue_id == issue_id]:
@@ -282,45 +349,77 @@ class JSONFileIssueStore(StoreLifecycle):
     async def update_label(self, name: str, changes: LabelUpdate) -> LabelOut:
         return await self._labels.write(lambda labels: change_label(labels, name, changes))
 
-    async def delete_label(self, name: str) -> None:
+    async def delete_label(self, name: str, *, actor: str | None = None) -> None:
+        show = await self._presenter()
         label = await self._labels.write(lambda labels: remove_label(labels, name))
+        now = self._clock()
 
-        # Tidying only: reads already skip the id.
+        def take_off(issues: dict[str, StoredIssue]) -> Any:
+            carrying = [issue for issue in issues.values() if label.id in issue.label_ids]
+            drop_label_id(issues, label.id)
+            drafts: list[EventDraft] = []
+            for issue in carrying:
+                drafts += issue_events(show(issue), show(issues[issue.id]))
+            return _journaled(None, drafts, actor, now)
+
+        # Reads skip the id already; this write takes it off the issues and records that.
         try:
-            await self._file.write(lambda issues: drop_label_id(issues, label.id))
+            await self._file.write(take_off)
         except (OSError, StorageError) as exc:
             _log.warning("deleted label %s was not taken off its issues: %s", label.id, exc)
 
     async def set_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         edit = (await self._current_labels()).setting(names)
-        return await self._edit_labels(issue_id, edit, expected_version)
+        return await self._edit_labels(issue_id, edit, expected_version, actor)
 
     async def add_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         # Ids this store does not know are kept: they may be labels another process just
         # made. Only `set_issue_labels` drops them.
         edit = (await self._current_labels()).adding(names)
-        return await self._edit_labels(issue_id, edit, expected_version)
+        return await self._edit_labels(issue_id, edit, expected_version, actor)
 
     async def remove_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         edit = (await self._current_labels()).removing(names)
-        return await self._edit_labels(issue_id, edit, expected_version)
+        return await self._edit_labels(issue_id, edit, expected_version, actor)
 
     async def _edit_labels(
-        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None
+        self, issue_id: str, edit: LabelIdsEdit, expected_version: int | None, actor: str | None
     ) -> IssueOut:
+        show = await self._presenter()
         live = self._label_index.by_id
         now = self._clock()
-        issue = await self._file.write(
-            lambda issues: apply_label_ids(
+
+        def relabel(issues: dict[str, StoredIssue]) -> Any:
+            before = issues.get(issue_id)
+            after = apply_label_ids(
                 issues, issue_id, edit, expected_version, live, MAX_LABELS_PER_ISSUE, now
             )
-        )
+            if before is None or after is before:
+                return after
+            return _journaled(after, issue_events(show(before), show(after)), actor, now)
+
+        issue = await self._file.write(relabel)
         [shown] = await self._show([issue])
         return shown
 
@@ -341,14 +440,20 @@ class JSONFileIssueStore(StoreLifecycle):
     async def create_comment(
         self, issue_id: str, data: CommentCreate, *, author: str | None = None
     ) -> CommentOut:
-        await self._issue(issue_id)
-        comment = new_comment(issue_id, data, author, self._clock())
+        issue = await self._issue(issue_id)
+        now = self._clock()
+        comment = new_comment(issue_id, data, author, now)
+        show = await self._presenter()
+        shown = show(issue)
+        after = shown.model_copy(update={"comment_count": shown.comment_count + 1})
+        draft = comment_event(None, comment, after)
 
-        def add(comments: dict[str, CommentOut]) -> CommentOut:
+        def add(comments: dict[str, CommentOut]) -> Any:
             comments[comment.id] = comment
-            return comment
+            return _journaled(comment, [draft] if draft else [], author, now)
 
-        return await self._comments.write(add)
+        created: CommentOut = await self._comments.write(add)
+        return created
 
     async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
         await self._issue(issue_id)
@@ -361,22 +466,78 @@ class JSONFileIssueStore(StoreLifecycle):
         changes: CommentUpdate,
         *,
         expected_version: int | None = None,
+        actor: str | None = None,
     ) -> CommentOut:
-        await self._issue(issue_id)
+        shown = (await self._presenter())(await self._issue(issue_id))
         now = self._clock()
-        return await self._comments.write(
-            lambda comments: apply_comment_update(
+
+        def edit(comments: dict[str, CommentOut]) -> Any:
+            before = comments.get(comment_id)
+            after = apply_comment_update(
                 comments, issue_id, comment_id, changes, expected_version, now
             )
-        )
+            draft = comment_event(before, after, shown)
+            return _journaled(after, [draft] if draft else [], actor, now)
+
+        edited: CommentOut = await self._comments.write(edit)
+        return edited
 
     async def delete_comment(
-        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        comment_id: str,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> None:
+        shown = (await self._presenter())(await self._issue(issue_id))
+        after = shown.model_copy(update={"comment_count": max(shown.comment_count - 1, 0)})
+        now = self._clock()
+
+        def remove(comments: dict[str, CommentOut]) -> Any:
+            before = comments.get(comment_id)
+            apply_comment_delete(comments, issue_id, comment_id, expected_version)
+            draft = comment_event(before, None, after)
+            return _journaled(None, [draft] if draft else [], actor, now)
+
+        await self._comments.write(remove)
+
+    # -- events --------------------------------------------------------------------------
+
+    async def _events(self) -> EventLog:
+        # The visible counter first: every event up to it is in the files read after it.
+        visible = self._journal.visible()
+        await self._file.fresh_records()
+        await self._comments.fresh_records()
+        issues, comments = self._file.events, self._comments.events
+        merged = self._merged
+        if merged is None or merged[:3] != (issues, comments, visible):
+            both = heapq.merge(issues, comments, key=lambda event: event.id)
+            log = EventLog([e for e in both if e.id <= visible], last_id=visible)
+            merged = self._merged = (issues, comments, visible, log)
+        return merged[3]
+
+    async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
+        """The events after `query.after`, ascending by id; see `EventStore`."""
+        return (await self._events()).select(query)
+
+    async def issue_events(self, issue_id: str, *, offset: int = 0, limit: int = 20) -> EventPage:
+        """A page of one issue's timeline, oldest first; see `EventStore`."""
         await self._issue(issue_id)
-        await self._comments.write(
-            lambda comments: apply_comment_delete(comments, issue_id, comment_id, expected_version)
-        )
+        return (await self._events()).timeline(issue_id, offset, limit)
+
+    async def last_event_id(self) -> int:
+        """The newest event's id (kept when pruned), 0 before the first; see `EventStore`."""
+        return (await self._events()).last_id
+
+    async def prune_events(self, *, before: datetime) -> int:
+        """Delete the events made before `before` from both files; see `EventStore`."""
+        cut = as_utc(before)
+
+        def old(event: EventOut) -> bool:
+            return event.created_at < cut
+
+        return await self._file.prune_events(old) + await self._comments.prune_events(old)
 
     # -- copying between stores ----------------------------------------------------------
 
@@ -421,6 +582,7 @@ class JSONFileIssueStore(StoreLifecycle):
         self._file.close()
         self._labels.close()
         self._comments.close()
+        self._journal.close()
 
     async def aclose(self) -> None:
         """`close()`, for `StoreLifecycle`."""

@@ -1,0 +1,126 @@
+"""The JSON store's event numbering, shared by its issues and comments files and by every
+process that opens them.
+
+A sidecar `<issues>.events.lock` holds two counters: the highest event id given, and the
+highest id whose write is on disk ("visible"). A write numbers its events and renames its
+file into place while it holds the lock (a `flock`, and a thread lock for the threads of
+one process), then moves the visible counter. A reader reads the visible counter first and
+shows no event above it, so events appear in the order of their ids and a reader resuming
+after id X never misses one that lands later with a smaller id.
+
+The counters are a cache of what the files say: each file keeps the highest id given when
+it was written (`last_event_id`), and the store raises the counters to that on opening, so
+ids are never reused even if the lock file is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage.rules import EventDraft
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+__all__ = ["EventEntry", "FileEventJournal"]
+
+_SIZE = 16
+EventEntry = tuple[Sequence[EventDraft], str | None, datetime]
+"""The events of one write before numbering: drafts, actor, time."""
+
+
+class FileEventJournal:
+    """Numbers events for the files of one JSON store (see the module's docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size < _SIZE:
+            os.ftruncate(self._fd, _SIZE)
+        self._view: mmap.mmap | None = mmap.mmap(self._fd, _SIZE, access=mmap.ACCESS_READ)
+
+    def _read(self, offset: int) -> int:
+        if self._view is None:
+            raise ValueError("the event journal is closed")
+        return int.from_bytes(self._view[offset : offset + 8], "big")
+
+    def _write(self, offset: int, value: int) -> None:
+        os.pwrite(self._fd, value.to_bytes(8, "big"), offset)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held from numbering a write's events until its file is in place."""
+        with self._threads:
+            _lock(self._fd)
+            try:
+                yield
+            finally:
+                _unlock(self._fd)
+
+    def number(self, entries: list[Any], floor: int) -> list[tuple[Any, bytes]]:
+        """Number the entries' drafts after every id given (and after `floor`)."""
+        last = max(self._read(0), floor)
+        numbered: list[tuple[Any, bytes]] = []
+        for drafts, actor, now in entries:
+            for draft in drafts:
+                last += 1
+                event = draft.numbered(last, actor, now)
+                numbered.append((event, event.model_dump_json().encode()))
+        self._write(0, last)
+        return numbered
+
+    def published(self, last_id: int) -> None:
+        """Readers may see every event up to `last_id` now."""
+        if last_id > self._read(8):
+            self._write(8, last_id)
+
+    def raise_to(self, last_id: int) -> None:
+        """Make both counters at least `last_id`, what the files say was given."""
+        with self.exclusive():
+            if last_id > self._read(0):
+                self._write(0, last_id)
+            self.published(last_id)
+
+    def visible(self) -> int:
+        """The highest id a reader may show."""
+        return self._read(8)
+
+    def decode(self, item: Any) -> EventOut:
+        """An event as a file holds it."""
+        return EventOut.model_validate(item)
+
+    def close(self) -> None:
+        """Release the lock file."""
+        if self._view is not None:
+            self._view.close()
+            self._view = None
+            os.close(self._fd)
