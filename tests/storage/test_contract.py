@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
-from fastapi_issues.testing import TrackerStoreContract
+from fastapi_issues.testing import EventStoreContract, TrackerStoreContract
 
 
 class TestInMemoryIssueStore(TrackerStoreContract):
@@ -58,3 +58,17 @@ class TestJSONFileIssueStoreReopened(TrackerStoreContract):
         yield SplitStore()  # type: ignore[misc]
         writer.close()
         reader.close()
+
+
+class TestInMemoryEventLog(EventStoreContract):
+    @pytest.fixture
+    def store(self) -> InMemoryIssueStore:
+        return InMemoryIssueStore()
+
+
+class TestJSONFileEventLog(EventStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[JSONFileIssueStore]:
+        store = JSONFileIssueStore(tmp_path / "issues.json")
+        yield store
+        store.close()

@@ -3,7 +3,8 @@
 Two kinds, best used together:
 
 - **Contract suites** (`IssueStoreContract`, `LabelStoreContract`, `CommentStoreContract`,
-  `TrackerStoreContract`, `UserStoreContract`): example-based tests, one behaviour each.
+  `TrackerStoreContract`, `EventStoreContract`, `UserStoreContract`): example-based tests,
+  one behaviour each.
   Subclass one in your tests and give it a `store` fixture that yields a fresh, empty store;
   pytest then runs every test against it::
 
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi_issues.testing.contracts import (
     CommentStoreContract,
+    EventStoreContract,
     IssueStoreContract,
     LabelStoreContract,
     TrackerStoreContract,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CommentStoreContract",
+    "EventStoreContract",
     "IssueStoreContract",
     "LabelStoreContract",
     "ManualClock",

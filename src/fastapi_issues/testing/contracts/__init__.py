@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi_issues.testing.contracts._comments import CommentStoreContract
+from fastapi_issues.testing.contracts._events import EventStoreContract
 from fastapi_issues.testing.contracts._issues import IssueStoreContract
 from fastapi_issues.testing.contracts._labels import LabelStoreContract
 from fastapi_issues.testing.contracts._tracker import TrackerStoreContract
@@ -11,6 +12,7 @@ from fastapi_issues.testing.contracts._users import UserStoreContract
 
 __all__ = [
     "CommentStoreContract",
+    "EventStoreContract",
     "IssueStoreContract",
     "LabelStoreContract",
     "TrackerStoreContract",
