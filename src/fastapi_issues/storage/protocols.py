@@ -259,7 +259,7 @@ class EventStore(Protocol):
     `comment_event` derive from the state before and after, numbered in the order they
     become visible: a reader that has seen id X and asks for what came after never misses
     an event that commits later. Deleting a label records `issue.unlabeled` on every issue
-    that carried it; renaming one records nothing (the issues did not change). Copying
+    that carried it, in the issues' creation order; renaming one records nothing (the issues did not change). Copying
     issues in with `import_issues` records nothing.
     """
 
@@ -273,7 +273,8 @@ class EventStore(Protocol):
         ...
 
     async def last_event_id(self) -> int:
-        """The id of the newest event, 0 when there is none: where a live reader starts."""
+        """The highest event id given, 0 before the first event: where a live reader
+        starts. Pruning keeps it (ids are never reused), also once no event is left."""
         ...
 
     async def prune_events(self, *, before: datetime) -> int:
