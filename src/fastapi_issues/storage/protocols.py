@@ -259,8 +259,8 @@ class EventStore(Protocol):
     `comment_event` derive from the state before and after, numbered in the order they
     become visible: a reader that has seen id X and asks for what came after never misses
     an event that commits later. Deleting a label records `issue.unlabeled` on every issue
-    that carried it, in the issues' creation order; renaming one records nothing (the issues did not change). Copying
-    issues in with `import_issues` records nothing.
+    that carried it, in the issues' creation order; renaming one records nothing (the
+    issues did not change). Copying issues in with `import_issues` records nothing.
     """
 
     async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
