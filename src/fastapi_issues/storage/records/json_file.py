@@ -511,7 +511,13 @@ class JSONFileIssueStore(StoreLifecycle):
         await self._comments.fresh_records()
         issues, comments = self._file.events, self._comments.events
         merged = self._merged
-        if merged is None or merged[:3] != (issues, comments, visible):
+        # Snapshots are replaced, never edited: the same objects mean the same events.
+        if (
+            merged is None
+            or merged[0] is not issues
+            or merged[1] is not comments
+            or merged[2] != visible
+        ):
             both = heapq.merge(issues, comments, key=lambda event: event.id)
             log = EventLog([e for e in both if e.id <= visible], last_id=visible)
             merged = self._merged = (issues, comments, visible, log)
