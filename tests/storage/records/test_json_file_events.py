@@ -210,3 +210,32 @@ async def test_a_version_2_file_reads_with_no_events_and_is_written_in_version_3
         "issue.updated",
         {"title": {"from": "From 0.2", "to": "Edited"}},
     )
+
+
+def test_a_journal_that_cannot_make_its_lock_file_numbers_in_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi_issues.storage.records._journal import FileEventJournal
+    from fastapi_issues.storage.rules import issue_events
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    journal = FileEventJournal(blocker / "issues.json.events.lock")
+    assert "cannot be used" in caplog.text
+    journal.raise_to(4)
+    issue = asyncio.run(_one_issue(tmp_path))
+    with journal.exclusive():
+        [(event, line)] = journal.number([(issue_events(None, issue), "ada", issue.created_at)], 0)
+    assert event.id == 5
+    assert json.loads(line)["id"] == 5
+    journal.published(5)
+    assert journal.visible() == 5
+    journal.close()
+
+
+async def _one_issue(folder: Path) -> Any:
+    store = JSONFileIssueStore(folder / "issues.json")
+    try:
+        return await store.create(_new())
+    finally:
+        store.close()

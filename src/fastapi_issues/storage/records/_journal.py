@@ -16,6 +16,7 @@ ids are never reused even if the lock file is lost.
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import os
 import sys
@@ -52,6 +53,7 @@ else:
 __all__ = ["EventEntry", "FileEventJournal"]
 
 _SIZE = 16
+_log = logging.getLogger("fastapi_issues")
 EventEntry = tuple[Sequence[EventDraft], str | None, datetime]
 """The events of one write before numbering: drafts, actor, time."""
 
@@ -62,29 +64,43 @@ class FileEventJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._threads = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size < _SIZE:
-            os.ftruncate(self._fd, _SIZE)
-        self._view: mmap.mmap | None = mmap.mmap(self._fd, _SIZE, access=mmap.ACCESS_READ)
+        self._fd: int | None = None
+        self._view: mmap.mmap | None = None
+        # Where the counters live when the folder cannot be written to: the store then
+        # serves its files as they are (no write can succeed there anyway).
+        self._local = bytearray(_SIZE)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            if os.fstat(self._fd).st_size < _SIZE:
+                os.ftruncate(self._fd, _SIZE)
+            self._view = mmap.mmap(self._fd, _SIZE, access=mmap.ACCESS_READ)
+        except OSError as exc:
+            _log.warning("%s cannot be used (%s): events are numbered in this process", path, exc)
 
     def _read(self, offset: int) -> int:
-        if self._view is None:
-            raise ValueError("the event journal is closed")
-        return int.from_bytes(self._view[offset : offset + 8], "big")
+        source = self._view if self._view is not None else self._local
+        return int.from_bytes(source[offset : offset + 8], "big")
 
     def _write(self, offset: int, value: int) -> None:
-        os.pwrite(self._fd, value.to_bytes(8, "big"), offset)
+        if self._fd is None:
+            self._local[offset : offset + 8] = value.to_bytes(8, "big")
+        else:
+            os.pwrite(self._fd, value.to_bytes(8, "big"), offset)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """Held from numbering a write's events until its file is in place."""
         with self._threads:
-            _lock(self._fd)
+            fd = self._fd
+            if fd is None:
+                yield
+                return
+            _lock(fd)
             try:
                 yield
             finally:
-                _unlock(self._fd)
+                _unlock(fd)
 
     def number(self, entries: list[Any], floor: int) -> list[tuple[Any, bytes]]:
         """Number the entries' drafts after every id given (and after `floor`)."""
@@ -123,4 +139,6 @@ class FileEventJournal:
         if self._view is not None:
             self._view.close()
             self._view = None
+        if self._fd is not None:
             os.close(self._fd)
+            self._fd = None
