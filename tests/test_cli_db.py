@@ -22,6 +22,7 @@ pytestmark = pytest.mark.anyio
 _REVISION_2 = (
     "Issues get an optional due date (`due_date`), with an index for its filters and sort."
 )
+_REVISION_3 = "The event log: `issue_events`, and `issue_event_ids`, which numbers its events."
 USERS_0002 = (
     "Usernames unique by their normalised key, token revocation, stored admins, login counts."
 )
@@ -54,11 +55,12 @@ async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
         "stamped issues_0001",
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
+        f"applied issues_0003: {_REVISION_3}",
         "applied users_0002: " + USERS_0002,
-        "at: issues_0002, users_0002",
+        "at: issues_0003, users_0002",
     ]
     assert await run("db", "current", "--url", url) == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0002"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0003", "users_0002"]
     assert await run("db", "upgrade", "--url", url) == 0
     assert "already at this release" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "issues.db") as conn:
@@ -93,6 +95,7 @@ async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
         "stamped issues_0001",
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
+        f"applied issues_0003: {_REVISION_3}",
         f"applied {NEXT_REVISION}: A test revision.",
         "applied users_0002: " + USERS_0002,
         f"at: {NEXT_REVISION}, users_0002",
@@ -115,18 +118,20 @@ async def test_the_url_defaults_to_the_app_storage_url(
         "applied issues_0001: The issue tables of fastapi-issues 0.1.0: issues, assignees, "
         "labels, comments.",
         f"applied issues_0002: {_REVISION_2}",
+        f"applied issues_0003: {_REVISION_3}",
         "applied users_0001: The users table of fastapi-issues 0.1.0 (`SQLUserStore`).",
         "applied users_0002: " + USERS_0002,
-        "at: issues_0002, users_0002",
+        "at: issues_0003, users_0002",
     ]
     assert await run("db", "current") == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0002", "users_0002"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0003", "users_0002"]
 
 
 async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) -> None:
     assert await run("db", "history") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
+        "issues_0002 -> issues_0003 (issues)",
         "issues_0001 -> issues_0002 (issues)",
         "base -> issues_0001 (issues)",
         "users_0001 -> users_0002 (users)",

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate
 from fastapi_issues.storage.clock import Clock
@@ -18,13 +19,15 @@ from fastapi_issues.storage.errors import (
     StorageError,
 )
 from fastapi_issues.storage.query import CommentPage
-from fastapi_issues.storage.rules import check_comment_version, new_comment
+from fastapi_issues.storage.rules import check_comment_version, comment_event, new_comment
 from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._schema import COMMENT_COLUMNS, comments, issues
 from fastapi_issues.storage.sql._shared import (
     IMPORT_BATCH,
     ISSUE_VERSION,
     MAX_ATTEMPTS,
+    issue_on,
     read_issue,
 )
 
@@ -45,8 +48,11 @@ _COMMENT_UPDATE = (
         version=comments.c.version + 1,
     )
 )
-_COMMENT_DELETE = delete(comments).where(
-    comments.c.id == bindparam("comment_id"), comments.c.issue_id == bindparam("issue_id")
+# Returning the comment as it was, for its event.
+_COMMENT_DELETE = (
+    delete(comments)
+    .where(comments.c.id == bindparam("comment_id"), comments.c.issue_id == bindparam("issue_id"))
+    .returning(*COMMENT_COLUMNS)
 )
 _COMMENT_DELETE_AT_VERSION = _COMMENT_DELETE.where(comments.c.version == bindparam("match_version"))
 _COMMENT_FIELDS = tuple(column.name for column in COMMENT_COLUMNS)
@@ -62,9 +68,10 @@ def _comment(row: Sequence[Any]) -> CommentOut:
 class SQLComments:
     """The `CommentStore` methods of `SQLIssueStore`, and the import and export of comments."""
 
-    def __init__(self, db: SQLDatabase, clock: Clock) -> None:
+    def __init__(self, db: SQLDatabase, clock: Clock, events: EventLog) -> None:
         self._db = db
         self._clock = clock
+        self._events = events
 
     async def list_comments(
         self,
@@ -100,7 +107,7 @@ class SQLComments:
     async def create_comment(
         self, issue_id: str, data: CommentCreate, *, author: str | None = None
     ) -> CommentOut:
-        """See `CommentStore.create_comment`."""
+        """See `CommentStore.create_comment`; records `comment.created`, by the author."""
         if self._db.unstorable(issue_id):
             raise IssueNotFound(issue_id)
         comment = new_comment(issue_id, data, author, self._clock())
@@ -110,7 +117,25 @@ class SQLComments:
             except IntegrityError:
                 # The foreign key: there is no such issue (or it was just deleted).
                 raise IssueNotFound(issue_id) from None
+            await self._record(conn, None, comment, author, comment.created_at)
         return comment
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        before: CommentOut | None,
+        after: CommentOut | None,
+        actor: str | None,
+        now: datetime,
+    ) -> None:
+        """The comment's event, with its issue as the transaction now sees it (the events'
+        cost for comments: one read of the issue)."""
+        comment = after or before
+        assert comment is not None
+        issue = await issue_on(conn, comment.issue_id)
+        draft = comment_event(before, after, issue)
+        if draft is not None:
+            await self._events.record(conn, [draft], actor, now)
 
     async def get_comment(self, issue_id: str, comment_id: str) -> CommentOut:
         """See `CommentStore.get_comment`."""
@@ -135,6 +160,7 @@ class SQLComments:
         changes: CommentUpdate,
         *,
         expected_version: int | None = None,
+        actor: str | None = None,
     ) -> CommentOut:
         """See `CommentStore.update_comment`."""
         for _ in range(MAX_ATTEMPTS):
@@ -158,14 +184,22 @@ class SQLComments:
             }
             async with self._db.transaction() as conn:
                 result = await conn.execute(_COMMENT_UPDATE, params)
+                if result.rowcount:
+                    await self._record(conn, comment, edited, actor, edited.updated_at)
             if result.rowcount:
                 return edited
         raise StorageError(f"comment {comment_id!r} kept changing; gave up editing it")
 
     async def delete_comment(
-        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        comment_id: str,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> None:
-        """See `CommentStore.delete_comment`."""
+        """See `CommentStore.delete_comment`; records `comment.deleted` with the comment as
+        it was."""
         params: dict[str, Any] = {"issue_id": issue_id, "comment_id": comment_id}
         if not self._db.unstorable(issue_id, comment_id):
             if expected_version is None:
@@ -174,8 +208,11 @@ class SQLComments:
                 statement = _COMMENT_DELETE_AT_VERSION
                 params["match_version"] = expected_version
             async with self._db.transaction() as conn:
-                if (await conn.execute(statement, params)).rowcount:
-                    return
+                gone = (await conn.execute(statement, params)).first()
+                if gone is not None:
+                    await self._record(conn, _comment(gone), None, actor, self._clock())
+            if gone is not None:
+                return
         comment = await self.get_comment(issue_id, comment_id)  # raises if it is gone
         check_comment_version(comment, expected_version)
         raise CommentNotFound(comment_id)  # pragma: no cover - deleted and re-imported

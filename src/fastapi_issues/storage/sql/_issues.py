@@ -9,18 +9,21 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fastapi_issues.schemas import IssueCreate, IssueOut, IssueUpdate
+from fastapi_issues.schemas import EventType, IssueCreate, IssueOut, IssueUpdate
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.query import IssuePage, IssueQuery
 from fastapi_issues.storage.rules import (
+    EventDraft,
     check_version,
     issue_changes,
+    issue_events,
     label_key,
     names_to_import,
     new_issue,
 )
 from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._issue_list import (
     QueryShape,
     TextFilter,
@@ -71,9 +74,10 @@ def _assignee_rows(issue_id: str, usernames: Iterable[str]) -> list[dict[str, st
 class SQLIssues:
     """The `IssueStore` methods of `SQLIssueStore`, and the import and export of issues."""
 
-    def __init__(self, db: SQLDatabase, clock: Clock) -> None:
+    def __init__(self, db: SQLDatabase, clock: Clock, events: EventLog) -> None:
         self._db = db
         self._clock = clock
+        self._events = events
         self._list_statements: dict[QueryShape, tuple[Select[Any], Select[Any]]] = {}
         self._text = TextFilter(db.dialect)
         # Counting all the rows that match takes PostgreSQL a scan (7.6 ms for 100,000
@@ -85,14 +89,14 @@ class SQLIssues:
         )
 
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
-        """See `IssueStore.create`."""
+        """See `IssueStore.create`; records `issue.created`, by the reporter."""
         issue = new_issue(data, reporter, self._clock())
-        if not issue.assignees:
-            await self._db.write(_INSERT, issue_row(issue))
-            return issue
         async with self._db.transaction() as conn:
             await conn.execute(_INSERT, issue_row(issue))
-            await conn.execute(insert(issue_assignees), _assignee_rows(issue.id, issue.assignees))
+            if issue.assignees:
+                rows = _assignee_rows(issue.id, issue.assignees)
+                await conn.execute(insert(issue_assignees), rows)
+            await self._events.record(conn, issue_events(None, issue), reporter, issue.created_at)
         return issue
 
     async def get(self, issue_id: str) -> IssueOut:
@@ -179,32 +183,39 @@ class SQLIssues:
             params = changed_columns(updated)
             params["match_id"] = issue_id
             params["match_version"] = current.version
-            if "assignees" not in altered:
-                if await self._db.write(_UPDATE, params):
-                    return updated
-                continue
+            # The update comes first: on SQLite it takes the write lock before anything else.
             async with self._db.transaction() as conn:
                 if not (await conn.execute(_UPDATE, params)).rowcount:
                     continue
-                await conn.execute(
-                    delete(issue_assignees).where(issue_assignees.c.issue_id == issue_id)
-                )
-                if updated.assignees:
-                    rows = _assignee_rows(issue_id, updated.assignees)
-                    await conn.execute(insert(issue_assignees), rows)
+                if "assignees" in altered:
+                    await conn.execute(
+                        delete(issue_assignees).where(issue_assignees.c.issue_id == issue_id)
+                    )
+                    if updated.assignees:
+                        rows = _assignee_rows(issue_id, updated.assignees)
+                        await conn.execute(insert(issue_assignees), rows)
+                # Matched at its version, `current` is the state before: no read needed.
+                await self._events.record(conn, issue_events(current, updated), actor, now)
             return updated
         raise StorageError(f"issue {issue_id!r} kept changing; gave up updating it")
 
-    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
-        """See `IssueStore.delete`."""
+    async def delete(
+        self, issue_id: str, *, expected_version: int | None = None, actor: str | None = None
+    ) -> None:
+        """See `IssueStore.delete`; records one `issue.deleted` (its comments go with it)."""
         if self._db.unstorable(issue_id):
             raise IssueNotFound(issue_id)
-        if expected_version is None:
-            if not await self._db.write(_DELETE, {"match_id": issue_id}):
-                raise IssueNotFound(issue_id)
-            return
-        params = {"match_id": issue_id, "match_version": expected_version}
-        if await self._db.write(_DELETE_AT_VERSION, params):
+        params: dict[str, Any] = {"match_id": issue_id}
+        statement = _DELETE
+        if expected_version is not None:
+            statement = _DELETE_AT_VERSION
+            params["match_version"] = expected_version
+        async with self._db.transaction() as conn:
+            deleted = (await conn.execute(statement, params)).rowcount
+            if deleted:
+                drafts = [EventDraft(EventType.ISSUE_DELETED, issue_id)]
+                await self._events.record(conn, drafts, actor, self._clock())
+        if deleted:
             return
         current = await self.get(issue_id)  # raises IssueNotFound if it is gone
         check_version(current, expected_version)

@@ -4,6 +4,7 @@ carry them by `issue_labels`, whose rows go when either side is deleted (ON DELE
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
@@ -27,13 +28,17 @@ from fastapi_issues.storage.errors import (
     VersionConflict,
 )
 from fastapi_issues.storage.query import LabelPage
-from fastapi_issues.storage.rules import label_key
+from fastapi_issues.storage.rules import issue_events, label_key, label_sort_key
 from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._schema import LABEL_COLUMNS, issue_labels, issues, labels
 from fastapi_issues.storage.sql._shared import (
+    ISSUE_SELECT,
     ISSUE_VERSION,
     LABEL_IDS_BY_KEY,
     MAX_ATTEMPTS,
+    issue_from_row,
+    issue_on,
     new_id,
     read_issue,
 )
@@ -58,6 +63,18 @@ _BUMP_ISSUE = (
     .returning(issues.c.version)
 )
 _BUMP_ISSUE_AT_VERSION = _BUMP_ISSUE.where(issues.c.version == bindparam("expected"))
+_LABEL_ID = select(labels.c.id).where(labels.c.name_key == bindparam("key")).scalar_subquery()
+_UNLINK_LABEL = (
+    delete(issue_labels)
+    .where(issue_labels.c.label_id == _LABEL_ID)
+    .returning(issue_labels.c.issue_id)
+)
+_DELETE_LABEL = delete(labels).where(labels.c.name_key == bindparam("key")).returning(labels.c.name)
+_ISSUES_BY_IDS = (
+    select(issues.c.seq, *ISSUE_SELECT)
+    .where(issues.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(issues.c.seq)
+)
 
 
 class _Unchanged(Exception):
@@ -71,9 +88,10 @@ def _label(row: Sequence[Any]) -> LabelOut:
 class SQLLabels:
     """The `LabelStore` methods of `SQLIssueStore`, and the import and export of labels."""
 
-    def __init__(self, db: SQLDatabase, clock: Clock) -> None:
+    def __init__(self, db: SQLDatabase, clock: Clock, events: EventLog) -> None:
         self._db = db
         self._clock = clock
+        self._events = events
 
     async def create_label(self, data: LabelCreate) -> LabelOut:
         """See `LabelStore.create_label`."""
@@ -135,36 +153,65 @@ class SQLLabels:
             # Changed or deleted since it was read: read it again.
         raise StorageError(f"label {name!r} kept changing; gave up updating it")
 
-    async def delete_label(self, name: str) -> None:
-        """See `LabelStore.delete_label`."""
+    async def delete_label(self, name: str, *, actor: str | None = None) -> None:
+        """See `LabelStore.delete_label`; records `issue.unlabeled` on every issue that
+        carried it, oldest issue first."""
         if self._db.unstorable(name):
             raise LabelNotFound([name])
+        key = label_key(name)
         async with self._db.transaction() as conn:
-            # Its rows in issue_labels go with it (ON DELETE CASCADE).
-            result = await conn.execute(delete(labels).where(labels.c.name_key == label_key(name)))
-        if not result.rowcount:
-            raise LabelNotFound([name])
+            # The links first, returning the issues that carried the label: deleting the
+            # label would take them with it (ON DELETE CASCADE) and say nothing.
+            carriers = set((await conn.execute(_UNLINK_LABEL, {"key": key})).scalars())
+            deleted = (await conn.execute(_DELETE_LABEL, {"key": key})).first()
+            if deleted is None:
+                raise LabelNotFound([name])
+            drafts = []
+            if carriers:
+                rows = await conn.execute(_ISSUES_BY_IDS, {"ids": sorted(carriers)})
+                for row in rows:
+                    after = issue_from_row(row[1:])
+                    labelled = sorted([*after.labels, deleted.name], key=label_sort_key)
+                    drafts += issue_events(after.model_copy(update={"labels": labelled}), after)
+            await self._events.record(conn, drafts, actor, self._clock())
 
     async def set_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.set_issue_labels`."""
-        return await self._edit_labels(issue_id, names, lambda old, named: named, expected_version)
+        return await self._edit_labels(
+            issue_id, names, lambda old, named: named, expected_version, actor
+        )
 
     async def add_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.add_issue_labels`."""
         return await self._edit_labels(
-            issue_id, names, lambda old, named: old | named, expected_version
+            issue_id, names, lambda old, named: old | named, expected_version, actor
         )
 
     async def remove_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.remove_issue_labels`."""
         return await self._edit_labels(
-            issue_id, names, lambda old, named: old - named, expected_version
+            issue_id, names, lambda old, named: old - named, expected_version, actor
         )
 
     async def _edit_labels(
@@ -173,15 +220,17 @@ class SQLLabels:
         names: Sequence[str],
         edit: Callable[[set[str], set[str]], set[str]],
         expected_version: int | None,
+        actor: str | None,
     ) -> IssueOut:
         if self._db.unstorable(issue_id):
             raise IssueNotFound(issue_id)
         if self._db.unstorable(*names):
             raise LabelNotFound([name for name in names if "\x00" in name])
         keys = {label_key(name): name for name in names}
+        now = self._clock()
         try:
             async with self._db.transaction() as conn:
-                await self._bump_issue(conn, issue_id, expected_version)
+                await self._bump_issue(conn, issue_id, expected_version, now)
                 found = {}
                 if keys:
                     rows = await conn.execute(LABEL_IDS_BY_KEY, {"keys": list(keys)})
@@ -195,15 +244,21 @@ class SQLLabels:
                     raise _Unchanged
                 if len(new) > MAX_LABELS_PER_ISSUE and len(new) > len(old):
                     raise TooManyLabels(issue_id, MAX_LABELS_PER_ISSUE)
+                # The events' cost: the issue read twice in the transaction, before the
+                # links change and after.
+                before = await issue_on(conn, issue_id)
                 await _replace_links(conn, issue_id, old, new, names)
+                after = await issue_on(conn, issue_id)
+                if before is not None and after is not None:
+                    await self._events.record(conn, issue_events(before, after), actor, now)
         except _Unchanged:
             pass
         return await read_issue(self._db, issue_id)
 
     async def _bump_issue(
-        self, conn: AsyncConnection, issue_id: str, expected_version: int | None
+        self, conn: AsyncConnection, issue_id: str, expected_version: int | None, now: datetime
     ) -> None:
-        params: dict[str, Any] = {"issue_id": issue_id, "now": self._clock()}
+        params: dict[str, Any] = {"issue_id": issue_id, "now": now}
         if expected_version is None:
             bumped = await conn.execute(_BUMP_ISSUE, params)
         else:

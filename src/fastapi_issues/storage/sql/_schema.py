@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus, StateReason
 
@@ -187,6 +189,38 @@ comments = Table(
 )
 Index("ix_comments_issue", comments.c.issue_id, comments.c.seq)
 
+# JSON values (NULL when absent, not JSON null): PostgreSQL's binary JSONB, SQLite's text.
+EventJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+# Revision issues_0003. The event log: every change, in the order it became visible. No
+# foreign key to `issues`: a deleted issue's events stay in the feed.
+issue_events = Table(
+    "issue_events",
+    metadata,
+    # Given by `issue_event_ids`, never by the database (see `_events.py`).
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", Text, nullable=False),
+    Column("issue_id", Text, nullable=True),
+    Column("actor", Text, nullable=True),
+    Column("created_at", UTCTimestamp, nullable=False),
+    Column("changes", EventJSON, nullable=True),
+    Column("issue", EventJSON, nullable=True),
+    Column("comment", EventJSON, nullable=True),
+)
+# An issue's timeline, and the feed filtered by issue; prune's range delete.
+Index("ix_issue_events_issue", issue_events.c.issue_id, issue_events.c.id)
+Index("ix_issue_events_created_at", issue_events.c.created_at)
+
+# The last event id given out: one row, advanced inside each write's own transaction, so
+# its row lock orders writers' commits as their ids (see `_events.py`).
+issue_event_ids = Table(
+    "issue_event_ids",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_issue_event_ids_one_row"),
+)
+
 
 ISSUE_COLUMNS = tuple(column for column in issues.c if column.name in IssueOut.model_fields)
 """The columns of `issues` an `IssueOut` is read from and written to: those named like its
@@ -194,6 +228,18 @@ fields, in table order. `seq` and `priority_rank` are the database's own."""
 
 LABEL_COLUMNS = (labels.c.id, labels.c.name, labels.c.color, labels.c.description)
 """The columns a `LabelOut` is read from, in its field order."""
+
+EVENT_COLUMNS = (
+    issue_events.c.id,
+    issue_events.c.type,
+    issue_events.c.issue_id,
+    issue_events.c.actor,
+    issue_events.c.created_at,
+    issue_events.c.changes,
+    issue_events.c.issue,
+    issue_events.c.comment,
+)
+"""The columns an `EventOut` is read from, in its field order."""
 
 COMMENT_COLUMNS = (
     comments.c.id,

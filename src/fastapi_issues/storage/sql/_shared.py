@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Row, Text, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -184,6 +185,12 @@ async def read_issue(db: SQLDatabase, issue_id: str) -> IssueOut:
     if not rows:
         raise IssueNotFound(issue_id)
     return issue_from_row(rows[0])
+
+
+async def issue_on(conn: AsyncConnection, issue_id: str) -> IssueOut | None:
+    """The issue `issue_id` as `conn`'s transaction sees it, or None."""
+    row = (await conn.execute(SELECT_ISSUE, {"match_id": issue_id})).first()
+    return None if row is None else issue_from_row(row)
 
 
 def new_id() -> str:

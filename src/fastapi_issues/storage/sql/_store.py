@@ -13,6 +13,7 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
+    EventOut,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -21,9 +22,17 @@ from fastapi_issues.schemas import (
     LabelUpdate,
 )
 from fastapi_issues.storage.clock import Clock, system_clock
-from fastapi_issues.storage.query import CommentPage, IssuePage, IssueQuery, LabelPage
+from fastapi_issues.storage.query import (
+    CommentPage,
+    EventPage,
+    EventQuery,
+    IssuePage,
+    IssueQuery,
+    LabelPage,
+)
 from fastapi_issues.storage.sql._comments import SQLComments
 from fastapi_issues.storage.sql._database import SQLDatabase, SQLStoreBase
+from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._issues import SQLIssues
 from fastapi_issues.storage.sql._labels import SQLLabels
 
@@ -33,7 +42,9 @@ __all__ = ["SQLIssueStore"]
 class SQLIssueStore(SQLStoreBase):
     """Issues, labels and comments in tables of a SQLite or PostgreSQL database.
 
-    Every filter, sort and page of `list` is one indexed query; `update` and `delete` with an
+    Every write records its events (`EventStore`) in its own transaction, numbered in the
+    order they become visible (see `_events.py`). Every filter, sort and page of `list` is
+    one indexed query; `update` and `delete` with an
     expected version check it in the same statement as the write, so any number of app
     processes can share the database. SQLite runs in WAL mode, waits for other processes'
     writes (busy timeout), and syncs every commit to disk.
@@ -68,9 +79,10 @@ class SQLIssueStore(SQLStoreBase):
         self._db = SQLDatabase(
             url_or_engine, branch="issues", schema=schema, auto_upgrade=auto_upgrade
         )
-        self._issues = SQLIssues(self._db, clock)
-        self._labels = SQLLabels(self._db, clock)
-        self._comments = SQLComments(self._db, clock)
+        self._events = EventLog(self._db)
+        self._issues = SQLIssues(self._db, clock, self._events)
+        self._labels = SQLLabels(self._db, clock, self._events)
+        self._comments = SQLComments(self._db, clock, self._events)
 
     # -- issues --------------------------------------------------------------------------
 
@@ -99,9 +111,11 @@ class SQLIssueStore(SQLStoreBase):
             issue_id, changes, expected_version=expected_version, actor=actor
         )
 
-    async def delete(self, issue_id: str, *, expected_version: int | None = None) -> None:
+    async def delete(
+        self, issue_id: str, *, expected_version: int | None = None, actor: str | None = None
+    ) -> None:
         """See `IssueStore.delete`."""
-        await self._issues.delete(issue_id, expected_version=expected_version)
+        await self._issues.delete(issue_id, expected_version=expected_version, actor=actor)
 
     # -- labels --------------------------------------------------------------------------
 
@@ -121,32 +135,47 @@ class SQLIssueStore(SQLStoreBase):
         """See `LabelStore.update_label`."""
         return await self._labels.update_label(name, changes)
 
-    async def delete_label(self, name: str) -> None:
+    async def delete_label(self, name: str, *, actor: str | None = None) -> None:
         """See `LabelStore.delete_label`."""
-        await self._labels.delete_label(name)
+        await self._labels.delete_label(name, actor=actor)
 
     async def set_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.set_issue_labels`."""
         return await self._labels.set_issue_labels(
-            issue_id, names, expected_version=expected_version
+            issue_id, names, expected_version=expected_version, actor=actor
         )
 
     async def add_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.add_issue_labels`."""
         return await self._labels.add_issue_labels(
-            issue_id, names, expected_version=expected_version
+            issue_id, names, expected_version=expected_version, actor=actor
         )
 
     async def remove_issue_labels(
-        self, issue_id: str, names: Sequence[str], *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        names: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> IssueOut:
         """See `LabelStore.remove_issue_labels`."""
         return await self._labels.remove_issue_labels(
-            issue_id, names, expected_version=expected_version
+            issue_id, names, expected_version=expected_version, actor=actor
         )
 
     # -- comments ------------------------------------------------------------------------
@@ -179,17 +208,43 @@ class SQLIssueStore(SQLStoreBase):
         changes: CommentUpdate,
         *,
         expected_version: int | None = None,
+        actor: str | None = None,
     ) -> CommentOut:
         """See `CommentStore.update_comment`."""
         return await self._comments.update_comment(
-            issue_id, comment_id, changes, expected_version=expected_version
+            issue_id, comment_id, changes, expected_version=expected_version, actor=actor
         )
 
     async def delete_comment(
-        self, issue_id: str, comment_id: str, *, expected_version: int | None = None
+        self,
+        issue_id: str,
+        comment_id: str,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
     ) -> None:
         """See `CommentStore.delete_comment`."""
-        await self._comments.delete_comment(issue_id, comment_id, expected_version=expected_version)
+        await self._comments.delete_comment(
+            issue_id, comment_id, expected_version=expected_version, actor=actor
+        )
+
+    # -- events --------------------------------------------------------------------------
+
+    async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
+        """See `EventStore.list_events`."""
+        return await self._events.list_events(query)
+
+    async def issue_events(self, issue_id: str, *, offset: int = 0, limit: int = 20) -> EventPage:
+        """See `EventStore.issue_events`."""
+        return await self._events.issue_events(issue_id, offset=offset, limit=limit)
+
+    async def last_event_id(self) -> int:
+        """See `EventStore.last_event_id`."""
+        return await self._events.last_event_id()
+
+    async def prune_events(self, *, before: datetime) -> int:
+        """See `EventStore.prune_events`."""
+        return await self._events.prune_events(before=before)
 
     # -- copying between stores ----------------------------------------------------------
 
