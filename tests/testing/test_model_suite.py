@@ -93,7 +93,15 @@ async def postgres_store(clock: Clock) -> AsyncIterator[Any]:
         async with store.engine.begin() as conn:
             tables = ", ".join(
                 f'"{_PG_SCHEMA}".{t}'
-                for t in ("issues", "labels", "comments", "issue_labels", "issue_assignees")
+                for t in (
+                    "issues",
+                    "labels",
+                    "comments",
+                    "issue_labels",
+                    "issue_assignees",
+                    "issue_events",
+                    "issue_event_ids",
+                )
             )
             await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         yield store
