@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues.auth.sql import SQLUserStore
-from fastapi_issues.schemas import IssueCreate, IssueUpdate
+from fastapi_issues.schemas import EventType, IssueCreate, IssueUpdate
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.query import IssueQuery
+from fastapi_issues.storage.query import EventQuery, IssueQuery
 from fastapi_issues.storage.sql import VERSION_TABLE, SQLIssueStore, _migrations
 from fastapi_issues.storage.sql._schema import metadata
 from tests.storage.sql.release_0_1_0 import (
@@ -347,6 +348,95 @@ async def test_revision_2_steps_back_for_a_host_that_downgrades(
     again = SQLIssueStore(url, schema=schema, auto_upgrade=True)
     try:
         assert await again.get(issue.id) == issue.model_copy(update={"due_date": None})
+    finally:
+        await again.aclose()
+    assert await _revisions(url, schema) == {SHIPPED_HEAD}
+
+
+# -- revision 3 adds the event log ---------------------------------------------------------
+
+
+async def _stamp_0_1_0(url: str, schema: str | None) -> None:
+    """Record a 0.1.0 database as its first revisions, as every store's start does."""
+    engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    translated = engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+
+    def stamp(conn: Connection) -> None:
+        config = _migrations._config(conn, schema, None)
+        command.stamp(config, ["issues_0001", "users_0001"])
+
+    try:
+        async with translated.begin() as conn:
+            await conn.run_sync(stamp)
+    finally:
+        await engine.dispose()
+
+
+async def _database_of_0_2_0(url: str, schema: str | None, release_src: Path) -> dict[str, Any]:
+    """A database as 0.2.0 leaves it (revisions issues_0002, users_0002): 0.1.0's rows
+    brought there by the revisions, and a due date set, as only 0.2.0 could. What this
+    release must then read."""
+    before = write_with_release(release_src, url, schema)
+    await _stamp_0_1_0(url, schema)
+    await _upgrade_to(url, schema, "issues_0002", "users_0002")
+    first = before["issues"][0]["id"]
+    await _query(url, schema, f"UPDATE issues SET due_date = '2031-02-03' WHERE id = '{first}'")
+    issues = [{**issue, "due_date": None} for issue in before["issues"]]
+    issues[0]["due_date"] = "2031-02-03"
+    return {**before, "issues": issues}
+
+
+async def test_a_database_of_0_2_0_is_upgraded_with_an_empty_event_log(
+    database: tuple[str, str | None], release_src: Path
+) -> None:
+    url, schema = database
+    before = await _database_of_0_2_0(url, schema, release_src)
+    assert await _revisions(url, schema) == {"issues_0002", "users_0002"}
+    assert not {"issue_events", "issue_event_ids"} & await _tables(url, schema)
+    if schema is not None:
+        refused = SQLIssueStore(url, schema=schema)
+        try:
+            with pytest.raises(StorageError, match="older than this release"):
+                await refused.create_schema()
+        finally:
+            await refused.aclose()
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    users = SQLUserStore(url, schema=schema)
+    try:
+        await store.create_schema()
+        assert await _revisions(url, schema) == {SHIPPED_HEAD, "users_0002"}
+        assert await read_with_this_release(store, users) == before
+        # The past was never recorded: the log starts empty, and its first event is 1.
+        first = before["issues"][0]
+        assert await store.last_event_id() == 0
+        timeline = await store.issue_events(first["id"])
+        assert (list(timeline.items), timeline.total) == ([], 0)
+        changed = await store.update(first["id"], IssueUpdate(title="Changed after"), actor="ada")
+        [event] = await store.list_events(EventQuery())
+        assert (event.id, event.type, event.actor) == (1, EventType.ISSUE_UPDATED, "ada")
+        assert event.issue == changed
+        assert changed.due_date == date(2031, 2, 3)
+        assert changed.version == first["version"] + 1
+    finally:
+        await store.aclose()
+        await users.aclose()
+
+
+async def test_revision_3_steps_back_for_a_host_that_downgrades(
+    database: tuple[str, str | None],
+) -> None:
+    """Never run by us; a host's own Alembic may. The issues stay, the log goes."""
+    url, schema = database
+    store = SQLIssueStore(url, schema=schema)
+    issue = await store.create(IssueCreate(title="Logged", description="Then not"))
+    await store.aclose()
+    await _downgrade_to(url, schema, "issues_0002")
+    assert await _revisions(url, schema) == {"issues_0002"}
+    assert not {"issue_events", "issue_event_ids"} & await _tables(url, schema)
+    again = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    try:
+        assert await again.get(issue.id) == issue
+        assert await again.last_event_id() == 0
     finally:
         await again.aclose()
     assert await _revisions(url, schema) == {SHIPPED_HEAD}
