@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.dialects import sqlite
 
 from fastapi_issues.schemas import (
     CommentCreate,
@@ -33,7 +35,7 @@ from fastapi_issues.storage.errors import (
 )
 from fastapi_issues.storage.protocols import EventStore
 from fastapi_issues.storage.query import EventQuery
-from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.sql import SQLIssueStore, _events
 from fastapi_issues.storage.sql._schema import issue_events, issues
 
 pytestmark = pytest.mark.anyio
@@ -474,3 +476,30 @@ async def test_a_reader_following_concurrent_writers_never_misses_an_event(
     finally:
         for store in (*writers, reader):
             await store.aclose()
+
+
+# -- indexes -------------------------------------------------------------------------------
+
+
+async def test_timelines_feeds_by_issue_and_prune_read_an_index(tmp_path: Path) -> None:
+    path = tmp_path / "issues.db"
+    store = SQLIssueStore(f"sqlite:///{path}")
+    await store.create_schema()
+    await store.aclose()
+    statements = {
+        "ix_issue_events_issue": [
+            _events._TIMELINE,
+            _events._TIMELINE_COUNT,
+            select(issue_events.c.id)
+            .where(issue_events.c.id > 0, issue_events.c.issue_id == "x")
+            .order_by(issue_events.c.id),
+        ],
+        "ix_issue_events_created_at": [_events._PRUNE],
+    }
+    with sqlite3.connect(path) as conn:
+        for index, listed in statements.items():
+            for statement in listed:
+                compiled = statement.compile(dialect=sqlite.dialect())
+                arguments = [None] * len(compiled.positiontup or ())
+                plan = conn.execute(f"EXPLAIN QUERY PLAN {compiled}", arguments).fetchall()
+                assert any(index in str(step) for step in plan), (str(compiled), plan)
