@@ -149,6 +149,14 @@ async def test_issue_writes_record_their_events(store: SQLIssueStore) -> None:
     assert await store.last_event_id() == 7
 
 
+async def test_changes_come_back_in_the_fields_order(store: SQLIssueStore) -> None:
+    """PostgreSQL's JSONB keeps keys shortest first; the events keep `EVENT_FIELDS` order."""
+    issue = await store.create(_new())
+    await store.update(issue.id, IssueUpdate(description="Another text", priority="high"))
+    [event] = await store.list_events(EventQuery(after=1))
+    assert list(event.changes or {}) == ["description", "priority"]
+
+
 async def test_label_edits_record_labeled_and_unlabeled(store: SQLIssueStore) -> None:
     for name in ("bug", "ui", "docs"):
         await store.create_label(LabelCreate(name=name, color="ededed"))

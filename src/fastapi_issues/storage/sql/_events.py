@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fastapi_issues.schemas import EventOut
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.query import EventPage, EventQuery
-from fastapi_issues.storage.rules import EventDraft, as_utc
+from fastapi_issues.storage.rules import EVENT_FIELDS, EventDraft, as_utc
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._schema import EVENT_COLUMNS, issue_event_ids, issue_events
 from fastapi_issues.storage.sql._shared import ISSUE_VERSION
 
 _EVENT_FIELDS = tuple(column.name for column in EVENT_COLUMNS)
 _validate_event = EventOut.__pydantic_validator__.validate_python
+_FIELD_RANK = {name: rank for rank, name in enumerate(EVENT_FIELDS)}
 
 _TIMELINE = (
     select(*EVENT_COLUMNS)
@@ -72,10 +73,19 @@ def event_row(event: EventOut) -> dict[str, Any]:
     }
 
 
+def _in_field_order(changes: dict[str, Any]) -> dict[str, Any]:
+    # JSONB keeps an object's keys in an order of its own; the stores write them in
+    # `EVENT_FIELDS` order, and every store returns them so.
+    return dict(sorted(changes.items(), key=lambda item: _FIELD_RANK.get(item[0], 0)))
+
+
 def event_from_row(row: Sequence[Any]) -> EventOut:
     """The one place a row of `EVENT_COLUMNS` becomes an event."""
+    fields = dict(zip(_EVENT_FIELDS, row, strict=True))
+    if isinstance(fields["changes"], dict):
+        fields["changes"] = _in_field_order(fields["changes"])
     try:
-        return _validate_event(dict(zip(_EVENT_FIELDS, row, strict=True)))  # type: ignore[no-any-return]
+        return _validate_event(fields)  # type: ignore[no-any-return]
     except ValueError as exc:
         raise StorageError(f"an event row cannot be read: {exc}") from exc
 
