@@ -266,6 +266,38 @@ async def test_deleting_a_label_unlabels_every_issue_that_carried_it(
     assert [event.id for event in events] == [last + 1, last + 2]
 
 
+@pytest.mark.postgres
+async def test_a_label_linked_while_it_is_deleted_is_unlabeled_on_record(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """An edit linking the label commits while the delete runs: the delete waits for it
+    and records its issue too, where the cascade would have unlinked it unrecorded."""
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        label = await store.create_label(LabelCreate(name="bug", color="ededed"))
+        issue = await store.create(_new())
+        async with store.engine.connect() as other:
+            await other.begin()
+            await other.exec_driver_sql(
+                f'INSERT INTO "{postgres_schema}".issue_labels VALUES ($1, $2)',
+                (issue.id, label.id),
+            )
+            deleting = asyncio.create_task(store.delete_label("bug", actor="admin"))
+            await asyncio.sleep(0.5)
+            assert not deleting.done()  # waiting for the link's transaction
+            await other.commit()
+        await asyncio.wait_for(deleting, timeout=10)
+        [event] = await store.list_events(EventQuery(after=1))
+        assert (event.type, event.issue_id, event.actor) == (
+            EventType.ISSUE_UNLABELED,
+            issue.id,
+            "admin",
+        )
+        assert event.changes == {"labels": {"from": ["bug"], "to": []}}
+    finally:
+        await store.aclose()
+
+
 async def test_deleting_an_issue_records_one_event_and_keeps_its_history(
     store: SQLIssueStore,
 ) -> None:

@@ -64,6 +64,7 @@ _BUMP_ISSUE = (
 )
 _BUMP_ISSUE_AT_VERSION = _BUMP_ISSUE.where(issues.c.version == bindparam("expected"))
 _LABEL_ID = select(labels.c.id).where(labels.c.name_key == bindparam("key")).scalar_subquery()
+_LOCK_LABEL = select(labels.c.id).where(labels.c.name_key == bindparam("key")).with_for_update()
 _UNLINK_LABEL = (
     delete(issue_labels)
     .where(issue_labels.c.label_id == _LABEL_ID)
@@ -160,6 +161,11 @@ class SQLLabels:
             raise LabelNotFound([name])
         key = label_key(name)
         async with self._db.transaction() as conn:
+            if self._db.dialect == "postgresql":
+                # Waits for edits linking the label to commit, and makes later ones wait
+                # for this delete (their foreign key check locks the label row): links
+                # committed meanwhile would otherwise go by the cascade, unrecorded.
+                await conn.execute(_LOCK_LABEL, {"key": key})
             # The links first, returning the issues that carried the label: deleting the
             # label would take them with it (ON DELETE CASCADE) and say nothing.
             carriers = set((await conn.execute(_UNLINK_LABEL, {"key": key})).scalars())
