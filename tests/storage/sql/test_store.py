@@ -34,10 +34,10 @@ from fastapi_issues.storage.sql._database import POSTGRES_POOL_SIZE, SQLITE_BUSY
 from fastapi_issues.storage.sql._errors import database_error
 from fastapi_issues.storage.sql._issues import COUNTS_KEPT
 from fastapi_issues.storage.sql._schema import SCHEMA_VERSION, meta
-from fastapi_issues.testing import TrackerStoreContract
+from fastapi_issues.testing import EventStoreContract, TrackerStoreContract
 
 
-class TestSQLiteIssueStore(TrackerStoreContract):
+class TestSQLiteIssueStore(TrackerStoreContract, EventStoreContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLIssueStore]:
         store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
@@ -46,7 +46,7 @@ class TestSQLiteIssueStore(TrackerStoreContract):
         await store.aclose()
 
 
-class TestSQLiteIssueStoreTwoConnections(TrackerStoreContract):
+class TestSQLiteIssueStoreTwoConnections(TrackerStoreContract, EventStoreContract):
     """Writes go through one store and reads through another on the same file, as they
     would from two processes."""
 
@@ -76,13 +76,17 @@ class TestSQLiteIssueStoreTwoConnections(TrackerStoreContract):
             import_issues = writer.import_issues
             get_comment = reader.get_comment
             list_comments = reader.list_comments
+            list_events = reader.list_events
+            issue_events = reader.issue_events
+            last_event_id = reader.last_event_id
+            prune_events = writer.prune_events
 
         yield SplitStore()
         await writer.aclose()
         await reader.aclose()
 
 
-class TestPostgresIssueStore(TrackerStoreContract):
+class TestPostgresIssueStore(TrackerStoreContract, EventStoreContract):
     @pytest.fixture
     async def store(self, postgres_url: str, postgres_schema: str) -> AsyncIterator[SQLIssueStore]:
         store = SQLIssueStore(postgres_url, schema=postgres_schema)

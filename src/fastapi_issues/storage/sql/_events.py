@@ -44,7 +44,9 @@ _TIMELINE_COUNT = (
     .select_from(issue_events)
     .where(issue_events.c.issue_id == bindparam("issue_id"))
 )
-_LAST_ID = select(func.coalesce(func.max(issue_events.c.id), 0))
+# The counter, not the newest row: after a prune empties the log, the last id given stays
+# the place a live reader starts from.
+_LAST_ID = select(func.coalesce(select(issue_event_ids.c.last_id).scalar_subquery(), 0))
 _PRUNE = delete(issue_events).where(issue_events.c.created_at < bindparam("before"))
 
 
