@@ -19,7 +19,6 @@ import contextlib
 import logging
 import mmap
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -27,28 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage.records._file_lock import lock_file, unlock_file
 from fastapi_issues.storage.rules import EventDraft
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
 
 __all__ = ["EventEntry", "FileEventJournal"]
 
@@ -96,11 +75,11 @@ class FileEventJournal:
             if fd is None:
                 yield
                 return
-            _lock(fd)
+            lock_file(fd)
             try:
                 yield
             finally:
-                _unlock(fd)
+                unlock_file(fd)
 
     def number(self, entries: list[Any], floor: int) -> list[tuple[Any, bytes]]:
         """Number the entries' drafts after every id given (and after `floor`)."""

@@ -58,27 +58,7 @@ from fastapi_issues.storage.records._file_format import (
     keep_backup,
     records_in,
 )
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
+from fastapi_issues.storage.records._file_lock import lock_file, unlock_file
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -537,12 +517,12 @@ class DurableJSONArray(Generic[T]):
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         fd = self._lock_file()
-        _lock(fd)
+        lock_file(fd)
         try:
             self._remove_stale_temp_files()
             yield
         finally:
-            _unlock(fd)
+            unlock_file(fd)
 
     def _remove_stale_temp_files(self) -> None:
         # Under the exclusive lock no other writer is mid-write: any temp file is debris

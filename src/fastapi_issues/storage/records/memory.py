@@ -93,6 +93,19 @@ class InMemoryIssueStore(StoreLifecycle):
         if drafts:
             self._events.record(drafts, actor, now)
 
+    def _issue_written(
+        self, before: IssueOut | None, issue: IssueOut, actor: str | None, now: datetime
+    ) -> IssueOut:
+        """The issue as shown after a write to it, its events recorded; an edit that left
+        the stored issue as it was records nothing."""
+        if issue is before:
+            return self._present(issue)
+        shown_before = self._present(before) if before is not None else None
+        self._index.changed()
+        shown = self._present(issue)
+        self._record(issue_events(shown_before, shown), actor, now)
+        return shown
+
     def _present(self, issue: IssueOut) -> IssueOut:
         count = len(self._comments.get(issue.id, ()))
         return self._shown.show(issue, self._label_index.by_id, count)
@@ -143,13 +156,7 @@ class InMemoryIssueStore(StoreLifecycle):
         before = self._index.issues.get(issue_id)
         now = self._clock()
         issue = apply_update(self._index.issues, issue_id, changes, expected_version, actor, now)
-        if issue is before:
-            return self._present(issue)
-        shown_before = self._present(before) if before is not None else None
-        self._index.changed()
-        shown = self._present(issue)
-        self._record(issue_events(shown_before, shown), actor, now)
-        return shown
+        return self._issue_written(before, issue, actor, now)
 
     async def delete(
         self, issue_id: str, *, expected_version: int | None = None, actor: str | None = None
@@ -240,13 +247,7 @@ class InMemoryIssueStore(StoreLifecycle):
             MAX_LABELS_PER_ISSUE,
             now,
         )
-        if issue is before:
-            return self._present(issue)
-        shown_before = self._present(before) if before is not None else None
-        self._index.changed()
-        shown = self._present(issue)
-        self._record(issue_events(shown_before, shown), actor, now)
-        return shown
+        return self._issue_written(before, issue, actor, now)
 
     # -- comments ------------------------------------------------------------------------
 

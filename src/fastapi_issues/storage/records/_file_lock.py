@@ -1,0 +1,33 @@
+"""An exclusive lock on an open file, held across processes: `flock` on POSIX, the first
+byte's lock on Windows. Shared by the record files and the JSON store's event numbering."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["lock_file", "unlock_file"]
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def lock_file(fd: int) -> None:
+        """Wait for and take the lock on `fd`."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+
+    def unlock_file(fd: int) -> None:
+        """Give the lock on `fd` back."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def lock_file(fd: int) -> None:
+        """Wait for and take the lock on `fd`."""
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def unlock_file(fd: int) -> None:
+        """Give the lock on `fd` back."""
+        fcntl.flock(fd, fcntl.LOCK_UN)
