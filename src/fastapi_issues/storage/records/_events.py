@@ -25,6 +25,7 @@ class EventLog:
         self._events: list[EventOut] = []
         self._ids: list[int] = []
         self._by_issue: dict[str, list[EventOut]] = {}
+        self._ids_by_issue: dict[str, list[int]] = {}
         self.last_id = last_id
         self.extend(events)
 
@@ -57,6 +58,7 @@ class EventLog:
             self._ids.append(event.id)
             if event.issue_id is not None:
                 self._by_issue.setdefault(event.issue_id, []).append(event)
+                self._ids_by_issue.setdefault(event.issue_id, []).append(event.id)
             self.last_id = max(self.last_id, event.id)
 
     def select(self, query: EventQuery) -> list[EventOut]:
@@ -65,7 +67,8 @@ class EventLog:
             return []
         if query.issue_id is not None:
             source: Sequence[EventOut] = self._by_issue.get(query.issue_id, [])
-            start = bisect.bisect_right([e.id for e in source], query.after)
+            ids: Sequence[int] = self._ids_by_issue.get(query.issue_id, [])
+            start = bisect.bisect_right(ids, query.after)
         else:
             source = self._events
             start = bisect.bisect_right(self._ids, query.after)
