@@ -281,6 +281,17 @@ class EventStore(Protocol):
         """Delete the events made before `before`; return how many. Ids are never reused."""
         ...
 
+    async def wait_for_events(self, after: int) -> None:
+        """Return soon after an event with an id above `after` may have become visible,
+        written by this process or by any other on the same data.
+
+        Live readers call it in a loop, bounded by `asyncio.timeout`, then read
+        `list_events`. It may return with nothing new (a wake that costs one read) but must
+        not sleep through an event for longer than the store's wake delay: at once for a
+        write in this process, about 50 ms for one in another.
+        """
+        ...
+
 
 @runtime_checkable
 class TrackerImporter(Protocol):

@@ -77,6 +77,7 @@ class TestSQLiteIssueStoreTwoConnections(TrackerStoreContract, EventStoreContrac
             get_comment = reader.get_comment
             list_comments = reader.list_comments
             list_events = reader.list_events
+            wait_for_events = reader.wait_for_events
             issue_events = reader.issue_events
             last_event_id = reader.last_event_id
             prune_events = writer.prune_events

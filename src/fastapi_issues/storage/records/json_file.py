@@ -47,6 +47,7 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
+from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
 from fastapi_issues.storage.protocols import StoreLifecycle
@@ -175,6 +176,7 @@ class JSONFileIssueStore(StoreLifecycle):
         clock: Clock = system_clock,
     ) -> None:
         self._clock = clock
+        self._wake = EventWake()
         self._journal = FileEventJournal(Path(f"{os.fspath(path)}.events.lock"))
         self._file = DurableJSONArray(
             path,
@@ -544,6 +546,14 @@ class JSONFileIssueStore(StoreLifecycle):
             return event.created_at < cut
 
         return await self._file.prune_events(old) + await self._comments.prune_events(old)
+
+    async def wait_for_events(self, after: int) -> None:
+        """Return once an event after `after` may be visible, asking every 50 ms; see
+        `EventStore`."""
+        await self._wake.wait(lambda: after, after, changed=lambda: self._newer_than(after))
+
+    async def _newer_than(self, after: int) -> bool:
+        return await self.last_event_id() > after
 
     # -- copying between stores ----------------------------------------------------------
 

@@ -19,6 +19,7 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
+from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
 from fastapi_issues.storage.protocols import StoreLifecycle
@@ -88,10 +89,12 @@ class InMemoryIssueStore(StoreLifecycle):
         # Comments by issue id, then by comment id in creation order.
         self._comments: dict[str, dict[str, CommentOut]] = {}
         self._events = EventLog()
+        self._wake = EventWake()
 
     def _record(self, drafts: Sequence[EventDraft], actor: str | None, now: datetime) -> None:
         if drafts:
             self._events.record(drafts, actor, now)
+            self._wake.written()
 
     def _issue_written(
         self, before: IssueOut | None, issue: IssueOut, actor: str | None, now: datetime
@@ -342,6 +345,11 @@ class InMemoryIssueStore(StoreLifecycle):
         """Delete the events made before `before`; see `EventStore`."""
         self._events, dropped = self._events.pruned(as_utc(before))
         return dropped
+
+    async def wait_for_events(self, after: int) -> None:
+        """Return once an event after `after` is here; every write is in this process, so
+        it wakes at once. See `EventStore`."""
+        await self._wake.wait(lambda: self._events.last_id, after)
 
     # -- copying between stores ----------------------------------------------------------
 

@@ -21,6 +21,7 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
+from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.query import (
     CommentPage,
@@ -80,6 +81,7 @@ class SQLIssueStore(SQLStoreBase):
             url_or_engine, branch="issues", schema=schema, auto_upgrade=auto_upgrade
         )
         self._events = EventLog(self._db)
+        self._wake = EventWake()
         self._issues = SQLIssues(self._db, clock, self._events)
         self._labels = SQLLabels(self._db, clock, self._events)
         self._comments = SQLComments(self._db, clock, self._events)
@@ -245,6 +247,14 @@ class SQLIssueStore(SQLStoreBase):
     async def prune_events(self, *, before: datetime) -> int:
         """See `EventStore.prune_events`."""
         return await self._events.prune_events(before=before)
+
+    async def wait_for_events(self, after: int) -> None:
+        """Return once an event after `after` may be visible, asking every 50 ms; see
+        `EventStore`."""
+        await self._wake.wait(lambda: after, after, changed=lambda: self._newer_than(after))
+
+    async def _newer_than(self, after: int) -> bool:
+        return await self.last_event_id() > after
 
     # -- copying between stores ----------------------------------------------------------
 

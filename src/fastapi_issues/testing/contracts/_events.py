@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -292,3 +293,24 @@ class EventStoreContract(StoreContract):
         [after] = await _all(store)
         assert after.id > newest
         assert (await store.issue_events(issue.id)).total == 1
+
+    async def test_a_waiter_wakes_when_a_write_records_an_event(self, store: Any) -> None:
+        seen = await store.last_event_id()
+        waiter = asyncio.create_task(store.wait_for_events(seen))
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await store.create(draft("Crash"))
+        async with asyncio.timeout(1):
+            await waiter
+
+    async def test_waiting_returns_at_once_when_newer_events_are_there(self, store: Any) -> None:
+        await store.create(draft("Crash"))
+        async with asyncio.timeout(1):
+            await store.wait_for_events(0)
+
+    async def test_waiting_with_nothing_new_waits(self, store: Any) -> None:
+        await store.create(draft("Crash"))
+        seen = await store.last_event_id()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await store.wait_for_events(seen)
