@@ -1,5 +1,5 @@
 """The `fastapi-issues` command: manage users, make secrets, migrate stores, upgrade a
-SQL database's tables.
+SQL database's tables, prune the event log.
 
 Each command is added by one small `add_*_command(commands)` function listed in `COMMANDS`;
 it builds its parser and points `run` at a handler taking the parsed arguments and returning
@@ -14,6 +14,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +22,7 @@ from pydantic import SecretStr, ValidationError
 
 from fastapi_issues.progress import ProgressReporter
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.urls import StoreURL, close_store
+from fastapi_issues.storage.urls import StoreURL, close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.users import UserStore
@@ -491,6 +492,66 @@ def run_db_history(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- events ------------------------------------------------------------------------------
+
+
+def add_events_command(commands: Subcommands) -> None:
+    """`events prune --before DATE`: the event log's retention."""
+    events = commands.add_parser(
+        "events",
+        help="manage the event log (issue timelines and the live feed)",
+        description=(
+            "Every write records events; the log grows until pruned. Prune it on a schedule "
+            "(cron) to keep the history you need; ids are never reused, so live readers "
+            "resuming by id are unaffected."
+        ),
+    )
+    actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    prune = actions.add_parser(
+        "prune",
+        help="delete the events made before a date",
+        description=(
+            "Delete the events made before DATE (ISO 8601: 2026-01-31, or a time such as "
+            "2026-01-31T12:00:00+01:00; a date or a time without an offset is UTC)."
+        ),
+    )
+    prune.add_argument("--before", required=True, metavar="DATE", type=_moment)
+    add_storage_url_option(prune)
+    prune.set_defaults(run=run_events_prune)
+
+
+def _moment(text: str) -> datetime:
+    """`--before`'s value: an ISO 8601 date or time, UTC unless it names an offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date or time (e.g. 2026-01-31)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def run_events_prune(args: argparse.Namespace) -> int:
+    from fastapi_issues.storage.protocols import EventStore
+
+    try:
+        store = open_issue_store(storage_url(args))
+    except (ValueError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    if not isinstance(store, EventStore):
+        raise CommandError("this store keeps no event log")
+
+    async def prune() -> int:
+        await prepare_store(store)
+        return await store.prune_events(before=args.before)
+
+    pruned = run_with(store, prune)
+    print(
+        f"pruned {pruned} event{'' if pruned == 1 else 's'} made before {args.before.isoformat()}"
+    )
+    return 0
+
+
 # -- the entry point ---------------------------------------------------------------------
 
 COMMANDS: list[Callable[[Subcommands], None]] = [
@@ -498,6 +559,7 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     add_secret_command,
     add_migrate_command,
     add_db_command,
+    add_events_command,
 ]
 """The functions that add each top-level command to the parser, in help order."""
 
