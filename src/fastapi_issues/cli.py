@@ -90,6 +90,14 @@ def open_users(args: argparse.Namespace, *, create: bool = False) -> UserStore:
     return store
 
 
+def command_group(
+    commands: Subcommands, name: str, help: str, description: str | None = None
+) -> Subcommands:
+    """A command with actions of its own (`user add`, `db upgrade`): its action parsers."""
+    group = commands.add_parser(name, help=help, description=description)
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
 def run_with(store: object, work: Callable[[], Awaitable[T]]) -> T:
     """Run `work()` on a new event loop, then close `store` (`close_store`).
 
@@ -123,10 +131,9 @@ def describe(error: ValidationError) -> str:
 
 def add_user_command(commands: Subcommands) -> None:
     """`user add|disable|enable|passwd|logout-all|list|check`."""
-    user = commands.add_parser(
-        "user", help="add, disable, enable, list or check users, set passwords, revoke tokens"
+    actions = command_group(
+        commands, "user", "add, disable, enable, list or check users, set passwords, revoke tokens"
     )
-    actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", help="create a user (the password is asked twice)")
     add.add_argument("username")
@@ -388,16 +395,14 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def add_db_command(commands: Subcommands) -> None:
     """`db upgrade|current|history`: the SQL tables' revisions (Alembic)."""
-    db = commands.add_parser(
+    actions = command_group(
+        commands,
         "db",
-        help="upgrade a SQL database's tables to this release, or show their revision",
-        description=(
-            "The fastapi-issues tables of a SQLite or PostgreSQL database are versioned "
-            "(Alembic, in its own table fastapi_issues_alembic_version). Run `db upgrade` "
-            "after installing a new release, before starting the app."
-        ),
+        "upgrade a SQL database's tables to this release, or show their revision",
+        "The fastapi-issues tables of a SQLite or PostgreSQL database are versioned "
+        "(Alembic, in its own table fastapi_issues_alembic_version). Run `db upgrade` "
+        "after installing a new release, before starting the app.",
     )
-    actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     upgrade = actions.add_parser(
         "upgrade",
         help="bring the tables to this release (one transaction; a database made by 0.1.0 "
@@ -497,16 +502,14 @@ def run_db_history(args: argparse.Namespace) -> int:
 
 def add_events_command(commands: Subcommands) -> None:
     """`events prune --before DATE`: the event log's retention."""
-    events = commands.add_parser(
+    actions = command_group(
+        commands,
         "events",
-        help="manage the event log (issue timelines and the live feed)",
-        description=(
-            "Every write records events; the log grows until pruned. Prune it on a schedule "
-            "(cron) to keep the history you need; ids are never reused, so live readers "
-            "resuming by id are unaffected."
-        ),
+        "manage the event log (issue timelines and the live feed)",
+        "Every write records events; the log grows until pruned. Prune it on a schedule "
+        "(cron) to keep the history you need; ids are never reused, so live readers "
+        "resuming by id are unaffected.",
     )
-    actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
     prune = actions.add_parser(
         "prune",
         help="delete the events made before a date",
