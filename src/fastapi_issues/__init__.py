@@ -10,6 +10,7 @@ from fastapi_issues.routers.comments import (
     author_only,
     make_comment_router,
 )
+from fastapi_issues.routers.events import EventOperation, LiveLimits, make_event_router
 from fastapi_issues.routers.issues import (
     IssueAction,
     IssueOperation,
@@ -71,6 +72,7 @@ __all__ = [
     "CommentStore",
     "CommentUpdate",
     "CorruptStoreError",
+    "EventOperation",
     "InMemoryIssueStore",
     "IssueAction",
     "IssueCreate",
@@ -93,6 +95,7 @@ __all__ = [
     "LabelPolicy",
     "LabelStore",
     "LabelUpdate",
+    "LiveLimits",
     "ReporterOrAdmin",
     "StateReason",
     "StorageError",
@@ -102,6 +105,7 @@ __all__ = [
     "__version__",
     "author_only",
     "make_comment_router",
+    "make_event_router",
     "make_issue_router",
     "make_label_router",
     "open_issue_store",

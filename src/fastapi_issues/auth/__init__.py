@@ -28,7 +28,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 from fastapi_issues.auth.admin import make_user_admin_router
-from fastapi_issues.auth.dependencies import UserDependency, current_active_user, current_user
+from fastapi_issues.auth.dependencies import (
+    UserDependency,
+    current_active_user,
+    current_user,
+    websocket_user,
+)
 from fastapi_issues.auth.passwords import Passwords
 from fastapi_issues.auth.router import AccessToken, make_auth_router
 from fastapi_issues.auth.settings import (
@@ -112,6 +117,7 @@ __all__ = [
     "open_user_store",
     "throttle_storage_for",
     "username_collisions",
+    "websocket_user",
 ]
 
 

@@ -17,7 +17,7 @@ from fastapi_issues.auth.users import User, UserExists, UserNotFound, UserStore
 from fastapi_issues.routers.kit import ErrorRule, ErrorTable
 from fastapi_issues.storage.errors import StorageError
 
-__all__ = ["UserDependency", "current_active_user", "current_user"]
+__all__ = ["UserDependency", "current_active_user", "current_user", "websocket_user"]
 
 _log = logging.getLogger("fastapi_issues.auth")
 
@@ -166,3 +166,22 @@ def current_active_user(
     `username` as the `reporter` of new issues.
     """
     return _BearerUser(token_url, _user_resolver(user_store, settings), active_only=True)
+
+
+def websocket_user(
+    user_store: UserStore, settings: AuthSettings
+) -> Callable[[str], Awaitable[User | None]]:
+    """A token resolver for `make_event_router(websocket_user=...)`: the bearer token of a
+    WebSocket's first message to the active user it names.
+
+    It checks a token exactly as `current_active_user` does (signature, expiry, revocation,
+    the user still stored) and raises the same `HTTPException` for a bad one; a disabled
+    user gives None. The WebSocket closes with 1008 either way.
+    """
+    resolve = _user_resolver(user_store, settings)
+
+    async def user_for_token(token: str) -> User | None:
+        user = await resolve(token)
+        return None if user.disabled else user
+
+    return user_for_token

@@ -1,0 +1,335 @@
+"""The per-process fan-out hub behind the live event routes (SSE and WebSocket).
+
+One `Hub` per store per process, made on the first subscriber and stopped when the last one
+leaves. Its one task loops: wait for the store's wake (`EventStore.wait_for_events`, bounded
+by a timeout), read what came after its cursor, and offer each event to every subscriber's
+bounded buffer. It never awaits a subscriber: a subscriber whose buffer is full is marked
+overflowed and dropped, so a stalled client slows neither writers nor other subscribers.
+
+`live_events` is what a route iterates: the replay from the log, then the live events, with
+no gap and no duplicate across the switch (see its docstring for why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi_issues.schemas import EventOut, EventType
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.protocols import EventStore
+from fastapi_issues.storage.query import EventQuery
+
+__all__ = [
+    "Closed",
+    "Hub",
+    "HubFull",
+    "LiveLimits",
+    "Overflowed",
+    "Subscriber",
+    "has_room",
+    "hub_for",
+    "live_events",
+]
+
+_log = logging.getLogger("fastapi_issues.events")
+
+_BATCH = 200
+"""Events the hub and a replay read from the log at a time."""
+
+_WAIT = 1.0
+"""Seconds the hub waits for the store's wake before reading the log anyway."""
+
+_RETRY = 1.0
+"""Seconds the hub pauses after a store error before trying again."""
+
+
+@dataclass(frozen=True)
+class LiveLimits:
+    """The bounds of the live routes, per store and process.
+
+    Attributes:
+        max_subscribers: live clients (SSE and WebSocket together) one process serves for one
+            store; one more gets 503 with `Retry-After` (WebSocket: close code 1013).
+        buffer: events kept for a subscriber that has not taken them yet; a subscriber that
+            falls this far behind is disconnected with a reason, and resumes by id.
+        heartbeat: seconds of quiet after which an SSE stream sends a comment, so proxies
+            and clients do not take it for dead.
+        retry_after: the `Retry-After` seconds of that 503.
+    """
+
+    max_subscribers: int = 1000
+    buffer: int = 256
+    heartbeat: float = 15.0
+    retry_after: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_subscribers < 1 or self.buffer < 1 or self.retry_after < 0:
+            raise ValueError("max_subscribers and buffer must be at least 1, retry_after >= 0")
+        if not self.heartbeat > 0:
+            raise ValueError("heartbeat must be a positive number of seconds")
+
+
+class HubFull(Exception):
+    """The hub already serves `max_subscribers`."""
+
+
+class Overflowed(Exception):
+    """The subscriber fell `buffer` events behind and was dropped."""
+
+
+class Closed(Exception):
+    """The subscriber was closed (its client left, or the hub stopped)."""
+
+
+class Subscriber:
+    """One live client's bounded buffer. The hub offers; the client's route takes."""
+
+    def __init__(self, capacity: int, issue_id: str | None) -> None:
+        self._capacity = capacity
+        self.issue_id = issue_id
+        self._events: deque[EventOut] = deque()
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+        self.start: int | None = None
+        """The id the hub had delivered up to when this subscriber joined: later events
+        reach its buffer. None until the hub knows where it starts."""
+
+    def offer(self, event: EventOut) -> bool:
+        """Buffer `event`; False (and overflowed) when the buffer is full."""
+        if self.issue_id is not None and event.issue_id != self.issue_id:
+            return True
+        if len(self._events) >= self._capacity:
+            self.overflowed = True
+            self._events.clear()
+            self._wake.set()
+            return False
+        self._events.append(event)
+        self._wake.set()
+        return True
+
+    def close(self) -> None:
+        """End the subscription; a waiting `next` raises `Closed`."""
+        self.closed = True
+        self._wake.set()
+
+    async def next(self, wait: float) -> EventOut | None:
+        """The next buffered event, or None after `wait` seconds without one."""
+        while not self._events:
+            if self.overflowed:
+                raise Overflowed
+            if self.closed:
+                raise Closed
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            except TimeoutError:
+                return None
+        return self._events.popleft()
+
+
+class Hub:
+    """Fans one store's new events out to this process's subscribers."""
+
+    def __init__(self, store: EventStore, max_subscribers: int) -> None:
+        self._store = store
+        self._max = max_subscribers
+        self._subscribers: set[Subscriber] = set()
+        self._ready = asyncio.Event()
+        self._cursor = 0
+        self._waiting = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def max_subscribers(self) -> int:
+        """How many subscribers the hub serves at most."""
+        return self._max
+
+    @property
+    def subscribers(self) -> int:
+        """How many subscribers the hub serves now."""
+        return len(self._subscribers)
+
+    def subscribe(self, buffer: int, issue_id: str | None = None) -> Subscriber:
+        """A new subscriber; raise `HubFull` beyond `max_subscribers`."""
+        if len(self._subscribers) >= self._max:
+            raise HubFull
+        subscriber = Subscriber(buffer, issue_id)
+        if self._ready.is_set():
+            subscriber.start = self._cursor
+        self._subscribers.add(subscriber)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Drop `subscriber`; the last one leaving stops the hub (without awaiting it)."""
+        subscriber.close()
+        if subscriber not in self._subscribers:
+            return
+        self._subscribers.discard(subscriber)
+        if self._subscribers:
+            return
+        self._forget()
+        if self._task is not None and self._waiting:
+            # Only the wait is cancelled (callers bound it with a timeout anyway); a read in
+            # flight is let finish, and the loop then sees nobody is left.
+            self._task.cancel()
+
+    def _forget(self) -> None:
+        # A hub without subscribers stops; the next subscriber makes a new one.
+        if _HUBS.get(id(self._store)) is self:
+            del _HUBS[id(self._store)]
+
+    async def ready(self) -> None:
+        """Wait until the hub knows where it starts (every subscriber's `start` is set)."""
+        await self._ready.wait()
+
+    async def _run(self) -> None:
+        try:
+            await self._start()
+            while self._subscribers:
+                await self._wait()
+                await self._read()
+        except asyncio.CancelledError:
+            pass  # the last subscriber left while the hub waited
+        finally:
+            for subscriber in list(self._subscribers):
+                subscriber.close()
+
+    async def _start(self) -> None:
+        while True:
+            try:
+                self._cursor = await self._store.last_event_id()
+                break
+            except StorageError as exc:
+                _log.warning("event hub cannot read the log, retrying: %s", exc)
+                await self._pause()
+        for subscriber in self._subscribers:
+            if subscriber.start is None:
+                subscriber.start = self._cursor
+        self._ready.set()
+
+    async def _wait(self) -> None:
+        self._waiting = True
+        try:
+            async with asyncio.timeout(_WAIT):
+                await self._store.wait_for_events(self._cursor)
+        except TimeoutError:
+            pass
+        except StorageError as exc:
+            _log.warning("event hub lost the store's wake, retrying: %s", exc)
+            await asyncio.sleep(_RETRY)
+        finally:
+            self._waiting = False
+
+    async def _pause(self) -> None:
+        self._waiting = True
+        try:
+            await asyncio.sleep(_RETRY)
+        finally:
+            self._waiting = False
+
+    async def _read(self) -> None:
+        while self._subscribers:
+            try:
+                events = await self._store.list_events(EventQuery(after=self._cursor, limit=_BATCH))
+            except StorageError as exc:
+                _log.warning("event hub cannot read the log, retrying: %s", exc)
+                await self._pause()
+                continue
+            for event in events:
+                self._fan_out(event)
+            if len(events) < _BATCH:
+                return
+
+    def _fan_out(self, event: EventOut) -> None:
+        self._cursor = event.id
+        for subscriber in list(self._subscribers):
+            if not subscriber.offer(event):
+                self._subscribers.discard(subscriber)
+                if not self._subscribers:
+                    self._forget()
+
+
+_HUBS: dict[int, Hub] = {}
+"""This process's hubs, by store. A hub holds its store, so an id is never reused while it
+is here; it leaves with its last subscriber."""
+
+
+def has_room(store: EventStore, limits: LiveLimits) -> bool:
+    """Whether one more subscriber of `store` may join (without making a hub)."""
+    hub = _HUBS.get(id(store))
+    return hub is None or hub.subscribers < hub.max_subscribers
+
+
+def hub_for(store: EventStore, limits: LiveLimits) -> Hub:
+    """The hub of `store` in this process, made now if it has none."""
+    hub = _HUBS.get(id(store))
+    if hub is None:
+        hub = _HUBS[id(store)] = Hub(store, limits.max_subscribers)
+    return hub
+
+
+Visible = Callable[[EventOut], Awaitable[bool]]
+"""Whether the subscriber's user may see an event (the router's policy)."""
+
+
+async def live_events(
+    store: EventStore,
+    hub: Hub,
+    subscriber: Subscriber,
+    after: int | None,
+    *,
+    types: frozenset[EventType] | None,
+    visible: Visible,
+    heartbeat: float,
+) -> AsyncIterator[EventOut | None]:
+    """The events after `after` (or, when None, from now), then live; None each
+    `heartbeat` seconds of quiet. Raises `Overflowed` when the subscriber fell behind.
+
+    The subscriber is registered before the replay starts, and the replay's last read is
+    made once the hub knows its start: every event after that start reaches the buffer,
+    every one before it the replay, so none is missed; buffered events with an id not
+    above the last one sent are dropped, so none is sent twice.
+    """
+    await hub.ready()
+    if after is None:
+        assert subscriber.start is not None
+        last = subscriber.start
+    else:
+        last = after
+        async for replayed in _replay(store, after, types, subscriber.issue_id):
+            last = replayed.id
+            if await visible(replayed):
+                yield replayed
+    while True:
+        event = await subscriber.next(heartbeat)
+        if event is None:
+            yield None
+            continue
+        if event.id <= last or (types is not None and event.type not in types):
+            continue
+        last = event.id
+        if await visible(event):
+            yield event
+
+
+async def _replay(
+    store: EventStore, after: int, types: frozenset[EventType] | None, issue_id: str | None
+) -> AsyncIterator[EventOut]:
+    cursor = after
+    while True:
+        batch = await store.list_events(
+            EventQuery(after=cursor, limit=_BATCH, types=types, issue_id=issue_id)
+        )
+        for event in batch:
+            yield event
+        if len(batch) < _BATCH:
+            return
+        cursor = batch[-1].id
