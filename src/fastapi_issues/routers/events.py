@@ -397,7 +397,9 @@ def _add_http_routes(route: RouteRegistrar, endpoints: _EventEndpoints, prefix: 
         prefix + "/events/stream",
         endpoints.stream_events,
         head=False,
-        response_class=EventSourceResponse,
+        # Not `response_class=EventSourceResponse`: that is FastAPI's generator route, which
+        # would start the stream before the 503 and 400 answers could be given.
+        response_model=None,
         summary="Stream events (Server-Sent Events)",
         description=(
             "Replays the events after `Last-Event-ID` (or `after`), then sends each new one "
