@@ -34,8 +34,8 @@ async def header_user(x_user: str = Header(default="")) -> str:
 def own_issues_only(user: Any, action: IssueAction, issue: IssueOut | None) -> bool:
     """Everyone may list; only an issue's reporter (or root) may read or change it."""
     if issue is None:
-        return user != "nobody"
-    return user == "root" or issue.reporter == username(user)
+        return bool(user != "nobody")
+    return bool(user == "root" or issue.reporter == username(user))
 
 
 async def no_socket_user(token: str) -> None:
@@ -348,7 +348,7 @@ def test_operation_ids_and_route_names() -> None:
 def test_unknown_operations_and_missing_socket_auth_are_refused() -> None:
     store = InMemoryIssueStore()
     with pytest.raises(ValueError, match="unknown event operations"):
-        make_event_router(store, exclude=["nope"])  # type: ignore[list-item]
+        make_event_router(store, exclude=["nope"])
     with pytest.raises(ValueError, match="websocket_user"):
         make_event_router(store, auth_dependency=header_user)
     make_event_router(store, auth_dependency=header_user, exclude=["ws"])

@@ -142,7 +142,6 @@ async def _stream(
         await websocket.close(TRY_AGAIN_LATER, "too many live subscribers; try again later")
         return
     reader = asyncio.create_task(_until_closed(websocket, subscriber))
-    last = first.after or 0
     try:
         events = live_events(
             store,
@@ -156,9 +155,8 @@ async def _stream(
         async for event in events:
             if event is not None:  # WebSocket keeps itself alive with protocol pings
                 await websocket.send_text(event.model_dump_json())
-                last = event.id
-    except Overflowed:
-        reason = f"fell too far behind; reconnect with after={last}"
+    except Overflowed as overflow:
+        reason = f"fell too far behind; reconnect with after={overflow.last}"
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(TRY_AGAIN_LATER, reason)
     except (Closed, WebSocketDisconnect, OSError):

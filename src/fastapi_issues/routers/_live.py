@@ -78,7 +78,12 @@ class HubFull(Exception):
 
 
 class Overflowed(Exception):
-    """The subscriber fell `buffer` events behind and was dropped."""
+    """The subscriber fell `buffer` events behind and was dropped; `last` is the id of the
+    last event it was given (or passed over), where it resumes."""
+
+    def __init__(self, last: int = 0) -> None:
+        super().__init__(last)
+        self.last = last
 
 
 class Closed(Exception):
@@ -291,7 +296,8 @@ async def live_events(
     heartbeat: float,
 ) -> AsyncIterator[EventOut | None]:
     """The events after `after` (or, when None, from now), then live; None each
-    `heartbeat` seconds of quiet. Raises `Overflowed` when the subscriber fell behind.
+    `heartbeat` seconds of quiet. Raises `Overflowed` (with the id to resume after) when
+    the subscriber fell behind.
 
     The subscriber is registered before the replay starts, and the replay's last read is
     made once the hub knows its start: every event after that start reaches the buffer,
@@ -309,7 +315,10 @@ async def live_events(
             if await visible(replayed):
                 yield replayed
     while True:
-        event = await subscriber.next(heartbeat)
+        try:
+            event = await subscriber.next(heartbeat)
+        except Overflowed:
+            raise Overflowed(last) from None
         if event is None:
             yield None
             continue

@@ -252,7 +252,6 @@ class _EventEndpoints:
         except HubFull:  # lost a race for the last place since the check
             yield format_sse_event(comment="too many live subscribers; try again later")
             return
-        last = after or 0
         events = live_events(
             store,
             hub,
@@ -267,10 +266,9 @@ class _EventEndpoints:
                 if event is None:
                     yield KEEPALIVE_COMMENT
                     continue
-                last = event.id
                 yield _sse_event(event)
-        except Overflowed:
-            yield _overflow_event(last)
+        except Overflowed as overflow:
+            yield _overflow_event(overflow.last)
         except Closed:
             return
         finally:
