@@ -10,8 +10,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from fastapi import HTTPException
 
-from fastapi_issues.auth import AuthSettings, InMemoryUserStore, UserUpdate, create_access_token
+from fastapi_issues.auth import (
+    AuthSettings,
+    InMemoryUserStore,
+    UserUpdate,
+    create_access_token,
+    websocket_user,
+)
 from tests.auth.conftest import PASSWORD, SECRET, bearer, login
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +177,29 @@ async def test_tokens_need_the_configured_issuer_and_audience(users: InMemoryUse
         assert (await client.get("/api/v1/issues", headers=bearer(good))).status_code == 200
         plain = create_access_token("ada", AuthSettings(secret_key=SECRET))
         assert (await client.get("/api/v1/issues", headers=bearer(plain))).status_code == 401
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_TOKENS))
+async def test_websocket_user_refuses_what_current_user_refuses(
+    users: InMemoryUserStore, settings: AuthSettings, bad: str
+) -> None:
+    resolve = websocket_user(users, settings)
+    with pytest.raises(HTTPException) as refused:
+        await resolve(BAD_TOKENS[bad]())
+    assert refused.value.status_code == 401
+
+
+async def test_websocket_user_names_active_users_only(
+    users: InMemoryUserStore, settings: AuthSettings
+) -> None:
+    resolve = websocket_user(users, settings)
+
+    ada = await resolve(create_access_token("ada", settings))
+    eve = await resolve(create_access_token("eve", settings))  # disabled
+
+    assert ada is not None
+    assert ada.username == "ada"
+    assert not hasattr(ada, "hashed_password")
+    assert eve is None
+    with pytest.raises(HTTPException):
+        await resolve(create_access_token("nobody", settings))

@@ -18,7 +18,7 @@ from fastapi_issues.schemas import EventOut, IssueOut
 from fastapi_issues.storage.protocols import EventStore
 from fastapi_issues.storage.query import EventQuery
 
-__all__ = ["EventAccess"]
+__all__ = ["EventAccess", "visible_page"]
 
 _REMEMBERED = 1000
 """Issues whose latest snapshot one reader remembers (a live stream meets the same ones)."""
@@ -72,3 +72,28 @@ class EventAccess:
             if len(batch) < _TIMELINE_BATCH:
                 return latest
             after = batch[-1].id
+
+
+async def visible_page(
+    store: EventStore, query: EventQuery, limit: int, visible: EventAccess, *, scan: int
+) -> tuple[list[EventOut], int]:
+    """Up to `limit` visible events after `query.after`, reading on past hidden ones (at most
+    `scan`), and the id of the last event read (where the next page starts)."""
+    found: list[EventOut] = []
+    last = query.after
+    scanned = 0
+    while len(found) < limit and scanned < scan:
+        batch = await store.list_events(query)
+        for event in batch:
+            if await visible(event):
+                found.append(event)
+            last = event.id
+            if len(found) == limit:
+                return found, last
+        scanned += len(batch)
+        if len(batch) < query.limit:
+            break
+        query = EventQuery(
+            after=last, limit=query.limit, types=query.types, issue_id=query.issue_id
+        )
+    return found, last

@@ -24,7 +24,7 @@ from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 from starlette.websockets import WebSocket
 
 from fastapi_issues.routers._errors import STORE_ERRORS
-from fastapi_issues.routers._event_access import EventAccess
+from fastapi_issues.routers._event_access import EventAccess, visible_page
 from fastapi_issues.routers._event_socket import SocketOptions, WebSocketUser, serve_socket
 from fastapi_issues.routers._kernel import (
     IssueGate,
@@ -202,7 +202,7 @@ class _EventEndpoints:
             types=frozenset(types) if types else None,
             issue_id=issue_id,
         )
-        found, last = await _visible_page(store, query, limit, visible)
+        found, last = await visible_page(store, query, limit, visible, scan=_FEED_SCAN)
         response.headers["Link"] = f'<{_after_url(request, last)}>; rel="next"'
         return found
 
@@ -285,31 +285,6 @@ def _overflow_event(last: int) -> bytes:
     detail = "This client fell too far behind; reconnect with Last-Event-ID to resume."
     data = json.dumps({"detail": detail, "last_event_id": last})
     return format_sse_event(data_str=data, event="overflow")
-
-
-async def _visible_page(
-    store: EventStore, query: EventQuery, limit: int, visible: EventAccess
-) -> tuple[list[EventOut], int]:
-    """Up to `limit` visible events after `query.after`, reading on past hidden ones (at most
-    `_FEED_SCAN`), and the id of the last event read (where the next page starts)."""
-    found: list[EventOut] = []
-    last = query.after
-    scanned = 0
-    while len(found) < limit and scanned < _FEED_SCAN:
-        batch = await store.list_events(query)
-        for event in batch:
-            if await visible(event):
-                found.append(event)
-            last = event.id
-            if len(found) == limit:
-                return found, last
-        scanned += len(batch)
-        if len(batch) < query.limit:
-            break
-        query = EventQuery(
-            after=last, limit=query.limit, types=query.types, issue_id=query.issue_id
-        )
-    return found, last
 
 
 def _after_url(request: Request, after: int) -> str:

@@ -1,0 +1,108 @@
+"""The per-process fan-out hub: bounded buffers, a stalled subscriber dropped without
+slowing anyone else, the replay-then-live switch, and no task left behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import fastapi_issues.routers._live as live
+from fastapi_issues import InMemoryIssueStore, IssueCreate, LiveLimits
+from fastapi_issues.schemas import EventOut
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 10.0
+
+
+async def create(store: InMemoryIssueStore, count: int) -> None:
+    for n in range(count):
+        await store.create(IssueCreate(title=f"Issue {n}", description="Something is broken"))
+
+
+async def take(events: object, count: int) -> list[int]:
+    ids: list[int] = []
+    async with asyncio.timeout(WAIT):
+        async for event in events:  # type: ignore[attr-defined]
+            if event is not None:
+                ids.append(event.id)
+            if len(ids) == count:
+                return ids
+    raise AssertionError("the events ended early")
+
+
+async def everything(event: EventOut) -> bool:
+    return True
+
+
+async def test_a_stalled_subscriber_is_dropped_and_the_others_get_every_event() -> None:
+    store = InMemoryIssueStore()
+    hub = live.hub_for(store, LiveLimits())
+    stalled = hub.subscribe(buffer=3)
+    reader = hub.subscribe(buffer=100)
+    async with asyncio.timeout(WAIT):
+        await hub.ready()
+
+    await create(store, 10)  # the writer never waits for a subscriber
+    ids = await take(
+        live.live_events(store, hub, reader, None, types=None, visible=everything, heartbeat=WAIT),
+        10,
+    )
+
+    assert ids == list(range(1, 11))
+    assert stalled.overflowed
+    with pytest.raises(live.Overflowed):
+        await stalled.next(0.01)
+    assert hub.subscribers == 1
+    hub.unsubscribe(reader)
+    assert not live._HUBS
+
+
+async def test_the_hub_stops_when_its_last_subscriber_leaves() -> None:
+    store = InMemoryIssueStore()
+    hub = live.hub_for(store, LiveLimits())
+    subscriber = hub.subscribe(buffer=10)
+    async with asyncio.timeout(WAIT):
+        await hub.ready()
+    task = hub._task
+    assert task is not None
+
+    hub.unsubscribe(subscriber)
+    async with asyncio.timeout(WAIT):
+        await asyncio.wait({task})
+
+    assert task.done()
+    assert not task.cancelled()  # it ended its own loop
+    assert live.hub_for(store, LiveLimits()) is not hub  # the next subscriber gets a new one
+    live._HUBS.clear()
+
+
+async def test_max_subscribers_is_per_store_and_process() -> None:
+    store = InMemoryIssueStore()
+    hub = live.hub_for(store, LiveLimits(max_subscribers=2))
+    first = hub.subscribe(buffer=1)
+    second = hub.subscribe(buffer=1)
+    assert not live.has_room(store, LiveLimits())
+    with pytest.raises(live.HubFull):
+        hub.subscribe(buffer=1)
+    assert live.has_room(InMemoryIssueStore(), LiveLimits())
+    hub.unsubscribe(first)
+    assert live.has_room(store, LiveLimits())
+    hub.unsubscribe(second)
+    assert not live._HUBS
+
+
+async def test_replay_then_live_has_no_gap_and_no_duplicate_while_writes_go_on() -> None:
+    store = InMemoryIssueStore()
+    await create(store, 30)
+    hub = live.hub_for(store, LiveLimits())
+    subscriber = hub.subscribe(buffer=1000)
+    writing = asyncio.create_task(create(store, 50))  # meanwhile, 50 more
+    ids = await take(
+        live.live_events(store, hub, subscriber, 5, types=None, visible=everything, heartbeat=WAIT),
+        75,
+    )
+    await writing
+    hub.unsubscribe(subscriber)
+    assert ids == list(range(6, 81))
