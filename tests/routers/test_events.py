@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 
 from fastapi_issues import (
     InMemoryIssueStore,
+    IssueCreate,
     IssueOut,
     LiveLimits,
     make_event_router,
@@ -365,3 +366,29 @@ def test_live_limits_refuse_nonsense(limits: dict[str, Any]) -> None:
 
 def test_live_limits_defaults_are_the_documented_ones() -> None:
     assert LiveLimits() == LiveLimits(max_subscribers=1000, buffer=256, heartbeat=15.0)
+
+
+async def test_head_is_served_beside_the_reads_but_not_the_stream(
+    client: httpx.AsyncClient,
+) -> None:
+    issue = await new_issue(client)
+    assert (await client.head(EVENTS)).headers["Link"].endswith('after=1>; rel="next"')
+    assert (await client.head(f"{ISSUES}/{issue}/events")).headers["X-Total-Count"] == "1"
+    for method in ("HEAD", "POST", "DELETE"):
+        refused = await client.request(method, f"{EVENTS}/stream")
+        assert (refused.status_code, refused.headers["Allow"]) == (405, "GET")
+    assert (await client.post(EVENTS)).headers["Allow"] == "GET, HEAD"
+
+
+async def test_feed_reads_a_bounded_stretch_of_hidden_events_per_request() -> None:
+    store = InMemoryIssueStore()
+    app = make_app(store, auth_dependency=header_user, policy=own_issues_only)
+    for n in range(1100):
+        await store.create(IssueCreate(title=f"Issue {n}", description="Not ada's"), reporter="bob")
+    adas = await store.create(IssueCreate(title="Ada's", description="Her issue"), reporter="ada")
+    async with client_for(app) as c:
+        first = await c.get(EVENTS, headers={"X-User": "ada"})
+        assert first.json() == []
+        assert first.headers["Link"].endswith('after=1000>; rel="next"')
+        second = await c.get(EVENTS, params={"after": 1000}, headers={"X-User": "ada"})
+    assert [e["issue_id"] for e in second.json()] == [adas.id]

@@ -214,6 +214,7 @@ class RouteRegistrar:
         self._fixed, self._resolved = _arguments(storage, store_type, auth_dependency)
         self._served: dict[str, list[str]] = {}
         self._excluded_methods: set[str] = set()
+        self._no_head: set[str] = set()
 
     def __call__(
         self,
@@ -254,6 +255,8 @@ class RouteRegistrar:
             **kwargs,
         )
         self._served.setdefault(path, []).append(method)
+        if method == "GET" and kwargs.get("head") is False:
+            self._no_head.add(path)
 
     def finish(self) -> None:
         """Answer the methods no route serves with 405 and an `Allow` naming all that are
@@ -261,7 +264,9 @@ class RouteRegistrar:
         routes of the host's own."""
         excluded = self._excluded_methods
         left_free = excluded | ({"HEAD"} if "GET" in excluded else set())
-        answer_other_methods(self._router, self._name, self._served, left_free=left_free)
+        answer_other_methods(
+            self._router, self._name, self._served, left_free=left_free, no_head=self._no_head
+        )
 
 
 def answer_other_methods(
@@ -270,16 +275,19 @@ def answer_other_methods(
     served: Mapping[str, Collection[str]],
     *,
     left_free: Collection[str] = (),
+    no_head: Collection[str] = (),
 ) -> None:
     """Answer the methods `served` does not name, path by path, with 405 and an `Allow`
     naming all that are.
 
     Starlette answers a method a path does not serve with the `Allow` of whichever route
     on that path it met first, so it would list GET alone for a collection. These routes
-    list every method served there instead, HEAD with GET.
+    list every method served there instead, HEAD with GET (except on the paths in
+    `no_head`, such as an event stream, where HEAD gets 405 too).
     """
     for path, methods in served.items():
-        served_here = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        head = "GET" in methods and path not in no_head
+        served_here = set(methods) | ({"HEAD"} if head else set())
         allow = ", ".join(m for m in _METHODS_IN_ALLOW_ORDER if m in served_here)
         others = [
             m

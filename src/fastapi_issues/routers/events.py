@@ -371,7 +371,9 @@ def _add_http_routes(route: RouteRegistrar, endpoints: _EventEndpoints, prefix: 
         endpoints.stream_events,
         head=False,
         # Not `response_class=EventSourceResponse`: that is FastAPI's generator route, which
-        # would start the stream before the 503 and 400 answers could be given.
+        # would start the stream before the 503 and 400 answers could be given. The endpoint
+        # returns an `EventSourceResponse` itself.
+        response_class=Response,
         response_model=None,
         summary="Stream events (Server-Sent Events)",
         description=(
@@ -382,6 +384,10 @@ def _add_http_routes(route: RouteRegistrar, endpoints: _EventEndpoints, prefix: 
         ),
         responses={
             **error(status.HTTP_400_BAD_REQUEST, "`Last-Event-ID` is not an event id."),
-            200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+            200: {
+                "description": "The event stream: `id:` the event id, `event:` its type, "
+                "`data:` the event as JSON (`EventOut`).",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
         },
     )
