@@ -69,14 +69,29 @@ def app_for(store: TrackerStore, **kwargs: Any) -> FastAPI:
     return app
 
 
-@pytest.fixture(params=["memory", "json", "sqlite"])
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TrackerStore]:
+@pytest.fixture(params=["memory", "json", "sqlite", "postgres"])
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """Where `any_store` is: a store URL, and PostgreSQL's schema of this test's own."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_schema")
     urls = {
         "memory": "memory://",
         "json": f"json://{tmp_path}/issues.json",
         "sqlite": f"sqlite:///{tmp_path}/issues.db",
     }
-    store = open_issue_store(urls[request.param])
+    return urls[request.param], None
+
+
+@pytest.fixture
+async def any_store(store_at: tuple[str, str | None]) -> AsyncIterator[TrackerStore]:
+    url, schema = store_at
+    store: TrackerStore
+    if schema is not None:
+        from fastapi_issues.storage.sql import SQLIssueStore
+
+        store = SQLIssueStore(url, schema=schema)
+    else:
+        store = open_issue_store(url)
     await prepare_store(store)
     try:
         yield store
