@@ -412,3 +412,29 @@ async def test_ws_beyond_max_subscribers_closes_with_1013(store: InMemoryIssueSt
         closed = await _closed_with(base, {"after": None})
     assert closed.code == 1013
     assert "too many" in closed.reason
+
+
+async def test_a_store_given_as_a_dependency_serves_every_route(store: InMemoryIssueStore) -> None:
+    def get_store() -> InMemoryIssueStore:
+        return store
+
+    app = FastAPI()
+    app.include_router(make_issue_router(get_store, auth_dependency=header_user))
+    app.include_router(
+        make_event_router(get_store, auth_dependency=header_user, websocket_user=token_is_username)
+    )
+    ada = {"X-User": "ada"}
+    async with (
+        serving(app) as base,
+        httpx.AsyncClient(base_url=f"http://{base}", timeout=WAIT) as client,
+        sse(base, STREAM, headers=ada, after=0) as stream,
+        websocket(base, WS, {"token": "bob", "after": 0}) as ws,
+    ):
+        created = await client.post(
+            "/api/v1/issues", json={"title": "Over HTTP", "description": "By ada"}, headers=ada
+        )
+        (streamed,) = await stream.events(1)
+        (sent,) = await receive_json(ws, 1)
+        feed = (await client.get(EVENTS, headers=ada)).json()
+    assert streamed.json() == sent == feed[0]
+    assert (sent["actor"], sent["issue"]["id"]) == ("ada", created.json()["id"])
