@@ -106,3 +106,25 @@ async def test_replay_then_live_has_no_gap_and_no_duplicate_while_writes_go_on()
     await writing
     hub.unsubscribe(subscriber)
     assert ids == list(range(6, 81))
+
+
+class BrokenLog(InMemoryIssueStore):
+    async def last_event_id(self) -> int:
+        raise RuntimeError("a bug in the store")
+
+
+async def test_a_failing_hub_ends_its_streams_instead_of_leaving_them_waiting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = BrokenLog()
+    hub = live.hub_for(store, LiveLimits())
+    subscriber = hub.subscribe(buffer=10)
+    with pytest.raises(live.Closed):
+        await take(
+            live.live_events(
+                store, hub, subscriber, 0, types=None, visible=everything, heartbeat=WAIT
+            ),
+            1,
+        )
+    assert not live._HUBS
+    assert "event hub failed" in caplog.text

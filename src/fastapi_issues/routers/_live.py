@@ -203,9 +203,15 @@ class Hub:
                 await self._read()
         except asyncio.CancelledError:
             pass  # the last subscriber left while the hub waited
+        except Exception:
+            # A bug, not a store outage (those are retried): end every stream, so that
+            # clients reconnect (by id) to a new hub rather than wait on a dead one.
+            _log.exception("event hub failed; its subscribers are disconnected")
         finally:
+            self._forget()
             for subscriber in list(self._subscribers):
                 subscriber.close()
+            self._ready.set()
 
     async def _start(self) -> None:
         while True:
@@ -305,8 +311,9 @@ async def live_events(
     above the last one sent are dropped, so none is sent twice.
     """
     await hub.ready()
+    if subscriber.start is None:  # the hub stopped before it started
+        raise Closed
     if after is None:
-        assert subscriber.start is not None
         last = subscriber.start
     else:
         last = after
