@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException
+from starlette.routing import NoMatchFound
 from websockets.exceptions import ConnectionClosed
 
 import fastapi_issues.routers._live as _live
@@ -438,3 +439,24 @@ async def test_a_store_given_as_a_dependency_serves_every_route(store: InMemoryI
         feed = (await client.get(EVENTS, headers=ada)).json()
     assert streamed.json() == sent == feed[0]
     assert (sent["actor"], sent["issue"]["id"]) == ("ada", created.json()["id"])
+
+
+async def test_ws_takes_its_own_dependencies_and_can_be_excluded(
+    store: InMemoryIssueStore,
+) -> None:
+    calls: list[str] = []
+
+    async def counted() -> None:
+        calls.append("ws")
+
+    app = FastAPI()
+    app.include_router(make_event_router(store, dependencies={"ws": [Depends(counted)]}))
+    async with serving(app) as base, websocket(base, WS, {"after": 0}) as ws:
+        await create(store)
+        await receive_json(ws, 1)
+    assert calls == ["ws"]
+    excluded = FastAPI()
+    excluded.include_router(make_event_router(store, exclude=["ws"]))
+    with pytest.raises(NoMatchFound):
+        excluded.url_path_for("events:ws")
+    assert app.url_path_for("events:ws") == WS
