@@ -10,6 +10,7 @@ import pytest
 import fastapi_issues.routers._live as live
 from fastapi_issues import InMemoryIssueStore, IssueCreate, LiveLimits
 from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage.query import EventQuery
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +129,15 @@ async def test_a_failing_hub_ends_its_streams_instead_of_leaving_them_waiting(
         )
     assert not live._HUBS
     assert "event hub failed" in caplog.text
+
+
+async def test_an_event_is_encoded_once_for_all_its_subscribers() -> None:
+    store = InMemoryIssueStore()
+    await create(store, 2)
+    first, second = await store.list_events(EventQuery())
+
+    once = live.encoded(first)
+
+    assert live.encoded(first) is once  # the same text, not encoded again
+    assert once == first.model_dump_json()
+    assert live.encoded(second) == second.model_dump_json()

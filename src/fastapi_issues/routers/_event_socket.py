@@ -27,6 +27,7 @@ from fastapi_issues.routers._live import (
     LiveLimits,
     Overflowed,
     Subscriber,
+    encoded,
     hub_for,
     live_events,
 )
@@ -154,7 +155,7 @@ async def _stream(
         )
         async for event in events:
             if event is not None:  # WebSocket keeps itself alive with protocol pings
-                await websocket.send_text(event.model_dump_json())
+                await websocket.send_text(encoded(event))
     except Overflowed as overflow:
         reason = f"fell too far behind; reconnect with after={overflow.last}"
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):

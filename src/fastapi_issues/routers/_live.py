@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +30,7 @@ __all__ = [
     "LiveLimits",
     "Overflowed",
     "Subscriber",
+    "encoded",
     "has_room",
     "hub_for",
     "live_events",
@@ -285,6 +286,24 @@ def hub_for(store: EventStore, limits: LiveLimits) -> Hub:
     if hub is None:
         hub = _HUBS[id(store)] = Hub(store, limits.max_subscribers)
     return hub
+
+
+_ENCODED: OrderedDict[int, tuple[EventOut, str]] = OrderedDict()
+_ENCODED_KEPT = 512
+
+
+def encoded(event: EventOut) -> str:
+    """`event` as JSON, encoded once however many subscribers send it: the hub hands every
+    subscriber the same object. The entry holds the event, so its id is not reused."""
+    key = id(event)
+    kept = _ENCODED.get(key)
+    if kept is not None and kept[0] is event:
+        return kept[1]
+    text = event.model_dump_json()
+    _ENCODED[key] = (event, text)
+    if len(_ENCODED) > _ENCODED_KEPT:
+        _ENCODED.popitem(last=False)
+    return text
 
 
 Visible = Callable[[EventOut], Awaitable[bool]]

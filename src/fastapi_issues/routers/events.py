@@ -38,6 +38,7 @@ from fastapi_issues.routers._live import (
     HubFull,
     LiveLimits,
     Overflowed,
+    encoded,
     has_room,
     hub_for,
     live_events,
@@ -276,9 +277,7 @@ class _EventEndpoints:
 
 
 def _sse_event(event: EventOut) -> bytes:
-    return format_sse_event(
-        data_str=event.model_dump_json(), event=event.type.value, id=str(event.id)
-    )
+    return format_sse_event(data_str=encoded(event), event=event.type.value, id=str(event.id))
 
 
 def _overflow_event(last: int) -> bytes:
