@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ from fastapi_issues.auth import (
     websocket_user,
 )
 from fastapi_issues.routers._kernel import IssueAction, username
+from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.query import EventQuery
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 from tests.routers.live import WAIT, eventually, receive_json, serving, sse, websocket
 
@@ -460,3 +463,25 @@ async def test_ws_takes_its_own_dependencies_and_can_be_excluded(
     with pytest.raises(NoMatchFound):
         excluded.url_path_for("events:ws")
     assert app.url_path_for("events:ws") == WS
+
+
+class UnreadableLog(InMemoryIssueStore):
+    """A store whose event log fails on replay (as a database that went away would)."""
+
+    async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
+        if query.after == 0:
+            raise StorageError("the database went away")
+        return await super().list_events(query)
+
+
+async def test_a_store_failure_mid_stream_ends_it_with_a_reason() -> None:
+    store = UnreadableLog()
+    async with serving(app_for(store)) as base:
+        async with sse(base, STREAM, after=0) as stream:
+            notice = await stream.next(comments=True)
+            assert await stream.next() is None
+        closed = await _closed_with(base, {"after": 0})
+        await no_hubs_left()
+    assert notice is not None
+    assert notice.comments == ["the event store cannot be read; reconnect"]
+    assert (closed.code, closed.reason) == (1011, "the event store cannot be read; reconnect")

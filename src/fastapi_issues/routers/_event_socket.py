@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from fastapi_issues.routers._live import (
 )
 from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL
 from fastapi_issues.schemas import EventType
+from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import EventStore
 
 __all__ = ["SocketOptions", "WebSocketUser", "serve_socket"]
@@ -41,8 +43,11 @@ WebSocketUser = Callable[[str], Awaitable[Any]]
 """Turns a bearer token into the user; raises (an `HTTPException`, say) or returns None for
 a bad one."""
 
+_log = logging.getLogger("fastapi_issues.events")
+
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+INTERNAL_ERROR = 1011
 
 _FIRST_MESSAGE_TIMEOUT = 10.0
 """Seconds a client has to send its first message."""
@@ -162,6 +167,10 @@ async def _stream(
             await websocket.close(TRY_AGAIN_LATER, reason)
     except (Closed, WebSocketDisconnect, OSError):
         pass
+    except StorageError as exc:
+        _log.warning("event socket closed, the store failed: %s", exc)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close(INTERNAL_ERROR, "the event store cannot be read; reconnect")
     finally:
         hub.unsubscribe(subscriber)
         reader.cancel()

@@ -4,6 +4,7 @@ Server-Sent Events and WebSocket."""
 # No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args, runtime_checkable
@@ -47,10 +48,13 @@ from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL, IssueId, PageNumber
 from fastapi_issues.routers._responses import common_errors, error
 from fastapi_issues.schemas import EventOut, EventType
+from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import EventStore, IssueStore
 from fastapi_issues.storage.query import EventQuery
 
 __all__ = ["EventOperation", "LiveLimits", "make_event_router"]
+
+_log = logging.getLogger("fastapi_issues.events")
 
 EventOperation = Literal["timeline", "feed", "stream", "ws"]
 """The routes of the event router, as named in `exclude` and `dependencies`."""
@@ -272,6 +276,11 @@ class _EventEndpoints:
             yield _overflow_event(overflow.last)
         except Closed:
             return
+        except StorageError as exc:
+            # The headers are sent: all that is left is to end the stream, which browsers
+            # reconnect with Last-Event-ID (after the `retry` delay).
+            _log.warning("event stream ended, the store failed: %s", exc)
+            yield format_sse_event(comment="the event store cannot be read; reconnect")
         finally:
             hub.unsubscribe(subscriber)
 
