@@ -122,13 +122,18 @@ class SSEReader:
 async def sse(
     base: str, path: str, *, headers: dict[str, str] | None = None, **params: Any
 ) -> AsyncIterator[SSEReader]:
-    """Open an SSE stream and yield its reader (the response must be 200)."""
+    """Open an SSE stream and yield its reader once the server said `: subscribed` (the
+    response must be 200)."""
     async with (
         httpx.AsyncClient(base_url=f"http://{base}", timeout=WAIT) as client,
         client.stream("GET", path, headers=headers, params=params) as response,
     ):
         assert response.status_code == 200, await response.aread()
-        yield SSEReader(response)
+        reader = SSEReader(response)
+        first = await reader.next(comments=True)
+        assert first is not None
+        assert first.comments == ["subscribed"]
+        yield reader
 
 
 @asynccontextmanager

@@ -267,6 +267,9 @@ class _EventEndpoints:
             heartbeat=self._limits.heartbeat,
         )
         try:
+            # Said once the hub has its start: whatever is written from then on is sent.
+            await hub.ready()
+            yield _SUBSCRIBED
             async for event in events:
                 if event is None:
                     yield KEEPALIVE_COMMENT
@@ -283,6 +286,9 @@ class _EventEndpoints:
             yield format_sse_event(comment="the event store cannot be read; reconnect")
         finally:
             hub.unsubscribe(subscriber)
+
+
+_SUBSCRIBED = format_sse_event(comment="subscribed")
 
 
 def _sse_event(event: EventOut) -> bytes:
@@ -386,9 +392,10 @@ def _add_http_routes(route: RouteRegistrar, endpoints: _EventEndpoints, prefix: 
         summary="Stream events (Server-Sent Events)",
         description=(
             "Replays the events after `Last-Event-ID` (or `after`), then sends each new one "
-            "as it happens: `id:` its id, `event:` its type, `data:` its JSON. A comment "
-            "every 15 s keeps the connection open; a client that falls too far behind gets "
-            "an `overflow` event and is disconnected, and resumes by id."
+            "as it happens: `id:` its id, `event:` its type, `data:` its JSON. A first "
+            "comment, `: subscribed`, says that every later change will be sent; one "
+            "every 15 s (`: ping`) keeps the connection open; a client that falls too far "
+            "behind gets an `overflow` event and is disconnected, and resumes by id."
         ),
         responses={
             **error(status.HTTP_400_BAD_REQUEST, "`Last-Event-ID` is not an event id."),
