@@ -214,6 +214,17 @@ async def test_feed_refuses_bad_queries(client: httpx.AsyncClient, query: dict[s
     assert response.status_code == 422, response.text
 
 
+@pytest.mark.parametrize("resume", ["x", "-1", "1.5", "\u00b2", "9" * 20, str(2**63), ""])
+async def test_stream_refuses_a_malformed_last_event_id(
+    client: httpx.AsyncClient, resume: str
+) -> None:
+    # Latin-1, as servers decode header bytes: "\u00b2" arrives as a superscript two.
+    headers = {"Last-Event-ID": resume.encode("latin-1")}
+    response = await client.get(f"{EVENTS}/stream", headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Last-Event-ID must be an event id"}
+
+
 # Who may see what
 
 

@@ -5,6 +5,7 @@ Server-Sent Events and WebSocket."""
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args, runtime_checkable
@@ -66,6 +67,9 @@ _OPERATION_IDS: dict[str, str] = {
     "ws": "events_websocket",
 }
 
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+_MAX_EVENT_ID = 2**63 - 1
+
 _FEED_SCAN = 1000
 """The most events one feed request reads from the log looking for visible ones; the
 `next` link then resumes after the last one read, so nothing is skipped."""
@@ -85,7 +89,7 @@ EventIssueId = Annotated[
     Query(max_length=MAX_ID_LENGTH, pattern=NO_NUL, description="Only this issue's events."),
 ]
 After = Annotated[
-    int | None, Query(ge=0, le=2**63 - 1, description="Only events with an id above this.")
+    int | None, Query(ge=0, le=_MAX_EVENT_ID, description="Only events with an id above this.")
 ]
 
 
@@ -213,7 +217,6 @@ class _EventEndpoints:
 
     async def stream_events(
         self,
-        request: Request,
         store: _EventIssueStore,
         user: Any,
         after: After = None,
@@ -315,7 +318,8 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
     if last_event_id is None:
         return after
     value = last_event_id.strip()
-    if not value.isdigit() or len(value) > 19:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if _EVENT_ID.fullmatch(value) is None or int(value) > _MAX_EVENT_ID:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event id")
     return int(value)
 
