@@ -50,7 +50,8 @@ _RETRY = 1.0
 
 @dataclass(frozen=True)
 class LiveLimits:
-    """The bounds of the live routes, per store and process.
+    """The bounds of the live routes, per store and process. Routers serving the same store
+    share its hub: the first one to get a subscriber sets `max_subscribers`.
 
     Attributes:
         max_subscribers: live clients (SSE and WebSocket together) one process serves for one
