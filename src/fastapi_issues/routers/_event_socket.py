@@ -7,16 +7,16 @@ bearer token comes in the first message: `{"token": "...", "after": <id or null>
 (when the router has auth), closes with 1008 and a reason that repeats nothing sent.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, params, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -37,7 +37,7 @@ from fastapi_issues.schemas import EventType
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import EventStore
 
-__all__ = ["SocketOptions", "WebSocketUser", "serve_socket"]
+__all__ = ["SocketOptions", "WebSocketUser", "add_socket_route", "serve_socket"]
 
 WebSocketUser = Callable[[str], Awaitable[Any]]
 """Turns a bearer token into the user; raises (an `HTTPException`, say) or returns None for
@@ -83,6 +83,36 @@ class _Refused(Exception):
     def __init__(self, code: int, reason: str) -> None:
         self.code = code
         self.reason = reason
+
+
+def add_socket_route(
+    router: APIRouter,
+    path: str,
+    name: str,
+    *,
+    storage: Any,
+    store_type: type,
+    options: SocketOptions,
+    dependencies: Sequence[params.Depends],
+) -> None:
+    """Serve the WebSocket at `path`, over `storage`: a `store_type`, or a dependency
+    resolving one (as the kernel takes it for the HTTP routes)."""
+    if isinstance(storage, store_type):
+        fixed = cast(EventStore, storage)
+
+        async def events_websocket(websocket: WebSocket) -> None:
+            await serve_socket(websocket, fixed, options)
+
+        endpoint: Callable[..., Any] = events_websocket
+    else:
+
+        async def events_websocket_resolved(
+            websocket: WebSocket, store: Annotated[Any, Depends(storage)]
+        ) -> None:
+            await serve_socket(websocket, store, options)
+
+        endpoint = events_websocket_resolved
+    router.add_api_websocket_route(path, endpoint, name=name, dependencies=list(dependencies))
 
 
 async def serve_socket(websocket: WebSocket, store: EventStore, options: SocketOptions) -> None:

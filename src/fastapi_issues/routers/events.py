@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import (
     APIRouter,
-    Depends,
     Header,
     HTTPException,
     Query,
@@ -23,11 +22,10 @@ from fastapi import (
     status,
 )
 from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
-from starlette.websockets import WebSocket
 
 from fastapi_issues.routers._errors import STORE_ERRORS
 from fastapi_issues.routers._event_access import EventAccess, visible_page
-from fastapi_issues.routers._event_socket import SocketOptions, WebSocketUser, serve_socket
+from fastapi_issues.routers._event_socket import SocketOptions, WebSocketUser, add_socket_route
 from fastapi_issues.routers._kernel import (
     IssueGate,
     IssuePolicy,
@@ -166,7 +164,15 @@ def make_event_router(
             limits=limits,
             websocket_user=websocket_user if auth_dependency is not None else None,
         )
-        _add_socket_route(router, storage, options, prefix + "/events/ws", name, extra)
+        add_socket_route(
+            router,
+            prefix + "/events/ws",
+            route_name(name, "ws"),
+            storage=storage,
+            store_type=_EventIssueStore,
+            options=options,
+            dependencies=extra.get("ws", ()),
+        )
     return router
 
 
@@ -322,34 +328,6 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
     if _EVENT_ID.fullmatch(value) is None or int(value) > _MAX_EVENT_ID:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event id")
     return int(value)
-
-
-def _add_socket_route(
-    router: APIRouter,
-    storage: Any,
-    options: SocketOptions,
-    path: str,
-    name: str,
-    extra: Mapping[Any, Sequence[params.Depends]],
-) -> None:
-    if isinstance(storage, _EventIssueStore):
-        fixed: _EventIssueStore = storage
-
-        async def events_websocket(websocket: WebSocket) -> None:
-            await serve_socket(websocket, fixed, options)
-
-        endpoint: Callable[..., Any] = events_websocket
-    else:
-
-        async def events_websocket_resolved(
-            websocket: WebSocket, store: Annotated[Any, Depends(storage)]
-        ) -> None:
-            await serve_socket(websocket, store, options)
-
-        endpoint = events_websocket_resolved
-    router.add_api_websocket_route(
-        path, endpoint, name=route_name(name, "ws"), dependencies=list(extra.get("ws", ()))
-    )
 
 
 _NO_ISSUE = error(status.HTTP_404_NOT_FOUND, "No such issue.")
