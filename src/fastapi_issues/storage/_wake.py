@@ -1,9 +1,13 @@
 """The in-process half of `EventStore.wait_for_events`, which every store shares.
 
-A store calls `EventWake.written()` after each write that recorded events; waiters in
-the same process wake at once. Stores whose data other processes also write pass their
-own cheap change check (`changed`), asked every `interval` seconds: that bounds the delay
-for writes made elsewhere.
+A store calls `EventWake.written()` after each write that recorded events (from another
+thread: `written_soon()`); waiters in the same process wake at once. Stores whose data
+other processes also write pass their own cheap change check, `changed`: "did anything
+change since you were last asked?". One waiter at a time asks it, every `interval`
+seconds, for all of them; a change wakes them all. So the delay for writes made elsewhere
+is bounded, and a thousand idle subscribers cost what one does: one check per interval,
+no timer each. When the asking waiter leaves, the others wake to choose the next (a wake
+that is not a write: they go on waiting).
 """
 
 from __future__ import annotations
@@ -18,12 +22,30 @@ class EventWake:
     """Wakes every waiter of this process when a write records events."""
 
     def __init__(self) -> None:
-        self._written = asyncio.Event()
+        self._signal = asyncio.Event()
+        self._writes = 0
+        self._poller: object | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def written(self) -> None:
         """Wake every current waiter; later waiters wait for the next write."""
-        self._written.set()
-        self._written = asyncio.Event()
+        self._writes += 1
+        self._wake_all()
+
+    def written_soon(self) -> None:
+        """`written()`, callable from any thread: wakes the waiters of the event loop they
+        wait on (nothing to do if none ever waited)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self.written)
+        except RuntimeError:  # that loop is closed: nobody waits on it any more
+            self._loop = None
+
+    def _wake_all(self) -> None:
+        self._signal.set()
+        self._signal = asyncio.Event()
 
     async def wait(
         self,
@@ -34,19 +56,27 @@ class EventWake:
         interval: float = 0.05,
     ) -> None:
         """Wait until `newest()` is above `after`, a write in this process, or `changed()`
-        says another process wrote (asked every `interval` seconds). Unbounded: callers
-        bound it with `asyncio.timeout`."""
+        says another process wrote (asked every `interval` seconds by one of the waiters).
+        Unbounded: callers bound it with `asyncio.timeout`."""
+        self._loop = asyncio.get_running_loop()
         if newest() > after:
             return
-        written = self._written
-        if changed is None:
-            await written.wait()
-            return
-        while True:
-            try:
-                async with asyncio.timeout(interval):
-                    await written.wait()
-                return
-            except TimeoutError:
-                if await changed():
-                    return
+        writes = self._writes
+        me = object()
+        try:
+            while self._writes == writes:
+                signal = self._signal
+                if changed is None or self._poller not in (None, me):
+                    await signal.wait()
+                    continue
+                self._poller = me
+                try:
+                    async with asyncio.timeout(interval):
+                        await signal.wait()
+                except TimeoutError:
+                    if await changed():
+                        self.written()
+        finally:
+            if self._poller is me:
+                self._poller = None
+                self._wake_all()

@@ -11,6 +11,9 @@ after id X never misses one that lands later with a smaller id.
 The counters are a cache of what the files say: each file keeps the highest id given when
 it was written (`last_event_id`), and the store raises the counters to that on opening, so
 ids are never reused even if the lock file is lost.
+
+The visible counter is also how live readers learn of other processes' writes
+(`changed`): a read of 8 bytes of a shared mapping, no file reloaded.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.records._file_lock import lock_file, unlock_file
 from fastapi_issues.storage.rules import EventDraft
 
@@ -40,8 +44,10 @@ EventEntry = tuple[Sequence[EventDraft], str | None, datetime]
 class FileEventJournal:
     """Numbers events for the files of one JSON store (see the module's docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, wake: EventWake | None = None) -> None:
         self.path = path
+        self._wake = wake
+        self._seen = 0  # the visible counter when `changed` last looked
         self._threads = threading.Lock()
         self._fd: int | None = None
         self._view: mmap.mmap | None = None
@@ -97,6 +103,11 @@ class FileEventJournal:
         """Readers may see every event up to `last_id` now."""
         if last_id > self._read(8):
             self._write(8, last_id)
+            # This process's waiters are woken now (from the writer's thread), so `changed`
+            # need not tell them again; what others published before is read with it.
+            self._seen = last_id
+            if self._wake is not None:
+                self._wake.written_soon()
 
     def raise_to(self, last_id: int) -> None:
         """Make both counters at least `last_id`, what the files say was given."""
@@ -104,10 +115,20 @@ class FileEventJournal:
             if last_id > self._read(0):
                 self._write(0, last_id)
             self.published(last_id)
+            self._seen = self._read(8)
 
     def visible(self) -> int:
         """The highest id a reader may show."""
         return self._read(8)
+
+    async def changed(self) -> bool:
+        """Whether the visible counter moved since last asked (by any process's write):
+        the cross-process check of `EventWake.wait`."""
+        visible = self._read(8)
+        if visible == self._seen:
+            return False
+        self._seen = visible
+        return True
 
     def decode(self, item: Any) -> EventOut:
         """An event as a file holds it."""

@@ -177,7 +177,7 @@ class JSONFileIssueStore(StoreLifecycle):
     ) -> None:
         self._clock = clock
         self._wake = EventWake()
-        self._journal = FileEventJournal(Path(f"{os.fspath(path)}.events.lock"))
+        self._journal = FileEventJournal(Path(f"{os.fspath(path)}.events.lock"), self._wake)
         self._file = DurableJSONArray(
             path,
             key=lambda issue: issue.id,
@@ -548,12 +548,10 @@ class JSONFileIssueStore(StoreLifecycle):
         return await self._file.prune_events(old) + await self._comments.prune_events(old)
 
     async def wait_for_events(self, after: int) -> None:
-        """Return once an event after `after` may be visible, asking every 50 ms; see
-        `EventStore`."""
-        await self._wake.wait(lambda: after, after, changed=lambda: self._newer_than(after))
-
-    async def _newer_than(self, after: int) -> bool:
-        return await self.last_event_id() > after
+        """Return once an event after `after` may be visible: at once for this process's
+        writes, within about 50 ms for others' (the journal's counter); see `EventStore`."""
+        journal = self._journal
+        await self._wake.wait(journal.visible, after, changed=journal.changed)
 
     # -- copying between stores ----------------------------------------------------------
 

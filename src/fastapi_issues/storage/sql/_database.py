@@ -185,6 +185,9 @@ class SQLDatabase:
         # answer is "none", not a driver error.
         self.nul_is_unstorable = self.dialect == "postgresql"
         self.ready = False
+        self.committed: Callable[[AsyncConnection], None] | None = None
+        """Told of each `transaction`'s connection once it has committed (the event log
+        wakes live readers with it)."""
         self._schema_lock = asyncio.Lock()
         self._direct: DirectSQL | None = direct_sql(
             engine, lambda connection: _set_up_sqlite_connection(connection, None)
@@ -204,6 +207,8 @@ class SQLDatabase:
                 yield conn
         except DATABASE_ERRORS as exc:
             raise_database_error(exc)
+        if self.committed is not None:
+            self.committed(conn)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

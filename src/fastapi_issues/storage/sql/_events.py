@@ -9,22 +9,30 @@ once the previous one's events are visible, so ids become visible in their order
 wait on each other only for that commit tail. SQLite serialises writers anyway; it runs the
 same statements. The counter is advanced by an upsert, so an empty counter table (a new
 database, or one a test emptied) starts again at 1 without a special case.
+
+Live readers are told: in this process once the write commits (`EventWake.written`), and
+on PostgreSQL in every process by a NOTIFY on the schema's channel (see `_listen.py`),
+sent by the same upsert (`pg_notify` in its RETURNING: no statement more) and delivered
+at the commit.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, func, select
+from sqlalchemy import Integer, Text, bindparam, cast, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_issues.schemas import EventOut
+from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.query import EventPage, EventQuery
 from fastapi_issues.storage.rules import EVENT_FIELDS, EventDraft, as_utc
 from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._listen import wake_channel
 from fastapi_issues.storage.sql._schema import EVENT_COLUMNS, issue_event_ids, issue_events
 from fastapi_issues.storage.sql._shared import ISSUE_VERSION
 
@@ -55,10 +63,14 @@ def _advance(db: SQLDatabase) -> Any:
     last id given out."""
     insert = db.insert_ignoring()
     statement = insert(issue_event_ids).values(id=1, last_id=bindparam("count"))
+    returned: list[Any] = [issue_event_ids.c.last_id]
+    if db.dialect == "postgresql":
+        channel = literal(wake_channel(db.schema), Text)
+        returned.append(func.pg_notify(channel, cast(issue_event_ids.c.last_id, Text)))
     return statement.on_conflict_do_update(
         index_elements=[issue_event_ids.c.id],
         set_={"last_id": issue_event_ids.c.last_id + statement.excluded.last_id},
-    ).returning(issue_event_ids.c.last_id)
+    ).returning(*returned)
 
 
 def event_row(event: EventOut) -> dict[str, Any]:
@@ -95,9 +107,19 @@ def event_from_row(row: Sequence[Any]) -> EventOut:
 class EventLog:
     """Records a write's events in its transaction, and reads the log (`EventStore`)."""
 
-    def __init__(self, db: SQLDatabase) -> None:
+    def __init__(self, db: SQLDatabase, wake: EventWake | None = None) -> None:
         self._db = db
         self._advance: Any = None
+        self._wake = wake
+        # The transactions that recorded events, until they commit (or are dropped).
+        self._recorded: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+        if wake is not None:
+            db.committed = self._committed
+
+    def _committed(self, conn: AsyncConnection) -> None:
+        if conn in self._recorded and self._wake is not None:
+            self._recorded.discard(conn)
+            self._wake.written()
 
     async def record(
         self,
@@ -116,6 +138,7 @@ class EventLog:
         first = int(last) - len(drafts) + 1
         events = [draft.numbered(first + i, actor, now) for i, draft in enumerate(drafts)]
         await conn.execute(issue_events.insert(), [event_row(event) for event in events])
+        self._recorded.add(conn)
         return events
 
     async def list_events(self, query: EventQuery) -> list[EventOut]:

@@ -36,6 +36,7 @@ from fastapi_issues.storage.sql._database import SQLDatabase, SQLStoreBase
 from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._issues import SQLIssues
 from fastapi_issues.storage.sql._labels import SQLLabels
+from fastapi_issues.storage.sql._listen import EventWatch
 
 __all__ = ["SQLIssueStore"]
 
@@ -80,8 +81,9 @@ class SQLIssueStore(SQLStoreBase):
         self._db = SQLDatabase(
             url_or_engine, branch="issues", schema=schema, auto_upgrade=auto_upgrade
         )
-        self._events = EventLog(self._db)
-        self._wake = EventWake()
+        wake = EventWake()
+        self._events = EventLog(self._db, wake)
+        self._watch = EventWatch(self._db.engine, schema, wake, self._events.last_event_id)
         self._issues = SQLIssues(self._db, clock, self._events)
         self._labels = SQLLabels(self._db, clock, self._events)
         self._comments = SQLComments(self._db, clock, self._events)
@@ -249,12 +251,16 @@ class SQLIssueStore(SQLStoreBase):
         return await self._events.prune_events(before=before)
 
     async def wait_for_events(self, after: int) -> None:
-        """Return once an event after `after` may be visible, asking every 50 ms; see
-        `EventStore`."""
-        await self._wake.wait(lambda: after, after, changed=lambda: self._newer_than(after))
+        """Return once an event after `after` may be visible: at once for this process's
+        writes; for others', on PostgreSQL when their NOTIFY arrives, on SQLite within about
+        50 ms (`PRAGMA data_version`); see `EventStore` and `_listen.py`."""
+        await self._watch.wait(after)
 
-    async def _newer_than(self, after: int) -> bool:
-        return await self.last_event_id() > after
+    async def aclose(self) -> None:
+        """Stop watching for other processes' events, then close the database connections
+        (unless the engine was passed in)."""
+        await self._watch.aclose()
+        await super().aclose()
 
     # -- copying between stores ----------------------------------------------------------
 
