@@ -21,6 +21,7 @@ from fastapi_issues import CommentCreate, IssueCreate, IssueUpdate
 from fastapi_issues.schemas import EventType
 from fastapi_issues.storage import JSONFileIssueStore
 from fastapi_issues.storage.query import EventQuery
+from tests.storage.remote_writer import RemoteWriter
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
 
@@ -242,3 +243,54 @@ async def _one_issue(folder: Path) -> Any:
         return await store.create(_new())
     finally:
         store.close()
+
+
+@pytest.mark.anyio
+async def test_a_write_in_another_process_wakes_a_waiter(tmp_path: Path) -> None:
+    path = tmp_path / "issues.json"
+    store = JSONFileIssueStore(path)
+    try:
+        await store.create(_new())
+        async with RemoteWriter("json", str(path)) as writer:
+            for _ in range(3):
+                seen = await store.last_event_id()
+                waiter = asyncio.create_task(store.wait_for_events(seen))
+                await asyncio.sleep(0.12)  # past a few of its checks: nothing new yet
+                assert not waiter.done()
+                await writer.write()
+                # About 50 ms (one check of the journal's counter); 0.5 s for a busy machine.
+                async with asyncio.timeout(0.5):
+                    await waiter
+                assert await store.last_event_id() > seen
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_waiters_check_the_journal_not_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty idle waiters cost one look at the journal's counter every 50 ms between
+    them: no file is read again, and the look is shared."""
+    store = JSONFileIssueStore(tmp_path / "issues.json")
+    try:
+        await store.create(_new())
+        seen = await store.last_event_id()
+        reads: list[str] = []
+        looks: list[float] = []
+        changed = store._journal.changed
+
+        async def counted() -> bool:
+            looks.append(time.monotonic())
+            return await changed()
+
+        for part in (store._file, store._comments):
+            monkeypatch.setattr(part, "fresh_records", lambda: reads.append("read"))
+        monkeypatch.setattr(store._journal, "changed", counted)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await asyncio.gather(*(store.wait_for_events(seen) for _ in range(20)))
+        assert reads == []
+        assert 3 <= len(looks) <= 12  # one look per ~50 ms in all, not one per waiter
+    finally:
+        await store.aclose()
