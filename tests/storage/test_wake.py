@@ -92,3 +92,22 @@ async def test_a_write_before_anyone_waited_from_another_thread_is_nothing() -> 
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
             await wake.wait(lambda: 0, 0)
+
+
+def test_a_store_outliving_its_event_loop_wakes_in_the_next() -> None:
+    wake = EventWake()
+
+    async def waited_and_left() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await wake.wait(lambda: 0, 0, changed=Check(), interval=0.005)
+
+    async def woken() -> None:
+        waiter = asyncio.create_task(wake.wait(lambda: 0, 0))
+        await asyncio.sleep(0.01)
+        wake.written()
+        async with asyncio.timeout(1):
+            await waiter
+
+    asyncio.run(waited_and_left())
+    asyncio.run(woken())

@@ -58,7 +58,11 @@ class EventWake:
         """Wait until `newest()` is above `after`, a write in this process, or `changed()`
         says another process wrote (asked every `interval` seconds by one of the waiters).
         Unbounded: callers bound it with `asyncio.timeout`."""
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A store may outlive its event loop (a test client's, say): start afresh in
+            # this one, as an asyncio.Event serves the loop it first waited in only.
+            self._loop, self._signal, self._poller = loop, asyncio.Event(), None
         if newest() > after:
             return
         writes = self._writes

@@ -5,6 +5,7 @@ connection that comes back after it drops."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,36 @@ async def test_stores_of_other_schemas_are_not_woken(
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{postgres_schema}_2" CASCADE'))
         await engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_store_used_from_one_event_loop_then_another_listens_in_each(postgres_url: str) -> None:
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    store = SQLIssueStore(postgres_url, schema=schema)
+    other = SQLIssueStore(postgres_url, schema=schema)
+
+    async def woken_by_the_other(earlier: int | None = None) -> int:
+        seen = await store.last_event_id()
+        with pytest.raises(TimeoutError):  # starts listening
+            async with asyncio.timeout(0.1):
+                await store.wait_for_events(seen)
+        pid = await _listener_pid(postgres_url, schema, other_than=earlier)
+        waiter = asyncio.create_task(store.wait_for_events(seen))
+        await other.create(_new())
+        async with asyncio.timeout(2):
+            await waiter
+        await store.engine.dispose()
+        await other.engine.dispose()
+        return pid
+
+    asyncio.run(woken_by_the_other(asyncio.run(woken_by_the_other())))
+
+    async def close() -> None:
+        await store.aclose()
+        await other.aclose()
+        engine = create_async_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+    asyncio.run(close())

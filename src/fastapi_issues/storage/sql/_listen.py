@@ -175,7 +175,13 @@ class _Listener:
 
     async def start(self) -> bool:
         """Start listening if not yet (waiting for the first attempt); whether it is."""
-        if self._task is None and not self._closed:
+        if self._closed:
+            return False
+        task = self._task
+        if task is not None and task.get_loop() is not asyncio.get_running_loop():
+            # The loop it ran in is gone (a store may outlive a test client's loop).
+            self._task, self.listening, self._first_try = None, False, asyncio.Event()
+        if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"LISTEN {self._channel}")
         await self._first_try.wait()
         return self.listening
