@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fastapi_issues import IssueCreate
+from fastapi_issues import IssueCreate, IssueUpdate, LabelCreate
+from fastapi_issues.storage.errors import StaleVersion
 from fastapi_issues.storage.query import EventQuery
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._listen import listener_name, wake_channel
@@ -221,3 +222,24 @@ def test_a_store_used_from_one_event_loop_then_another_listens_in_each(postgres_
         await engine.dispose()
 
     asyncio.run(close())
+
+
+async def test_this_process_s_commits_wake_without_any_check(
+    store: SQLIssueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wake of this process's writes comes from the commit itself, and only from a
+    commit that recorded events: neither data_version nor a notification is needed."""
+    wake = store._events._wake
+    assert wake is not None
+    monkeypatch.setattr(store._watch, "wait", lambda after: wake.wait(lambda: after, after))
+    issue = await store.create(_new())
+    seen = await store.last_event_id()
+    waiter = asyncio.create_task(store.wait_for_events(seen))
+    with pytest.raises(StaleVersion):  # rolled back: no event, no wake
+        await store.update(issue.id, IssueUpdate(title="Edited"), expected_version=99)
+    await store.create_label(LabelCreate(name="bug"))  # committed, but no event
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    await store.update(issue.id, IssueUpdate(title="Edited"))
+    async with asyncio.timeout(0.5):
+        await waiter
