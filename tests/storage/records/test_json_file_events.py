@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fastapi_issues import CommentCreate, IssueCreate, IssueUpdate
+from fastapi_issues import CommentCreate, IssueCreate, IssueUpdate, LabelCreate
 from fastapi_issues.schemas import EventType
 from fastapi_issues.storage import JSONFileIssueStore
 from fastapi_issues.storage.query import EventQuery
@@ -292,5 +292,29 @@ async def test_waiters_check_the_journal_not_the_files(
                 await asyncio.gather(*(store.wait_for_events(seen) for _ in range(20)))
         assert reads == []
         assert 3 <= len(looks) <= 12  # one look per ~50 ms in all, not one per waiter
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_this_process_s_writes_wake_without_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = JSONFileIssueStore(tmp_path / "issues.json")
+    try:
+        issue = await store.create(_new())
+
+        async def never() -> bool:
+            return False
+
+        monkeypatch.setattr(store._journal, "changed", never)
+        seen = await store.last_event_id()
+        waiter = asyncio.create_task(store.wait_for_events(seen))
+        await store.create_label(LabelCreate(name="bug"))  # no event
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        await store.update(issue.id, IssueUpdate(title="Edited title"))
+        async with asyncio.timeout(0.5):
+            await waiter
     finally:
         await store.aclose()
