@@ -34,6 +34,7 @@ _CHANNEL = "fastapi_issues_events"
 _NAME_BYTES = 63  # PostgreSQL's longest identifier
 _FIRST_PAUSE = 0.05
 _LONGEST_PAUSE = 5.0
+_STEADY = 5.0  # a connection up this long dropped by chance: reconnect without a pause
 _PING_EVERY = 30.0  # a connection lost without a word shows up at the next ping
 
 
@@ -197,25 +198,29 @@ class _Listener:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _LONGEST_PAUSE)
                 continue
+            opened = asyncio.get_running_loop().time()
             try:
                 await self._listen(connection)
-                pause = _FIRST_PAUSE
             except Exception as exc:  # the connection went: open another
                 _log.warning("LISTEN for events stopped (%s): reconnecting", exc)
             finally:
                 was_listening, self.listening = self.listening, False
                 self._first_try.set()
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(connection.close(timeout=1))
+                    await connection.close(timeout=1)
             if was_listening:
                 # Readers fall back to polling meanwhile; the log holds what they missed.
                 self._wake.written()
-            await asyncio.sleep(0 if was_listening else pause)
+                if asyncio.get_running_loop().time() - opened > _STEADY:
+                    pause = _FIRST_PAUSE
+                    continue  # at once: it was up a while, so the server likely is
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
     async def _listen(self, connection: Any) -> None:
         dropped = asyncio.Event()
         connection.add_termination_listener(lambda _: dropped.set())
-        await connection.execute(f"SET application_name = '{self._name}'")
+        await connection.execute("SELECT set_config('application_name', $1, false)", self._name)
         await connection.add_listener(self._channel, self._notified)
         first = not self._first_try.is_set()
         self.listening = True
