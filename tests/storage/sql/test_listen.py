@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_issues import IssueCreate, IssueUpdate, LabelCreate
@@ -20,6 +21,7 @@ from fastapi_issues.storage.query import EventQuery
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._listen import listener_name, wake_channel
 from tests.storage.remote_writer import RemoteWriter
+from tests.tcp_proxy import TCPProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -243,3 +245,41 @@ async def test_this_process_s_commits_wake_without_any_check(
     await store.update(issue.id, IssueUpdate(title="Edited"))
     async with asyncio.timeout(0.5):
         await waiter
+
+
+@pytest.mark.postgres
+async def test_the_listener_retries_with_growing_pauses_while_the_database_is_down(
+    postgres_url: str, postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = make_url(postgres_url)
+    proxy = TCPProxy(database.host or "127.0.0.1", database.port or 5432)
+    await proxy.accept()
+    through = database.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    store = SQLIssueStore(through, schema=postgres_schema)
+    other = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        await store.create(_new())
+        seen = await store.last_event_id()
+        waiter = asyncio.create_task(store.wait_for_events(seen))
+        pid = await _listener_pid(postgres_url, postgres_schema)
+        await proxy.refuse()
+        proxy.cut()
+        async with asyncio.timeout(1):  # the drop wakes readers, to read the log again
+            await waiter
+        caplog.clear()
+        await asyncio.sleep(1.5)
+        # Pauses of 0.05, 0.1, 0.2, 0.4, 0.8 s: a handful of attempts, not one per 50 ms.
+        attempts = [r for r in caplog.records if "LISTEN for events" in r.getMessage()]
+        assert 2 <= len(attempts) <= 7
+        await proxy.accept()
+        await _listener_pid(postgres_url, postgres_schema, other_than=pid)
+        seen = await store.last_event_id()
+        waiter = asyncio.create_task(store.wait_for_events(seen))
+        await asyncio.sleep(0.05)
+        await other.create(_new())
+        async with asyncio.timeout(2):
+            await waiter
+    finally:
+        await other.aclose()
+        await store.aclose()
+        await proxy.aclose()
