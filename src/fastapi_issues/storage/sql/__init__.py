@@ -5,9 +5,10 @@ Needs the `sql` extra (SQLAlchemy and aiosqlite), plus `postgres` (asyncpg) for 
 `SQLIssueStore` is made of parts over one `SQLDatabase`: the issues (`_issues`, with the
 list statements in `_issue_list`), the labels (`_labels`) and the comments (`_comments`),
 which share how an issue is read (`_shared`) and the event log each write records to
-(`_events`). The tables are in `_schema`; `_direct` runs single statements on the driver's
-own connections, and `_errors` turns database failures into `StorageError`s that show no
-parameters.
+(`_events`); live readers learn of other processes' events through `_listen` (SQLite's
+`data_version`, PostgreSQL's LISTEN/NOTIFY). The tables are in `_schema`; `_direct` runs
+single statements on the driver's own connections, and `_errors` turns database failures
+into `StorageError`s that show no parameters.
 
 Besides the store, this is what another SQL store in the same database builds on (as
 `fastapi_issues.auth.sql.SQLUserStore` does): the database object and store base, the
