@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from fastapi_issues import IssueCreate, IssueQuery, IssueStatus, IssueUpdate, StorageError
 from fastapi_issues.storage.sql import SQLIssueStore
-from fastapi_issues.storage.sql._direct import _AsyncpgDirect, direct_sql
+from fastapi_issues.storage.sql._direct import _AsyncpgDirect, direct_sql, write
 
 pytestmark = pytest.mark.anyio
 
@@ -119,14 +119,14 @@ async def test_sqlite_errors_on_read_and_write_are_storage_errors(
 ) -> None:
     runner = _runner(sqlite_engine)
     try:
-        assert await runner.write(insert(_numbers), {"n": 1}) == 1
+        assert await write(runner, insert(_numbers), {"n": 1}) == 1
         with pytest.raises(StorageError, match="UNIQUE"):
-            await runner.write(insert(_numbers), {"n": 1})
+            await write(runner, insert(_numbers), {"n": 1})
         missing = Table("missing", MetaData(), Column("n", Integer))
         with pytest.raises(StorageError, match="no such table"):
             await runner.fetch(select(missing.c.n), {})
         # Both connections still work after their errors.
-        assert await runner.write(insert(_numbers), {"n": 2}) == 1
+        assert await write(runner, insert(_numbers), {"n": 2}) == 1
         assert await runner.fetch(select(_numbers.c.n).order_by(_numbers.c.n), {}) == [(1,), (2,)]
     finally:
         await runner.aclose()
@@ -150,7 +150,7 @@ async def test_sqlite_aclose_closes_both_connections_and_the_write_thread(
     await sqlite_engine.dispose()  # only the runner's own connections stay open
     before = set(threading.enumerate())
     runner = _runner(sqlite_engine)
-    assert await runner.write(insert(_numbers), {"n": 1}) == 1
+    assert await write(runner, insert(_numbers), {"n": 1}) == 1
     assert await runner.fetch(select(_numbers.c.n), {}) == [(1,)]
     database = tmp_path / "direct.db"
     assert len(_open_files(database)) >= 2  # a reader and a writer
@@ -186,9 +186,9 @@ async def test_a_postgres_statement_error_gives_the_connection_back(
         backend = await runner.fetch(_BACKEND, {})
         with pytest.raises(StorageError, match="division by zero"):
             await runner.fetch(text("SELECT 1 / 0"), {})
-        assert await runner.write(insert(_numbers), {"n": 1}) == 1
+        assert await write(runner, insert(_numbers), {"n": 1}) == 1
         with pytest.raises(StorageError, match="duplicate key"):
-            await runner.write(insert(_numbers), {"n": 1})
+            await write(runner, insert(_numbers), {"n": 1})
         assert await runner.fetch(_BACKEND, {}) == backend
     finally:
         await runner.aclose()
@@ -297,12 +297,12 @@ async def test_a_postgres_write_returns_the_rows_it_touched(
     runner = _runner(postgres_engine)
     try:
         for n in (1, 2, 3):
-            assert await runner.write(insert(_numbers), {"n": n}) == 1  # "INSERT 0 1"
-        assert await runner.write(update(_numbers).values(n=_numbers.c.n + 10), {}) == 3
-        assert await runner.write(delete(_numbers).where(_numbers.c.n > 12), {}) == 1
-        assert await runner.write(delete(_numbers).where(_numbers.c.n > 99), {}) == 0
+            assert await write(runner, insert(_numbers), {"n": n}) == 1  # "INSERT 0 1"
+        assert await write(runner, update(_numbers).values(n=_numbers.c.n + 10), {}) == 3
+        assert await write(runner, delete(_numbers).where(_numbers.c.n > 12), {}) == 1
+        assert await write(runner, delete(_numbers).where(_numbers.c.n > 99), {}) == 0
         # A status without a count ("CREATE TABLE") touched no rows.
-        assert await runner.write(text(f'CREATE TABLE "{postgres_schema}".other (n int)'), {}) == 0
+        assert await write(runner, text(f'CREATE TABLE "{postgres_schema}".other (n int)'), {}) == 0
     finally:
         await runner.aclose()
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_issues.schemas import CommentCreate, CommentOut, CommentUpdate
 from fastapi_issues.storage.clock import Clock
@@ -20,7 +19,7 @@ from fastapi_issues.storage.errors import (
 )
 from fastapi_issues.storage.query import CommentPage
 from fastapi_issues.storage.rules import check_comment_version, comment_event, new_comment
-from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._database import SQLConnection, SQLDatabase
 from fastapi_issues.storage.sql._events import EventLog
 from fastapi_issues.storage.sql._schema import COMMENT_COLUMNS, comments, issues
 from fastapi_issues.storage.sql._shared import (
@@ -55,6 +54,7 @@ _COMMENT_DELETE = (
     .returning(*COMMENT_COLUMNS)
 )
 _COMMENT_DELETE_AT_VERSION = _COMMENT_DELETE.where(comments.c.version == bindparam("match_version"))
+_INSERT = insert(comments)
 _COMMENT_FIELDS = tuple(column.name for column in COMMENT_COLUMNS)
 
 
@@ -111,9 +111,9 @@ class SQLComments:
         if self._db.unstorable(issue_id):
             raise IssueNotFound(issue_id)
         comment = new_comment(issue_id, data, author, self._clock())
-        async with self._db.transaction() as conn:
+        async with self._db.writing() as conn:
             try:
-                await conn.execute(insert(comments), comment.model_dump())
+                await conn.execute(_INSERT, comment.model_dump())
             except IntegrityError:
                 # The foreign key: there is no such issue (or it was just deleted).
                 raise IssueNotFound(issue_id) from None
@@ -122,7 +122,7 @@ class SQLComments:
 
     async def _record(
         self,
-        conn: AsyncConnection,
+        conn: SQLConnection,
         before: CommentOut | None,
         after: CommentOut | None,
         actor: str | None,
@@ -182,7 +182,7 @@ class SQLComments:
                 "new_body": edited.body,
                 "new_updated_at": edited.updated_at,
             }
-            async with self._db.transaction() as conn:
+            async with self._db.writing() as conn:
                 result = await conn.execute(_COMMENT_UPDATE, params)
                 if result.rowcount:
                     await self._record(conn, comment, edited, actor, edited.updated_at)
@@ -207,7 +207,7 @@ class SQLComments:
             else:
                 statement = _COMMENT_DELETE_AT_VERSION
                 params["match_version"] = expected_version
-            async with self._db.transaction() as conn:
+            async with self._db.writing() as conn:
                 gone = (await conn.execute(statement, params)).first()
                 if gone is not None:
                     await self._record(conn, _comment(gone), None, actor, self._clock())

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Executable, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -112,10 +112,19 @@ def async_url(url: str | URL) -> URL:
     return parsed
 
 
+class SQLConnection(Protocol):
+    """What a write transaction's statements run on: SQLAlchemy's `AsyncConnection`, or
+    the direct path's connection (`_direct.DirectConnection`), which answers the same
+    questions of its results."""
+
+    async def execute(self, statement: Executable, params: Any = None, /) -> Any: ...
+
+
 class SQLDatabase:
     """An engine, set up for the stores, the migration of one store's tables, and the ways
-    the stores' parts run statements on it: `fetch` and `write` for one statement (the
-    direct path where the driver has one), `transaction` and `reading` for several.
+    the stores' parts run statements on it: `fetch` for one read and `writing` for a write
+    transaction (the direct path where the driver has one), `transaction` and `reading` for
+    the rest.
 
     Engines made here belong to this object and are disposed by `aclose`; an engine passed in
     belongs to the caller, who disposes it.
@@ -185,9 +194,9 @@ class SQLDatabase:
         # answer is "none", not a driver error.
         self.nul_is_unstorable = self.dialect == "postgresql"
         self.ready = False
-        self.committed: Callable[[AsyncConnection], None] | None = None
-        """Told of each `transaction`'s connection once it has committed (the event log
-        wakes live readers with it)."""
+        self.committed: Callable[[SQLConnection], None] | None = None
+        """Told of each `transaction`'s or `writing`'s connection once it has committed
+        (the event log wakes live readers with it)."""
         self._schema_lock = asyncio.Lock()
         self._direct: DirectSQL | None = direct_sql(
             engine, lambda connection: _set_up_sqlite_connection(connection, None)
@@ -243,18 +252,26 @@ class SQLDatabase:
         except DATABASE_ERRORS as exc:
             raise_database_error(exc)
 
-    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        """Run one write as its own transaction; how many rows it touched."""
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[SQLConnection]:
+        """A write transaction, committed unless the block raises: on the driver's own
+        connection where there is a direct path (fewer layers per statement, each statement
+        compiled once), else `transaction()`. A constraint the database refuses is raised
+        as SQLAlchemy's `IntegrityError` either way; `StorageError` when the database fails.
+        """
+        if self._direct is None:
+            async with self.transaction() as conn:
+                yield conn
+            return
         if not self.ready:
             await self.ensure_schema()
-        if self._direct is not None:
-            return await self._direct.write(statement, params)
         try:
-            async with self.statement_engine.begin() as conn:
-                result = await conn.execute(statement, params)
+            async with self._direct.transaction() as direct:
+                yield direct
         except DATABASE_ERRORS as exc:
             raise_database_error(exc)
-        return result.rowcount
+        if self.committed is not None:
+            self.committed(direct)
 
     async def ensure_schema(self) -> None:
         """Check (and create or upgrade) the tables once per process, on first use."""

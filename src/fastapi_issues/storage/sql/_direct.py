@@ -8,37 +8,62 @@ call. Each statement is compiled once per dialect; its parameters and result col
 through the same type processors SQLAlchemy would use.
 
 - SQLite: reads run on the calling (event loop) thread on a connection of their own, which
-  in WAL mode never waits for writers; writes run one at a time in a thread of their own,
-  so a commit's fsync never blocks the loop.
-- PostgreSQL with asyncpg: reads and writes run on asyncpg connections taken from the
-  engine's pool and kept for reuse, in autocommit.
+  in WAL mode never waits for writers. Write transactions take turns on one writer
+  connection: `BEGIN IMMEDIATE` (which may wait for another process's write) and `COMMIT`
+  (which fsyncs) run in a thread of their own, so neither blocks the loop; the statements
+  between them, which hold the write lock and wait for nothing, run on the loop.
+- PostgreSQL with asyncpg: reads, and write transactions, run on asyncpg connections taken
+  from the engine's pool and kept for reuse; a read is its own transaction (autocommit).
+
+A write transaction (`DirectSQL.transaction`) gives a `DirectConnection`, whose `execute`
+answers what the stores ask of SQLAlchemy's results (`rowcount`, `first`, `all`,
+`scalar_one`, `scalars`); a list of parameter sets runs the statement once per set
+(executemany). A constraint the database refuses is raised as SQLAlchemy's `IntegrityError`,
+as the engine would (the stores catch it); any other failure as `StorageError`, by
+`_errors.raise_database_error`.
 - Any other driver: `direct_sql` returns None and the stores use the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from fastapi_issues.storage.sql._errors import raise_database_error
 
-__all__ = ["DirectSQL", "direct_sql"]
+__all__ = ["DirectConnection", "DirectResult", "DirectSQL", "direct_sql"]
 
 Row = Sequence[Any]
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _Processor = Callable[[Any], Any]
+# Statements compiled and kept: the stores' own are a few dozen; the bound keeps one built
+# per call (a rare path) from holding memory for good.
+_COMPILED_KEPT = 512
 
 
 class _Compiled:
     """A statement's SQL for one dialect, its parameters' order and its type processors."""
 
-    __slots__ = ("_compiled", "_expanding", "binds", "defaults", "names", "results", "sql")
+    __slots__ = (
+        "_compiled",
+        "_expanding",
+        "binds",
+        "defaults",
+        "names",
+        "results",
+        "returns_rows",
+        "sql",
+    )
 
     def __init__(
         self, statement: Any, keys: Sequence[str], dialect: Dialect, schema_map: Any
@@ -65,6 +90,7 @@ class _Compiled:
         if columns is None:  # a write; with RETURNING, the columns it returns
             returning = getattr(statement, "_returning", ())
             columns = returning
+        self.returns_rows = bool(getattr(statement, "is_select", False) or len(columns))
         # (position, converter) of the result columns that need converting, only.
         self.results: list[tuple[int, _Processor]] = []
         for position, column in enumerate(columns):
@@ -102,16 +128,78 @@ class _Compiled:
         return rows
 
 
+class DirectResult:
+    """What a statement of a write transaction returned: its rows (those a SELECT or a
+    RETURNING gives) and how many rows it touched."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> list[Row]:
+        return self._rows
+
+    def first(self) -> Row | None:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise ValueError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0][0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self._rows]
+
+
+class DirectConnection(Protocol):
+    async def execute(self, statement: Executable, params: Params | None = None) -> DirectResult:
+        """Run `statement` in the transaction (once per parameter set given in a list)."""
+        ...
+
+
 class DirectSQL(Protocol):
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> list[Row]:
         """The rows a read returns."""
         ...
 
-    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        """Run one write as its own transaction; how many rows it touched."""
+    def transaction(self) -> AbstractAsyncContextManager[DirectConnection]:
+        """A write transaction, committed unless the block raises."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def write(direct: DirectSQL, statement: Executable, params: Mapping[str, Any]) -> int:
+    """Run one write as its own transaction; how many rows it touched."""
+    try:
+        async with direct.transaction() as conn:
+            return (await conn.execute(statement, params)).rowcount
+    except IntegrityError as exc:
+        raise_database_error(exc)
+
+
+def _refused(exc: BaseException, sql: str, integrity: type[BaseException]) -> NoReturn:
+    if isinstance(exc, integrity):
+        # As the engine raises it: a store turns it into its own error (a duplicate name).
+        raise IntegrityError(sql, None, exc) from exc
+    raise_database_error(exc, sql)
+
+
+def _parameter_sets(
+    params: Params | None,
+) -> tuple[Mapping[str, Any], list[Mapping[str, Any]] | None]:
+    """The parameters that pick the compiled form, and all sets when there are several."""
+    if params is None:
+        return {}, None
+    if isinstance(params, Mapping):
+        return params, None
+    many = list(params)
+    return (many[0] if many else {}), many
 
 
 class _Statements:
@@ -126,6 +214,8 @@ class _Statements:
         entry = self._compiled.get(key)
         if entry is None or entry[0] is not statement:
             compiled = _Compiled(statement, key[1], self._dialect, self._schema_map)
+            if len(self._compiled) >= _COMPILED_KEPT:
+                del self._compiled[next(iter(self._compiled))]
             entry = self._compiled[key] = (statement, compiled)
         return entry[1]
 
@@ -146,6 +236,8 @@ class _SQLiteDirect:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fastapi-issues-sqlite")
+        # One write transaction at a time on the writer connection.
+        self._turn = asyncio.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit: each statement is its own transaction, and a read sees every commit.
@@ -166,18 +258,34 @@ class _SQLiteDirect:
             raise_database_error(exc, sql)
         return compiled.rows(raw_rows)
 
-    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        sql, arguments = self._statements.get(statement, params).arguments(params)
+    def _begin(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self._writer = self._connect()
+        # IMMEDIATE takes the write lock now, waiting out another writer (busy timeout),
+        # rather than at the first write after reads, where waiting could only deadlock.
+        self._writer.execute("BEGIN IMMEDIATE")
+        return self._writer
 
-        def run() -> int:
-            if self._writer is None:
-                self._writer = self._connect()
-            return self._writer.execute(sql, arguments).rowcount
-
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
-        except sqlite3.Error as exc:
-            raise_database_error(exc, sql)
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DirectConnection]:
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            try:
+                writer = await loop.run_in_executor(self._write_thread, self._begin)
+            except sqlite3.Error as exc:
+                raise_database_error(exc, "BEGIN")
+            try:
+                yield _SQLiteTransaction(writer, self._statements)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    writer.execute("ROLLBACK")  # no fsync: quick enough for the loop
+                raise
+            try:
+                await loop.run_in_executor(self._write_thread, writer.execute, "COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    writer.execute("ROLLBACK")
+                raise_database_error(exc, "COMMIT")
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -188,6 +296,62 @@ class _SQLiteDirect:
         if writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._write_thread, writer.close)
         self._write_thread.shutdown(wait=False)
+
+
+class _SQLiteTransaction:
+    __slots__ = ("_connection", "_statements")
+
+    def __init__(self, connection: sqlite3.Connection, statements: _Statements) -> None:
+        self._connection = connection
+        self._statements = statements
+
+    async def execute(self, statement: Executable, params: Params | None = None) -> DirectResult:
+        first, many = _parameter_sets(params)
+        if many == []:
+            return DirectResult([], 0)
+        compiled = self._statements.get(statement, first)
+        sql, arguments = compiled.arguments(first)
+        try:
+            if many is not None and len(many) > 1:
+                rows = [compiled.arguments(one)[1] for one in many]
+                cursor = self._connection.executemany(sql, rows)
+                return DirectResult([], cursor.rowcount)
+            cursor = self._connection.execute(sql, arguments)
+            raw = cursor.fetchall() if compiled.returns_rows else []
+        except sqlite3.Error as exc:
+            _refused(exc, sql, sqlite3.IntegrityError)
+        return DirectResult(compiled.rows(raw), cursor.rowcount)
+
+
+class _AsyncpgTransaction:
+    __slots__ = ("_connection", "_integrity", "_statements")
+
+    def __init__(
+        self, connection: Any, statements: _Statements, integrity: type[BaseException]
+    ) -> None:
+        self._connection = connection
+        self._statements = statements
+        self._integrity = integrity
+
+    async def execute(self, statement: Executable, params: Params | None = None) -> DirectResult:
+        first, many = _parameter_sets(params)
+        if many == []:
+            return DirectResult([], 0)
+        compiled = self._statements.get(statement, first)
+        sql, arguments = compiled.arguments(first)
+        try:
+            if many is not None and len(many) > 1:
+                sets = [compiled.arguments(one)[1] for one in many]
+                await self._connection.executemany(sql, sets)
+                return DirectResult([], len(sets))
+            if compiled.returns_rows:
+                raw = await self._connection.fetch(sql, *arguments)
+                return DirectResult(compiled.rows(raw), len(raw))
+            status: str = await self._connection.execute(sql, *arguments)
+        except self._integrity as exc:
+            _refused(exc, sql, self._integrity)
+        count = status.rsplit(" ", 1)[-1]
+        return DirectResult([], int(count) if count.isdigit() else 0)
 
 
 class _AsyncpgDirect:
@@ -205,6 +369,7 @@ class _AsyncpgDirect:
         self._idle: list[Any] = []
         self._broken = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
         self._errors = (asyncpg.PostgresError, *self._broken)
+        self._integrity: type[BaseException] = asyncpg.IntegrityConstraintViolationError
 
     async def _run(self, statement: Executable, params: Mapping[str, Any], method: str) -> Any:
         sql, arguments = self._statements.get(statement, params).arguments(params)
@@ -252,10 +417,44 @@ class _AsyncpgDirect:
         raw_rows = await self._run(statement, params, "fetch")
         return self._statements.get(statement, params).rows(raw_rows)
 
-    async def write(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        status: str = await self._run(statement, params, "execute")
-        count = status.rsplit(" ", 1)[-1]
-        return int(count) if count.isdigit() else 0
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DirectConnection]:
+        pooled = await self._open_connection()
+        connection = pooled.driver_connection
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+        except self._broken as exc:
+            pooled.invalidate()
+            raise_database_error(exc, "BEGIN")
+        except BaseException:
+            pooled.invalidate()
+            raise
+        try:
+            yield _AsyncpgTransaction(connection, self._statements, self._integrity)
+            await transaction.commit()
+        except self._broken as exc:
+            pooled.invalidate()
+            raise_database_error(exc)
+        except self._errors as exc:
+            await self._roll_back(pooled, transaction)
+            raise_database_error(exc)
+        except (Exception, asyncio.CancelledError):
+            await self._roll_back(pooled, transaction)
+            raise
+        except BaseException:
+            pooled.invalidate()
+            raise
+        self._give_back(pooled)
+
+    async def _roll_back(self, pooled: Any, transaction: Any) -> None:
+        # Given back only once rolled back; a connection that cannot be is given up.
+        try:
+            await asyncio.shield(transaction.rollback())
+        except BaseException:
+            pooled.invalidate()
+            return
+        self._give_back(pooled)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []

@@ -24,14 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Text, bindparam, cast, delete, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_issues.schemas import EventOut
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.query import EventPage, EventQuery
 from fastapi_issues.storage.rules import EVENT_FIELDS, EventDraft, as_utc
-from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._database import SQLConnection, SQLDatabase
 from fastapi_issues.storage.sql._listen import wake_channel
 from fastapi_issues.storage.sql._schema import EVENT_COLUMNS, issue_event_ids, issue_events
 from fastapi_issues.storage.sql._shared import ISSUE_VERSION
@@ -55,6 +54,7 @@ _TIMELINE_COUNT = (
 # The counter, not the newest row: after a prune empties the log, the last id given stays
 # the place a live reader starts from.
 _LAST_ID = select(func.coalesce(select(issue_event_ids.c.last_id).scalar_subquery(), 0))
+_INSERT = issue_events.insert()
 _PRUNE = delete(issue_events).where(issue_events.c.created_at < bindparam("before"))
 
 
@@ -112,18 +112,18 @@ class EventLog:
         self._advance: Any = None
         self._wake = wake
         # The transactions that recorded events, until they commit (or are dropped).
-        self._recorded: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+        self._recorded: weakref.WeakSet[SQLConnection] = weakref.WeakSet()
         if wake is not None:
             db.committed = self._committed
 
-    def _committed(self, conn: AsyncConnection) -> None:
+    def _committed(self, conn: SQLConnection) -> None:
         if conn in self._recorded and self._wake is not None:
             self._recorded.discard(conn)
             self._wake.written()
 
     async def record(
         self,
-        conn: AsyncConnection,
+        conn: SQLConnection,
         drafts: Sequence[EventDraft],
         actor: str | None,
         now: datetime,
@@ -137,7 +137,7 @@ class EventLog:
         last = (await conn.execute(self._advance, {"count": len(drafts)})).scalar_one()
         first = int(last) - len(drafts) + 1
         events = [draft.numbered(first + i, actor, now) for i, draft in enumerate(drafts)]
-        await conn.execute(issue_events.insert(), [event_row(event) for event in events])
+        await conn.execute(_INSERT, [event_row(event) for event in events])
         self._recorded.add(conn)
         return events
 

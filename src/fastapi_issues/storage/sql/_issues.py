@@ -50,6 +50,10 @@ from fastapi_issues.storage.sql._shared import (
 )
 
 _INSERT = insert(issues)
+_INSERT_ASSIGNEES = insert(issue_assignees)
+_DELETE_ASSIGNEES = delete(issue_assignees).where(
+    issue_assignees.c.issue_id == bindparam("match_id")
+)
 # Executed with the changed columns as parameters, which become its SET clause.
 _UPDATE = update(issues).where(
     issues.c.id == bindparam("match_id"), issues.c.version == bindparam("match_version")
@@ -91,11 +95,11 @@ class SQLIssues:
     async def create(self, data: IssueCreate, *, reporter: str | None = None) -> IssueOut:
         """See `IssueStore.create`; records `issue.created`, by the reporter."""
         issue = new_issue(data, reporter, self._clock())
-        async with self._db.transaction() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(_INSERT, issue_row(issue))
             if issue.assignees:
                 rows = _assignee_rows(issue.id, issue.assignees)
-                await conn.execute(insert(issue_assignees), rows)
+                await conn.execute(_INSERT_ASSIGNEES, rows)
             await self._events.record(conn, issue_events(None, issue), reporter, issue.created_at)
         return issue
 
@@ -184,16 +188,14 @@ class SQLIssues:
             params["match_id"] = issue_id
             params["match_version"] = current.version
             # The update comes first: on SQLite it takes the write lock before anything else.
-            async with self._db.transaction() as conn:
+            async with self._db.writing() as conn:
                 if not (await conn.execute(_UPDATE, params)).rowcount:
                     continue
                 if "assignees" in altered:
-                    await conn.execute(
-                        delete(issue_assignees).where(issue_assignees.c.issue_id == issue_id)
-                    )
+                    await conn.execute(_DELETE_ASSIGNEES, {"match_id": issue_id})
                     if updated.assignees:
                         rows = _assignee_rows(issue_id, updated.assignees)
-                        await conn.execute(insert(issue_assignees), rows)
+                        await conn.execute(_INSERT_ASSIGNEES, rows)
                 # Matched at its version, `current` is the state before: no read needed.
                 await self._events.record(conn, issue_events(current, updated), actor, now)
             return updated
@@ -210,7 +212,7 @@ class SQLIssues:
         if expected_version is not None:
             statement = _DELETE_AT_VERSION
             params["match_version"] = expected_version
-        async with self._db.transaction() as conn:
+        async with self._db.writing() as conn:
             deleted = (await conn.execute(statement, params)).rowcount
             if deleted:
                 drafts = [EventDraft(EventType.ISSUE_DELETED, issue_id)]

@@ -14,7 +14,6 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Row, Text, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -22,7 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from fastapi_issues.schemas import IssueOut
 from fastapi_issues.storage.errors import IssueNotFound, StorageError
 from fastapi_issues.storage.rules import as_utc, label_sort_key
-from fastapi_issues.storage.sql._database import SQLDatabase
+from fastapi_issues.storage.sql._database import SQLConnection, SQLDatabase
 from fastapi_issues.storage.sql._schema import (
     ISSUE_COLUMNS,
     PRIORITY_RANK,
@@ -187,7 +186,7 @@ async def read_issue(db: SQLDatabase, issue_id: str) -> IssueOut:
     return issue_from_row(rows[0])
 
 
-async def issue_on(conn: AsyncConnection, issue_id: str) -> IssueOut | None:
+async def issue_on(conn: SQLConnection, issue_id: str) -> IssueOut | None:
     """The issue `issue_id` as `conn`'s transaction sees it, or None."""
     row = (await conn.execute(SELECT_ISSUE, {"match_id": issue_id})).first()
     return None if row is None else issue_from_row(row)
