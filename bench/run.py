@@ -38,7 +38,8 @@ STORES = ("json", "sqlite", "postgres")
 JSON_MAX_SIZE = 10_000
 DEMO_USER = ("johndoe", "secret")
 LOGINS_IN_FLIGHT = 8
-BENCH_DATABASE = "fastapi_issues_bench"
+# Overridable, so that two runs on one PostgreSQL server keep out of each other's way.
+BENCH_DATABASE = os.environ.get("FASTAPI_ISSUES_BENCH_DATABASE", "fastapi_issues_bench")
 
 
 @dataclass
