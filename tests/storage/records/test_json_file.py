@@ -60,7 +60,7 @@ def new(title: str = "Some issue") -> IssueCreate:
 def read_file(path: Path) -> list[dict[str, object]]:
     """The records of a file the store wrote, checking the versioned layout on the way."""
     text = path.read_text()
-    assert text.startswith('{"format": "fastapi-issues.issues", "version": 3, "records": [\n')
+    assert text.startswith('{"format": "fastapi-issues.issues", "version": 4, "records": [\n')
     data = json.loads(text)
     assert isinstance(data["records"], list)
     return data["records"]

@@ -175,7 +175,7 @@ async def test_events_survive_a_restart_and_ids_survive_a_prune(tmp_path: Path) 
 
 
 @pytest.mark.anyio
-async def test_a_version_2_file_reads_with_no_events_and_is_written_in_version_3(
+async def test_a_version_2_file_reads_with_no_events_and_is_written_in_version_4(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "issues.json"
@@ -207,7 +207,7 @@ async def test_a_version_2_file_reads_with_no_events_and_is_written_in_version_3
     store.close()
 
     data = json.loads(path.read_text())
-    assert (data["version"], data["last_event_id"]) == (3, 1)
+    assert (data["version"], data["last_event_id"]) == (4, 1)
     assert [r["id"] for r in data["records"]] == [record["id"]]
     [event] = data["events"]
     assert (event["type"], event["changes"]) == (

@@ -36,8 +36,9 @@ def new(title: str = "Some issue") -> IssueCreate:
 
 def read(path: Path) -> list[dict[str, Any]]:
     data = json.loads(path.read_text())
-    # Issues and comments carry the event log since version 3; labels stay at 2.
-    assert data["version"] == (2 if path.name.endswith("labels.json") else 3)
+    # Issues and comments carry the event log since version 3 (its newest events since 4);
+    # labels stay at 2.
+    assert data["version"] == (2 if path.name.endswith("labels.json") else 4)
     assert isinstance(data["records"], list)
     return data["records"]
 

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 SRC = str(REPO / "src")
 COLLECTIONS = ("issues", "labels", "comments", "users")
 # The format version each collection's file is written in: issues and comments carry the
-# event log since version 3.
-VERSIONS = {"issues": 3, "labels": 2, "comments": 3, "users": 2}
+# event log since version 3, and keep only its newest events in the file since version 4.
+VERSIONS = {"issues": 4, "labels": 2, "comments": 4, "users": 2}
 
 # Run with 0.1.0's code on the path: fills a data folder through its stores, then prints
 # everything those stores read back, as JSON.
@@ -361,7 +361,7 @@ def test_kill_9_during_the_upgrade_leaves_the_old_file_and_the_next_start_upgrad
     assert path.read_text() == old
     assert [p.read_text() for p in backups(tmp_path)] == [old]
     [debris] = tmp_path.glob(".issues.json.*.tmp")
-    assert json.loads(debris.read_text())["version"] == 3
+    assert json.loads(debris.read_text())["version"] == 4
 
     store = JSONFileIssueStore(path)
     assert asyncio.run(store.list(IssueQuery())).total == 5

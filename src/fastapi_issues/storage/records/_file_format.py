@@ -23,7 +23,11 @@ when the file was written, so that ids are never reused, also once pruned:
     {"id": 1, "type": "issue.created", ...}
     ], "last_event_id": 1}
 
-A version 2 file reads as one with no events, and is written in version 3 by its next write.
+Version 4 has the same layout, but keeps only its newest events: older ones are in an
+append-only archive beside it, `<name>.events.jsonl` (see `_event_archive`), so a write
+rewrites a bounded amount. A version 3 file reads as one of version 4 without an archive, a
+version 2 file as one with no events; either is written in version 4 by its next write. A
+release that reads up to version 3 refuses a version 4 file rather than lose its archive.
 """
 
 from __future__ import annotations
@@ -40,8 +44,11 @@ from fastapi_issues.storage.errors import CorruptStoreError
 FORMAT_VERSION = 2
 """The version of the files without an event log (labels, users) this release writes."""
 
-JOURNAL_FORMAT_VERSION = 3
-"""The version of the files with an event log (issues, comments): 2 plus the events."""
+JOURNAL_FORMAT_VERSION = 4
+"""The version of the files with an event log (issues, comments): 2 plus the newest events,
+the older ones in an archive beside the file."""
+
+_ALL_EVENTS_IN_FILE_VERSION = 3
 
 # The bare array, from before files carried a version.
 _BARE_ARRAY_VERSION = 1
@@ -67,7 +74,7 @@ def records_in(
     data: Any, path: Path, file_format: str, newest: int = FORMAT_VERSION
 ) -> tuple[list[Any], bool]:
     """The items of a parsed file, and whether it is in an older version due for an upgrade
-    (a bare array, or version 2 of a file whose current version is 3). `newest` is the
+    (a bare array). `newest` is the
     version this release writes for the file."""
     if isinstance(data, list):
         return data, True
@@ -81,7 +88,10 @@ def records_in(
             f"of fastapi-issues; this release reads versions up to {newest}. The "
             "file was left as it is; upgrade fastapi-issues to open it."
         )
-    if found != file_format or version not in (FORMAT_VERSION, newest):
+    readable = {FORMAT_VERSION, newest}
+    if newest == JOURNAL_FORMAT_VERSION:
+        readable.add(_ALL_EVENTS_IN_FILE_VERSION)
+    if found != file_format or version not in readable:
         raise FormatError(
             f"expected format {file_format} version {newest}, found {found!r} version {version!r}"
         )
@@ -92,7 +102,8 @@ def records_in(
 
 
 def events_in(data: Any) -> tuple[list[Any], int]:
-    """The events of a parsed version 3 file and its id counter (none in older files)."""
+    """The events of a parsed file of version 3 or 4 and its id counter (none in older
+    files)."""
     if not isinstance(data, dict):
         return [], 0
     events, last = data.get("events", []), data.get("last_event_id", 0)

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi_issues.storage.errors import CorruptStoreError
+from fastapi_issues.storage.records._event_archive import EventArchive, to_archive
 from fastapi_issues.storage.records._file_format import (
     FOOTER,
     FORMAT_VERSION,
@@ -125,6 +126,8 @@ class _Snapshot(Generic[T]):
     events: tuple[Any, ...] = ()
     event_lines: tuple[bytes, ...] = ()
     last_event_id: int = 0
+    # How many of the oldest events are in the archive beside the file, not in it.
+    archived: int = 0
 
 
 class DurableJSONArray(Generic[T]):
@@ -161,6 +164,13 @@ class DurableJSONArray(Generic[T]):
         self._format = file_format if file_format is not None else f"fastapi-issues.{what}"
         self._journal = journal
         self._version = FORMAT_VERSION if journal is None else JOURNAL_FORMAT_VERSION
+        self._archive = (
+            None
+            if journal is None
+            else EventArchive(
+                self.path.with_name(self.path.name + ".events.jsonl"), journal.decode, file_mode
+            )
+        )
         self._header = header(self._format, self._version)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_fd: int | None = None
@@ -359,11 +369,13 @@ class DurableJSONArray(Generic[T]):
                 return outcomes
             with self._journal.exclusive():
                 last = base.last_event_id
+                archived = self._archive_events(base, events)
                 if entries:
                     events += self._journal.number(entries, base.last_event_id)
                     last = max(last, events[-1][0].id)
                 event_lines = [line for _, line in events]
-                self._replace_file(lines.values(), journal_footer(event_lines, last))
+                footer = journal_footer(event_lines[archived:], last)
+                self._replace_file(lines.values(), footer)
                 done = _Snapshot(
                     records,
                     base.signature,
@@ -371,10 +383,25 @@ class DurableJSONArray(Generic[T]):
                     events=tuple(event for event, _ in events),
                     event_lines=tuple(event_lines),
                     last_event_id=last,
+                    archived=archived,
                 )
                 self._finish(base, done)
                 self._journal.published(last)
             return outcomes
+
+    def _archive_events(self, base: _Snapshot[T], events: list[tuple[Any, bytes]]) -> int:
+        """Bring the archive in line with `events` (the file's, after any prune, before the
+        write's own are added) and return how many of them it holds: the archived ones a
+        prune kept, and older events of the file moved there (see `_event_archive`)."""
+        assert self._archive is not None
+        boundary = base.events[base.archived - 1].id if base.archived else 0
+        archived = sum(1 for event, _ in events[: base.archived] if event.id <= boundary)
+        if archived < base.archived:  # a prune dropped some: rewritten without them
+            self._archive.rewrite(events[:archived])
+        moved = to_archive(events[archived:])
+        if moved:
+            self._archive.append(moved)
+        return archived + len(moved)
 
     def _finish(self, base: _Snapshot[T], written: _Snapshot[T]) -> None:
         self._write_generation(base.signature[0] + 1)
@@ -389,6 +416,7 @@ class DurableJSONArray(Generic[T]):
                 events=written.events,
                 event_lines=written.event_lines,
                 last_event_id=written.last_event_id,
+                archived=written.archived,
             )
         )
 
@@ -447,17 +475,21 @@ class DurableJSONArray(Generic[T]):
             return _Snapshot(records, signature, bare_array=bare_array)
         try:
             events = tuple(self._journal.decode(item) for item in raw_events)
+            archive = self._archive.read() if self._archive is not None else ()
         except (ValueError, TypeError, KeyError) as exc:
             raise self._corrupt(f"an event is not valid: {exc}") from exc
+        # Those also in the file (moved by a write that crashed before its rename) count once.
+        older = [pair for pair in archive if not events or pair[0].id < events[0].id]
         # The lines as they were read: a rewrite keeps events byte for byte.
         event_lines = tuple(json.dumps(item).encode() for item in raw_events)
         return _Snapshot(
             records,
             signature,
             bare_array=bare_array,
-            events=events,
-            event_lines=event_lines,
+            events=tuple(event for event, _ in older) + events,
+            event_lines=tuple(line for _, line in older) + event_lines,
             last_event_id=last,
+            archived=len(older),
         )
 
     def _empty(self, signature: _Signature) -> _Snapshot[T]:
