@@ -83,11 +83,36 @@ def _check_log(events: list[Any], path: Path) -> None:
     assert commented == comments
 
 
+# The writer, moving events to the archive beside each file every few writes, so that a
+# kill often lands in an append, or between an append and the rename of the file.
+ARCHIVING_WRITER = WRITER.replace(
+    "from fastapi_issues.storage import JSONFileIssueStore\n",
+    "from fastapi_issues.storage import JSONFileIssueStore\n"
+    "from fastapi_issues.storage.records import _event_archive\n"
+    "_event_archive.SPILL_ABOVE, _event_archive.KEPT_IN_FILE = 3, 1\n",
+)
+
+
 @pytest.mark.slow
 def test_kill_9_keeps_every_acknowledged_write_with_its_events(tmp_path: Path) -> None:
+    _kill_9_cycles(tmp_path, WRITER)
+
+
+@pytest.mark.slow
+def test_kill_9_while_events_move_to_the_archive_keeps_each_event_once(tmp_path: Path) -> None:
+    _kill_9_cycles(tmp_path, ARCHIVING_WRITER)
+    archive = tmp_path / "issues.json.events.jsonl"
+    in_file = json.loads((tmp_path / "issues.json").read_text())["events"]
+    # Most events were moved: the file keeps a few, the archive the rest.
+    assert len(archive.read_bytes().splitlines()) > 10 * len(in_file)
+
+
+def _kill_9_cycles(tmp_path: Path, writer: str) -> None:
+    """Four runs of `writer` killed with SIGKILL after a growing number of writes: each
+    time, every write acknowledged so far is on disk with its events."""
     path = tmp_path / "issues.json"
     script = tmp_path / "writer.py"
-    script.write_text(WRITER)
+    script.write_text(writer)
     acknowledged: list[tuple[str, str]] = []
     for cycle in range(4):
         process = subprocess.Popen(
