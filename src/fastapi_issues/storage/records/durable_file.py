@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -69,6 +71,7 @@ R = TypeVar("R")
 Change = Callable[[dict[str, T]], R]
 _Signature = tuple[int, int, int, int]  # generation, inode, size, mtime_ns
 _GENERATION_BYTES = 8
+_EventPair = tuple[Any, bytes]  # an event and its JSON line
 # How stale a read may be after an edit that bypassed the lock and the generation.
 _UNCOORDINATED_EDIT_SECONDS = 1.0
 _temp_numbers = itertools.count()
@@ -122,12 +125,18 @@ class _Snapshot(Generic[T]):
     lines: dict[str, bytes] = field(default_factory=dict)
     # The file on disk is a bare array: the next commit upgrades it, keeping a backup.
     bare_array: bool = False
-    # The event log of a file with a journal, oldest first, and each event's line.
+    # The event log of a file with a journal, oldest first, and each event's line: those
+    # in the file, and the older ones in the archive beside it (pairs of event and line).
     events: tuple[Any, ...] = ()
     event_lines: tuple[bytes, ...] = ()
     last_event_id: int = 0
-    # How many of the oldest events are in the archive beside the file, not in it.
-    archived: int = 0
+    archive: tuple[tuple[Any, bytes], ...] = ()
+
+    @functools.cached_property
+    def all_events(self) -> tuple[Any, ...]:
+        """Every event, oldest first: worked out once per snapshot, when first read, so a
+        write never copies the archive."""
+        return tuple(event for event, _ in self.archive) + self.events
 
 
 class DurableJSONArray(Generic[T]):
@@ -210,8 +219,9 @@ class DurableJSONArray(Generic[T]):
 
     @property
     def events(self) -> tuple[Any, ...]:
-        """The file's events as last seen (fresh after `fresh_records`), oldest first."""
-        return self._snapshot.events
+        """The file's events as last seen (fresh after `fresh_records`), oldest first,
+        with those in its archive."""
+        return self._snapshot.all_events
 
     @property
     def last_event_id(self) -> int:
@@ -331,13 +341,16 @@ class DurableJSONArray(Generic[T]):
             records = dict(base.records)
             outcomes: list[tuple[bool, Any]] = []
             events = list(zip(base.events, base.event_lines, strict=True))
+            archive = base.archive
             entries: list[Any] = []
             for change in changes:
                 try:
                     if isinstance(change, PruneJournal):
                         kept = [pair for pair in events if not change.drop(pair[0])]
-                        outcomes.append((True, len(events) - len(kept)))
-                        events = kept
+                        older = tuple(pair for pair in archive if not change.drop(pair[0]))
+                        dropped = len(events) - len(kept) + len(archive) - len(older)
+                        outcomes.append((True, dropped))
+                        events, archive = kept, older
                         continue
                     result = change(records)
                     if isinstance(result, Journaled):
@@ -355,7 +368,8 @@ class DurableJSONArray(Generic[T]):
                     dirty = dirty or old_records.get(key) is not record
                     line = self._encode(record).encode("utf-8")
                 lines[key] = line
-            dirty = dirty or len(events) != len(base.events) or bool(entries)
+            pruned = len(archive) != len(base.archive)
+            dirty = dirty or pruned or len(events) != len(base.events) or bool(entries)
             if not dirty and not base.bare_array:
                 self._publish(base)
                 return outcomes
@@ -369,13 +383,12 @@ class DurableJSONArray(Generic[T]):
                 return outcomes
             with self._journal.exclusive():
                 last = base.last_event_id
-                archived = self._archive_events(base, events)
+                archive, events = self._archive_events(archive, pruned, events)
                 if entries:
                     events += self._journal.number(entries, base.last_event_id)
                     last = max(last, events[-1][0].id)
                 event_lines = [line for _, line in events]
-                footer = journal_footer(event_lines[archived:], last)
-                self._replace_file(lines.values(), footer)
+                self._replace_file(lines.values(), journal_footer(event_lines, last))
                 done = _Snapshot(
                     records,
                     base.signature,
@@ -383,42 +396,32 @@ class DurableJSONArray(Generic[T]):
                     events=tuple(event for event, _ in events),
                     event_lines=tuple(event_lines),
                     last_event_id=last,
-                    archived=archived,
+                    archive=archive,
                 )
                 self._finish(base, done)
                 self._journal.published(last)
             return outcomes
 
-    def _archive_events(self, base: _Snapshot[T], events: list[tuple[Any, bytes]]) -> int:
-        """Bring the archive in line with `events` (the file's, after any prune, before the
-        write's own are added) and return how many of them it holds: the archived ones a
-        prune kept, and older events of the file moved there (see `_event_archive`)."""
+    def _archive_events(
+        self, archive: tuple[_EventPair, ...], pruned: bool, events: list[_EventPair]
+    ) -> tuple[tuple[_EventPair, ...], list[_EventPair]]:
+        """Bring the archive on disk in line with `archive` (rewritten after a prune) and
+        move older events of the file to it: the archive and the file's events after.
+        Called before the write's own events are added (see `_event_archive`)."""
         assert self._archive is not None
-        boundary = base.events[base.archived - 1].id if base.archived else 0
-        archived = sum(1 for event, _ in events[: base.archived] if event.id <= boundary)
-        if archived < base.archived:  # a prune dropped some: rewritten without them
-            self._archive.rewrite(events[:archived])
-        moved = to_archive(events[archived:])
-        if moved:
-            self._archive.append(moved)
-        return archived + len(moved)
+        if pruned:
+            self._archive.rewrite(archive)
+        moved = to_archive(events)
+        if not moved:
+            return archive, events
+        self._archive.append(moved)
+        return archive + tuple(moved), events[len(moved) :]
 
     def _finish(self, base: _Snapshot[T], written: _Snapshot[T]) -> None:
         self._write_generation(base.signature[0] + 1)
         # Published here, still under the lock and right after the counter moved, so
         # that this process's reads find their own write rather than reload the file.
-        signature = self._signature()
-        self._publish(
-            _Snapshot(
-                written.records,
-                signature,
-                written.lines,
-                events=written.events,
-                event_lines=written.event_lines,
-                last_event_id=written.last_event_id,
-                archived=written.archived,
-            )
-        )
+        self._publish(dataclasses.replace(written, signature=self._signature()))
 
     def _replace_file(self, lines: Iterable[bytes], footer: bytes = FOOTER) -> None:
         folder = self.path.parent
@@ -479,17 +482,17 @@ class DurableJSONArray(Generic[T]):
         except (ValueError, TypeError, KeyError) as exc:
             raise self._corrupt(f"an event is not valid: {exc}") from exc
         # Those also in the file (moved by a write that crashed before its rename) count once.
-        older = [pair for pair in archive if not events or pair[0].id < events[0].id]
+        older = tuple(pair for pair in archive if not events or pair[0].id < events[0].id)
         # The lines as they were read: a rewrite keeps events byte for byte.
         event_lines = tuple(json.dumps(item).encode() for item in raw_events)
         return _Snapshot(
             records,
             signature,
             bare_array=bare_array,
-            events=tuple(event for event, _ in older) + events,
-            event_lines=tuple(line for _, line in older) + event_lines,
+            events=events,
+            event_lines=event_lines,
             last_event_id=last,
-            archived=len(older),
+            archive=older,
         )
 
     def _empty(self, signature: _Signature) -> _Snapshot[T]:
