@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -132,6 +132,70 @@ async def test_sqlite_errors_on_read_and_write_are_storage_errors(
         await runner.aclose()
 
 
+async def _numbers_in(runner: Any) -> list[int]:
+    return [n for (n,) in await runner.fetch(select(_numbers.c.n).order_by(_numbers.c.n), {})]
+
+
+async def _transactions_roll_back_and_carry_on(runner: Any) -> None:
+    """A transaction is all or nothing, a refused constraint reaches the block as
+    SQLAlchemy's IntegrityError (as the engine raises it), and the runner carries on."""
+    async with runner.transaction() as conn:
+        assert (await conn.execute(insert(_numbers), [{"n": 1}, {"n": 2}])).rowcount == 2
+        changed = await conn.execute(update(_numbers).values(n=_numbers.c.n + 10), {})
+        assert changed.rowcount == 2
+        gone = await conn.execute(delete(_numbers).where(_numbers.c.n > 11).returning(_numbers.c.n))
+        assert gone.scalars() == [12]
+
+    async def changes_its_mind() -> None:
+        async with runner.transaction() as conn:
+            await conn.execute(insert(_numbers), {"n": 3})
+            raise LookupError("the store changes its mind")
+
+    async def duplicates() -> None:
+        async with runner.transaction() as conn:
+            await conn.execute(insert(_numbers), {"n": 4})
+            await conn.execute(insert(_numbers), {"n": 11})
+
+    with pytest.raises(LookupError):
+        await changes_its_mind()
+    with pytest.raises(IntegrityError):
+        await duplicates()
+    assert await _numbers_in(runner) == [11]
+    async with runner.transaction() as conn:
+        assert (await conn.execute(select(func.count()).select_from(_numbers))).scalar_one() == 1
+        await conn.execute(insert(_numbers), [])  # no rows: nothing to run
+    assert await write(runner, insert(_numbers), {"n": 5}) == 1
+    assert await _numbers_in(runner) == [5, 11]
+
+
+async def test_sqlite_transactions_roll_back_and_carry_on(sqlite_engine: AsyncEngine) -> None:
+    runner = _runner(sqlite_engine)
+    try:
+        await _transactions_roll_back_and_carry_on(runner)
+    finally:
+        await runner.aclose()
+
+
+async def test_sqlite_transactions_take_turns(sqlite_engine: AsyncEngine) -> None:
+    """Transactions of one runner share its writer connection, one at a time: none joins
+    another's, so each commits or rolls back on its own."""
+    runner = _runner(sqlite_engine)
+
+    async def one(n: int) -> None:
+        async with runner.transaction() as conn:
+            await conn.execute(insert(_numbers), {"n": n})
+            await asyncio.sleep(0)  # let the others try to start meanwhile
+            if n % 3 == 0:
+                raise LookupError(n)
+
+    try:
+        outcomes = await asyncio.gather(*(one(n) for n in range(1, 31)), return_exceptions=True)
+        assert sum(isinstance(outcome, LookupError) for outcome in outcomes) == 10
+        assert await _numbers_in(runner) == [n for n in range(1, 31) if n % 3]
+    finally:
+        await runner.aclose()
+
+
 def _open_files(path: Path) -> list[str]:
     folder = Path("/proc/self/fd")
     found = []
@@ -192,6 +256,47 @@ async def test_a_postgres_statement_error_gives_the_connection_back(
         assert await runner.fetch(_BACKEND, {}) == backend
     finally:
         await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_transactions_roll_back_and_carry_on(
+    postgres_engine: AsyncEngine,
+) -> None:
+    runner = _runner(postgres_engine)
+    try:
+        backend = await runner.fetch(_BACKEND, {})
+        await _transactions_roll_back_and_carry_on(runner)
+        assert await runner.fetch(_BACKEND, {}) == backend  # one connection, given back
+    finally:
+        await runner.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_cancelled_postgres_transaction_gives_its_connection_up_uncommitted(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    runner = _runner(postgres_engine)
+
+    async def slow() -> None:
+        async with runner.transaction() as conn:
+            await conn.execute(insert(_numbers), {"n": 1})
+            await conn.execute(select(func.pg_sleep(30)), {})
+
+    try:
+        [(backend,)] = await runner.fetch(_BACKEND, {})
+        sleeping = asyncio.ensure_future(slow())
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        assert postgres_engine.pool.checkedout() == 0
+        assert await _numbers_in(runner) == []
+        [(replacement,)] = await runner.fetch(_BACKEND, {})
+        assert replacement != backend
+    finally:
+        await runner.aclose()
+        # The server goes on sleeping, holding the insert's lock, until it is told to stop.
+        await _terminate(postgres_url, backend)
 
 
 async def _terminate(postgres_url: str, backend: int) -> None:

@@ -439,10 +439,10 @@ class _AsyncpgDirect:
         except self._errors as exc:
             await self._roll_back(pooled, transaction)
             raise_database_error(exc)
-        except (Exception, asyncio.CancelledError):
+        except Exception:  # the store's own (a duplicate it refuses): rolled back
             await self._roll_back(pooled, transaction)
             raise
-        except BaseException:
+        except BaseException:  # cancelled mid-statement: the connection's state is unknown
             pooled.invalidate()
             raise
         self._give_back(pooled)
@@ -450,7 +450,7 @@ class _AsyncpgDirect:
     async def _roll_back(self, pooled: Any, transaction: Any) -> None:
         # Given back only once rolled back; a connection that cannot be is given up.
         try:
-            await asyncio.shield(transaction.rollback())
+            await transaction.rollback()
         except BaseException:
             pooled.invalidate()
             return
