@@ -1,4 +1,4 @@
-"""Single statements run on the database driver's own connections.
+"""Reads, and write transactions, run on the database driver's own connections.
 
 SQLAlchemy stays the way statements are written, types are converted and engines are handed
 in; what this skips is its per-call machinery, which cost most of a one-row read (measured
@@ -14,6 +14,7 @@ through the same type processors SQLAlchemy would use.
   between them, which hold the write lock and wait for nothing, run on the loop.
 - PostgreSQL with asyncpg: reads, and write transactions, run on asyncpg connections taken
   from the engine's pool and kept for reuse; a read is its own transaction (autocommit).
+- Any other driver: `direct_sql` returns None and the stores use the engine.
 
 A write transaction (`DirectSQL.transaction`) gives a `DirectConnection`, whose `execute`
 answers what the stores ask of SQLAlchemy's results (`rowcount`, `first`, `all`,
@@ -21,7 +22,6 @@ answers what the stores ask of SQLAlchemy's results (`rowcount`, `first`, `all`,
 (executemany). A constraint the database refuses is raised as SQLAlchemy's `IntegrityError`,
 as the engine would (the stores catch it); any other failure as `StorageError`, by
 `_errors.raise_database_error`.
-- Any other driver: `direct_sql` returns None and the stores use the engine.
 """
 
 from __future__ import annotations
