@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import (
     Column,
+    ForeignKey,
     Integer,
     MetaData,
     Table,
@@ -194,6 +195,49 @@ async def test_sqlite_transactions_take_turns(sqlite_engine: AsyncEngine) -> Non
         assert await _numbers_in(runner) == [n for n in range(1, 31) if n % 3]
     finally:
         await runner.aclose()
+
+
+async def test_sqlite_transactions_waiting_together_commit_together_or_fail_together(
+    tmp_path: Path,
+) -> None:
+    """Those waiting their turn join one commit (group commit): a commit that fails, here on
+    a foreign key checked only then, fails every transaction in it and keeps none."""
+    metadata = MetaData()
+    parents = Table("parents", metadata, Column("id", Integer, primary_key=True))
+    children = Table(
+        "children",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column(
+            "parent_id",
+            Integer,
+            ForeignKey("parents.id", deferrable=True, initially="DEFERRED"),
+            nullable=True,
+        ),
+    )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'group.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    runner = direct_sql(engine, lambda connection: connection.execute("PRAGMA foreign_keys = ON"))
+    assert runner is not None
+
+    async def add(child: int, parent: int | None) -> None:
+        async with runner.transaction() as conn:
+            await conn.execute(insert(children), {"id": child, "parent_id": parent})
+
+    try:
+        outcomes = await asyncio.gather(
+            add(1, None), add(2, 99), add(3, None), return_exceptions=True
+        )
+        assert all(isinstance(outcome, StorageError) for outcome in outcomes), outcomes
+        assert "FOREIGN KEY" in str(outcomes[0])
+        assert await runner.fetch(select(children.c.id), {}) == []
+        await asyncio.gather(*(add(n, None) for n in range(10, 20)))
+        assert len(await runner.fetch(select(children.c.id), {})) == 10
+        assert await runner.fetch(select(parents.c.id), {}) == []
+    finally:
+        await runner.aclose()
+        await engine.dispose()
 
 
 def _open_files(path: Path) -> list[str]:

@@ -39,13 +39,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
-from fastapi_issues.storage.sql._errors import raise_database_error
+from fastapi_issues.storage.errors import StorageError
+from fastapi_issues.storage.sql._errors import database_error, raise_database_error
 
 __all__ = ["DirectConnection", "DirectResult", "DirectSQL", "direct_sql"]
 
 Row = Sequence[Any]
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _Processor = Callable[[Any], Any]
+# The most write transactions one SQLite commit holds, so that none waits long for it.
+_BATCH_MAX = 64
 # Statements compiled and kept: the stores' own are a few dozen; the bound keeps one built
 # per call (a rare path) from holding memory for good.
 _COMPILED_KEPT = 512
@@ -236,8 +239,13 @@ class _SQLiteDirect:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fastapi-issues-sqlite")
-        # One write transaction at a time on the writer connection.
+        # One write transaction at a time on the writer connection; those waiting join the
+        # open batch (see `transaction`).
         self._turn = asyncio.Lock()
+        self._waiting = 0
+        self._batch: asyncio.Future[None] | None = None
+        self._members = 0
+        self._committing: asyncio.Future[None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit: each statement is its own transaction, and a read sees every commit.
@@ -268,26 +276,80 @@ class _SQLiteDirect:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DirectConnection]:
+        # Group commit: transactions waiting their turn join the open batch, each in a
+        # savepoint of its own (so one failing rolls back only its own statements), and
+        # the last of a batch commits it: one fsync for all. None returns before the
+        # batch holding it is committed; if that commit fails, all of them fail.
         loop = asyncio.get_running_loop()
-        async with self._turn:
-            try:
-                writer = await loop.run_in_executor(self._write_thread, self._begin)
-            except sqlite3.Error as exc:
-                raise_database_error(exc, "BEGIN")
+        self._waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            batch = await self._join_batch(loop)
+            writer = self._writer
+            assert writer is not None
+            writer.execute("SAVEPOINT write")
             try:
                 yield _SQLiteTransaction(writer, self._statements)
             except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    writer.execute("ROLLBACK")  # no fsync: quick enough for the loop
+                with contextlib.suppress(sqlite3.Error):  # gone with the whole transaction
+                    writer.execute("ROLLBACK TO write")
+                    writer.execute("RELEASE write")
                 raise
-            try:
-                await loop.run_in_executor(self._write_thread, writer.execute, "COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    writer.execute("ROLLBACK")
-                raise_database_error(exc, "COMMIT")
+            else:
+                writer.execute("RELEASE write")
+            finally:
+                self._members += 1
+                if self._waiting == 0 or self._members >= _BATCH_MAX:
+                    self._batch = None
+                    # Handed to the thread now, ahead of any later batch's BEGIN.
+                    commit = loop.run_in_executor(self._write_thread, self._commit_now)
+                    self._committing = asyncio.ensure_future(self._settle(batch, commit))
+        finally:
+            self._turn.release()
+        await asyncio.shield(batch)
+
+    async def _join_batch(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        batch = self._batch
+        if batch is not None and self._writer is not None and self._writer.in_transaction:
+            return batch
+        if batch is not None:  # SQLite rolled the whole batch back (a full disk, say)
+            batch.set_exception(StorageError("database error: the transaction was rolled back"))
+        try:
+            await loop.run_in_executor(self._write_thread, self._begin)
+        except sqlite3.Error as exc:
+            raise_database_error(exc, "BEGIN")
+        self._batch, self._members = loop.create_future(), 0
+        return self._batch
+
+    @staticmethod
+    async def _settle(batch: asyncio.Future[None], commit: asyncio.Future[None]) -> None:
+        try:
+            await commit
+        except sqlite3.Error as exc:
+            if not batch.done():
+                batch.set_exception(database_error(exc, "COMMIT"))
+            return
+        if not batch.done():
+            batch.set_result(None)
+
+    def _commit_now(self) -> None:
+        # In one call, so no other batch's BEGIN comes between a failed COMMIT and its
+        # ROLLBACK.
+        assert self._writer is not None
+        try:
+            self._writer.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+            raise
 
     async def aclose(self) -> None:
+        if self._committing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._committing)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
