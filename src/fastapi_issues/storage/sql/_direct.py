@@ -361,7 +361,8 @@ class _SQLiteDirect:
 
 
 class _SQLiteTransaction:
-    __slots__ = ("_connection", "_statements")
+    # __weakref__: the event log keeps the transactions that recorded events weakly.
+    __slots__ = ("__weakref__", "_connection", "_statements")
 
     def __init__(self, connection: sqlite3.Connection, statements: _Statements) -> None:
         self._connection = connection
@@ -386,7 +387,7 @@ class _SQLiteTransaction:
 
 
 class _AsyncpgTransaction:
-    __slots__ = ("_connection", "_integrity", "_statements")
+    __slots__ = ("__weakref__", "_connection", "_integrity", "_statements")
 
     def __init__(
         self, connection: Any, statements: _Statements, integrity: type[BaseException]
@@ -429,6 +430,7 @@ class _AsyncpgDirect:
         self._engine = engine
         self._statements = statements
         self._idle: list[Any] = []
+        self._idle_loop: asyncio.AbstractEventLoop | None = None
         self._broken = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
         self._errors = (asyncpg.PostgresError, *self._broken)
         self._integrity: type[BaseException] = asyncpg.IntegrityConstraintViolationError
@@ -464,6 +466,11 @@ class _AsyncpgDirect:
         return await self._checkout()
 
     async def _checkout(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._idle_loop is not loop:
+            # Kept connections belong to the loop that made them (a store may outlive a
+            # test client's loop); that loop may be gone, so they are let go, not closed.
+            self._idle, self._idle_loop = [], loop
         try:
             return self._idle.pop() if self._idle else await self._engine.raw_connection()
         except Exception as exc:
