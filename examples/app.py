@@ -11,6 +11,9 @@ One URL, `ISSUES_STORAGE_URL`, says where everything lives: issues, and users in
 `users.json` beside the issues file or in the same database; add users with
 `fastapi-issues user add NAME`.
 
+`/board` is a live board of the open issues: one static page (`examples/board.html`) that
+follows the event stream.
+
 `/docs` and `/redoc` load Swagger UI and ReDoc from the app itself (`/static-offline-docs`)
 when `fastapi-offline` is installed (the `server` extra), so they work offline; without it,
 from a CDN.
@@ -21,21 +24,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
 
 from examples.settings import AppSettings, get_settings
 from fastapi_issues import make_comment_router, make_issue_router, make_label_router
 from fastapi_issues.middleware import ProcessTimeMiddleware
+from fastapi_issues.routers.events import make_event_router
 from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth import AuthSettings, Passwords, UserStore
-    from fastapi_issues.routers.issues import UserCheck
+    from fastapi_issues.routers.issues import IssuePolicy, UserCheck
     from fastapi_issues.storage.protocols import TrackerStore
 
 try:  # Swagger UI and ReDoc served by the app itself, so /docs works without internet.
@@ -45,6 +52,9 @@ except ImportError:  # pragma: no cover - without the server extra: from a CDN, 
 
 DEMO_USERNAME = "johndoe"
 DEMO_PASSWORD = "secret"  # the crash course's demo login, only with FASTAPI_ISSUES_DEMO=1
+
+# The live board: one static page, read when the app is built.
+BOARD_PAGE = Path(__file__).with_name("board.html")
 
 _log = logging.getLogger("examples.app")
 
@@ -137,21 +147,39 @@ def create_app(
     async def health_check() -> dict[str, str]:
         return {"status": "ok"}
 
-    auth_dependency = None
-    user_exists: UserCheck | None = None
+    access = _Access()
     if settings.auth:
         if auth_settings is None:
             auth_settings = _auth_settings_from(env)
         users = _mount_auth(app, settings, auth_settings, startup)
         other_stores.append(users)
-        from fastapi_issues.auth import current_active_user
-
-        auth_dependency = current_active_user(users, auth_settings)
-        # Assigning a name nobody has gets 422, instead of an assignee who never logs in.
-        user_exists = user_lookup(users)
-    _mount_issues(app, settings, store, auth_dependency, user_exists)
+        access = _Access.of(users, auth_settings)
+    policy = _mount_issues(app, settings, store, access)
+    _mount_events(app, store, access, policy)
+    _mount_board(app)
     _add_middleware(app, settings)
     return app
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Who the routers serve: nobody checked (auth off), or the users of a user store."""
+
+    auth_dependency: Any = None
+    # Assigning a name nobody has gets 422, instead of an assignee who never logs in.
+    user_exists: UserCheck | None = None
+    # The WebSocket's first message carries a bearer token; this finds its user.
+    websocket_user: Callable[[str], Awaitable[Any]] | None = None
+
+    @classmethod
+    def of(cls, users: UserStore, auth_settings: AuthSettings) -> _Access:
+        from fastapi_issues.auth import current_active_user, websocket_user
+
+        return cls(
+            auth_dependency=current_active_user(users, auth_settings),
+            user_exists=user_lookup(users),
+            websocket_user=websocket_user(users, auth_settings),
+        )
 
 
 def _auth_settings_from(env: Mapping[str, str] | None) -> AuthSettings:
@@ -212,12 +240,10 @@ def _mount_auth(
 
 
 def _mount_issues(
-    app: FastAPI,
-    settings: AppSettings,
-    store: TrackerStore,
-    auth_dependency: Any,
-    user_exists: UserCheck | None,
-) -> None:
+    app: FastAPI, settings: AppSettings, store: TrackerStore, access: _Access
+) -> IssuePolicy | None:
+    """Issues, labels and comments; returns the issues' policy, which the events share."""
+    auth_dependency = access.auth_dependency
     # Only the reporter or an admin may edit or delete an issue (403 for anyone else), and
     # only an admin may create, rename or delete a label: renaming or deleting one changes
     # every issue that carries it, whoever reported them.
@@ -234,7 +260,7 @@ def _mount_issues(
             auth_dependency=auth_dependency,
             prefix="/api/v1/issues",
             policy=policy,
-            user_exists=user_exists,
+            user_exists=access.user_exists,
             max_body_size=max_body,
         )
     )
@@ -254,6 +280,29 @@ def _mount_issues(
             store, auth_dependency=auth_dependency, policy=policy, max_body_size=max_body
         )
     )
+    return policy
+
+
+def _mount_events(
+    app: FastAPI, store: TrackerStore, access: _Access, policy: IssuePolicy | None
+) -> None:
+    """The event log: each issue's timeline, the feed, and live over SSE and WebSocket."""
+    # The same policy as the issues: an event is shown to whoever may read its issue.
+    app.include_router(
+        make_event_router(
+            store, access.auth_dependency, policy=policy, websocket_user=access.websocket_user
+        )
+    )
+
+
+def _mount_board(app: FastAPI) -> None:
+    """`/board`: the open issues, updated live (examples/board.html, no build step)."""
+    page = BOARD_PAGE.read_text(encoding="utf-8")
+
+    # A page for people, not part of the API: kept out of the OpenAPI schema.
+    @app.get("/board", include_in_schema=False)
+    async def live_board() -> HTMLResponse:
+        return HTMLResponse(page)
 
 
 def _add_middleware(app: FastAPI, settings: AppSettings) -> None:
