@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -43,7 +43,7 @@ from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_s
 if TYPE_CHECKING:
     from fastapi_issues.auth import AuthSettings, Passwords, UserStore
     from fastapi_issues.routers.issues import IssuePolicy, UserCheck
-    from fastapi_issues.storage.protocols import TrackerStore
+    from fastapi_issues.storage.protocols import EventStore, TrackerStore
 
 try:  # Swagger UI and ReDoc served by the app itself, so /docs works without internet.
     from fastapi_offline import FastAPIOffline as _new_app
@@ -287,10 +287,12 @@ def _mount_events(
     app: FastAPI, store: TrackerStore, access: _Access, policy: IssuePolicy | None
 ) -> None:
     """The event log: each issue's timeline, the feed, and live over SSE and WebSocket."""
+    # Every store a storage URL opens keeps an event log; TrackerStore does not promise one.
+    events = cast("EventStore", store)
     # The same policy as the issues: an event is shown to whoever may read its issue.
     app.include_router(
         make_event_router(
-            store, access.auth_dependency, policy=policy, websocket_user=access.websocket_user
+            events, access.auth_dependency, policy=policy, websocket_user=access.websocket_user
         )
     )
 
