@@ -24,12 +24,12 @@ from pathlib import Path
 
 import fastapi_offline
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
+from tests.browser import launch_chromium
 from tests.docs.conftest import EXAMPLES, REPO
 from tests.servers import free_port, wait_until_up
 
-CHROMIUM = Path("/usr/bin/chromium")
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 CDN_PREFIX = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
@@ -38,21 +38,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = (
-            f"{CHROMIUM} is missing: run `bash .ci/install-browser` "
-            "(apt-get install chromium) to run the real-browser tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 @contextmanager

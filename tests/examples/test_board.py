@@ -11,7 +11,6 @@ test; in CI (`CI` set) it fails.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 from examples.app import DEMO_PASSWORD, DEMO_USERNAME
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import launch_chromium
 from tests.servers import ExampleAppServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 # The promise: both pages follow within a second of the API's answer.
 FOLLOW_SECONDS = 1.0
 # Loading the page and connecting is not what is measured; a loaded machine may be slow.
@@ -38,21 +37,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = (
-            f"{CHROMIUM} is missing: run `bash .ci/install-browser` "
-            "(apt-get install chromium) to run the real-browser tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 def open_board(browser: Browser, base_url: str, errors: list[str], login: bool) -> Page:
