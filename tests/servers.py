@@ -59,11 +59,13 @@ def wait_until_up(
 class ExampleAppServer:
     """`uvicorn examples.app:app` in one process, started and stopped (or killed) at will.
 
-    Auth is on unless `env` says otherwise, with a signing key that outlives restarts.
+    Auth is on unless `env` says otherwise, with a signing key that outlives restarts;
+    `workers` above 1 runs that many worker processes on the one port.
     """
 
-    def __init__(self, cwd: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, cwd: Path, env: Mapping[str, str], workers: int = 1) -> None:
         self.cwd = cwd
+        self.workers = workers
         self.env = {
             **os.environ,
             "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
@@ -82,6 +84,7 @@ class ExampleAppServer:
                 [
                     sys.executable, "-m", "uvicorn", "examples.app:app",
                     "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                    *(["--workers", str(self.workers)] if self.workers > 1 else []),
                 ],
                 cwd=self.cwd,
                 env=self.env,

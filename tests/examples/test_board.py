@@ -79,17 +79,33 @@ def both_follow(pages: list[Page], issue_id: str, title: str | None) -> float:
     return time.monotonic() - start
 
 
-@pytest.mark.parametrize("auth", ["off", "on"])
+STORES = {
+    "json": lambda tmp: str(tmp / "issues.json"),
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'issues.db'}",
+}
+
+
+@pytest.mark.parametrize(
+    ("auth", "store", "workers"),
+    [
+        ("off", "json", 1),
+        ("on", "json", 1),
+        # Two workers: a page's stream and an API call may land on different processes,
+        # and the write must still reach the page (SQLite's cross-process wake).
+        ("off", "sqlite", 2),
+    ],
+    ids=["auth-off", "auth-on", "sqlite-2-workers"],
+)
 def test_two_boards_follow_the_api_within_a_second(
-    browser: Browser, tmp_path: Path, auth: str
+    browser: Browser, tmp_path: Path, auth: str, store: str, workers: int
 ) -> None:
     env = {
-        "ISSUES_STORAGE_URL": str(tmp_path / "issues.json"),
+        "ISSUES_STORAGE_URL": STORES[store](tmp_path),
         "FASTAPI_ISSUES_AUTH": auth,
         "FASTAPI_ISSUES_DEMO": "on",
     }
     errors: list[str] = []
-    with ExampleAppServer(tmp_path, env) as server:
+    with ExampleAppServer(tmp_path, env, workers=workers) as server:
         headers = server.login(DEMO_USERNAME, DEMO_PASSWORD) if auth == "on" else {}
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as api:
 
@@ -123,7 +139,8 @@ def test_two_boards_follow_the_api_within_a_second(
             assert api.delete(f"/api/v1/issues/{listed}").status_code == 204
             waits.append(both_follow(pages, listed, None))
             slowest_ms = max(waits) * 1000
-            print(f"\nboard, auth {auth}: both pages followed within {slowest_ms:.0f} ms")
+            where = f"auth {auth}, {store}, {workers} worker(s)"
+            print(f"\nboard, {where}: both pages followed within {slowest_ms:.0f} ms")
 
             for page in pages:
                 assert titles(page) == [HOSTILE, "Renamed while watching"]
