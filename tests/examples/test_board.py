@@ -186,7 +186,10 @@ def test_a_board_resumes_after_the_server_comes_back(
             # No event seen yet: after the restart the page has no id to resume after.
             restart(server, page)
             # Made before the page is back, most likely; it must show all the same.
-            create("Made while it was away")
+            away = create("Made while it was away")
+            # EventSource retries after about 3 s, the page's WebSocket after 1 s.
+            row = page.locator(f'#issues li[data-id="{away}"]')
+            expect(row).to_have_text("Made while it was away", timeout=LOAD_MS)
             watched = create("Watched")
             both_follow([page], watched, "Watched")
             # Now it has an id: the server replays what it misses.
@@ -194,7 +197,6 @@ def test_a_board_resumes_after_the_server_comes_back(
             closed = api.patch(f"/api/v1/issues/{listed}", json={"status": "closed"})
             assert closed.status_code == 200
             later = create("Made after the second restart")
-            # EventSource retries after about 3 s, the page's WebSocket after 1 s.
             row = page.locator(f'#issues li[data-id="{later}"]')
             expect(row).to_have_text("Made after the second restart", timeout=LOAD_MS)
             assert titles(page) == [
