@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from examples.app import DEMO_PASSWORD, DEMO_USERNAME
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
-from tests.docs.conftest import LoadExample
+from tests.docs.conftest import LoadExample, add_user
 from tests.servers import ExampleAppServer, running
 
 # Bounded waits: a live client that hears nothing must fail the test, not hang it.
@@ -47,6 +49,31 @@ async def test_events_app_serves_the_timeline_and_the_feed(load_example: LoadExa
         assert feed.json() == timeline.json()
         closed_only = await client.get("/api/v1/events", params={"type": "issue.closed"})
         assert [e["issue"]["status"] for e in closed_only.json()] == ["closed"]
+
+
+def test_events_with_auth_sample_checks_tokens_on_every_route(
+    load_example: LoadExample, secret_key: str
+) -> None:
+    add_user("ada", "correct horse battery")
+    module = load_example("events/with_auth.py")
+    with TestClient(module.app) as client:
+        assert client.get("/api/v1/events").status_code == 401
+        login = {"username": "ada", "password": "correct horse battery"}
+        token = client.post("/token", data=login).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"title": "Printer on fire", "description": "Smoke, too."}
+        issue_id = client.post("/api/v1/issues", json=body, headers=headers).json()["id"]
+        feed = client.get("/api/v1/events", headers=headers).json()
+        assert [(e["type"], e["actor"]) for e in feed] == [("issue.created", "ada")]
+        # The WebSocket: the token in the first message, never in the URL.
+        with client.websocket_connect("/api/v1/events/ws") as socket:
+            socket.send_json({"token": token, "after": 0})
+            assert socket.receive_json()["issue_id"] == issue_id
+        with client.websocket_connect("/api/v1/events/ws") as socket:
+            socket.send_json({"token": token + "x", "after": 0})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_json()
+        assert closed.value.code == 1008
 
 
 @pytest.fixture
