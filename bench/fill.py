@@ -8,7 +8,7 @@ import json
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_s
 
 _PRIORITIES = list(IssuePriority)
 _STATUSES = list(IssueStatus)
-_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def make_issues(count: int, reporter: str | None = "johndoe") -> Iterator[IssueOut]:

@@ -156,6 +156,8 @@ def check_targets(results: Sequence[CaseResult], sizes: Sequence[int]) -> list[T
             )
         )
 
+    targets += _event_targets(results)
+
     sqlite_large = [r for r in results if r.store == "sqlite" and r.size == large]
     if sqlite_large:
         peak = max(r.rss_mb for r in sqlite_large)
@@ -173,6 +175,27 @@ def check_targets(results: Sequence[CaseResult], sizes: Sequence[int]) -> list[T
                 "server RSS at SQLite issues under load (MB)", None, "< 150", None, "not measured"
             )
         )
+    return targets
+
+
+def _event_targets(results: Sequence[CaseResult]) -> list[Target]:
+    """Issue 17's: live events reach another worker quickly, and subscribers cost readers
+    and writers little."""
+    targets: list[Target] = []
+    for r in results:
+        if r.case == "event_latency":
+            met = r.errors == 0 and r.p99_ms < 150
+            detail = f"{r.extra.get('writes')} writes, {r.errors} never arrived"
+            name = f"{r.store}: event latency to another worker, p99 ms"
+            targets.append(Target(name, round(r.p99_ms, 1), "< 150", met, detail))
+        elif r.case in ("get_one+1000_idle_sse", "post+100_sse"):
+            name = f"{r.store} {r.case} / without subscribers"
+            detail = ""
+            if "rss_kb_per_subscriber" in r.extra:
+                detail = f"{r.extra['rss_kb_per_subscriber']} KB RSS per idle subscriber"
+            targets.append(_at_least(name, r.extra.get("x_without"), 0.8, detail))
+    if not targets:
+        targets.append(Target("event cases", None, "", None, "not measured"))
     return targets
 
 

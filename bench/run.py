@@ -22,12 +22,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from bench import fill
+from bench.events import EVENT_CASES, run_event_cases
 from bench.load import INSTALL_HINT, Load, Wrk, find_wrk, wrk_version
 from bench.report import CaseResult, check_targets, write
 from bench.servers import Server, Watch, split_cores
@@ -226,6 +227,16 @@ class Bench:
                     after_warmup=lambda: before.append(self._stored_ids(store, url)),
                 )  # fmt: skip
                 self._check_creates(store, url, result, load, before[-1], created)
+            if size == min(self.settings.sizes) and not auth:
+                post_options = {**base}
+                run_event_cases(self, server, env, label, {"get_one": by_id, "post": post_options})
+
+    def second_server(self, env: dict[str, str], label: tuple[str, int, bool, str]) -> Server:
+        """Another process of the example app on the same store, as a second worker."""
+        store, size, _, name = label
+        server = self._server("examples.app:app", env, "/health", f"{store}-{size}-{name}")
+        server.cores = None  # the two share the machine, as two workers would
+        return server
 
     def _login_options(self) -> dict[str, str]:
         return {"path": "/token", "username": DEMO_USER[0], "password": DEMO_USER[1]}
@@ -435,7 +446,8 @@ def _parse(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--cases",
         default=None,
-        help="only these cases: health, get_one, get_page, login, get_one+logins, patch, post",
+        help="only these cases: health, get_one, get_page, login, get_one+logins, patch, post, "
+        + ", ".join(EVENT_CASES),
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="load per case")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up per case")
@@ -484,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_cores, load_cores = split_cores()
     if load_cores:
         os.sched_setaffinity(0, load_cores)  # keep this process off the server's core too
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%d-%H%M%S")
     settings.out.mkdir(parents=True, exist_ok=True)
     logs = settings.out / f"logs-{stamp}"
