@@ -208,12 +208,25 @@ def run_event_cases(
                 server, label("get_one+1000_idle_sse"), "get_one", options=options["get_one"]
             )
         held.extra["rss_kb_per_subscriber"] = round(per_subscriber / 1024, 1)
-        held.extra["x_without"] = round(held.rate / alone.rate, 3) if alone.rate else None
+        held.extra.update(_against(held, alone))
     if bench.wanted("post+100_sse"):
         alone, _ = bench.measure(server, label("post, before sse"), "post", options=options["post"])
         with Subscribers(HOST, server.port, READING_SUBSCRIBERS):
             held, _ = bench.measure(server, label("post+100_sse"), "post", options=options["post"])
-        held.extra["x_without"] = round(held.rate / alone.rate, 3) if alone.rate else None
+        held.extra.update(_against(held, alone))
+
+
+def _against(held: CaseResult, alone: CaseResult) -> dict[str, float | None]:
+    """A case with subscribers over the same case without: by rate, and by rate per
+    CPU-second of the server (the steadier one when other processes took CPU)."""
+
+    def per_cpu(result: CaseResult) -> float:
+        return result.rate / result.server_cpu if result.server_cpu else 0.0
+
+    return {
+        "x_without": round(held.rate / alone.rate, 3) if alone.rate else None,
+        "x_without_per_cpu": round(per_cpu(held) / per_cpu(alone), 3) if per_cpu(alone) else None,
+    }
 
 
 def _latency_result(label: tuple[str, int, bool, str], latency: Latency) -> CaseResult:

@@ -190,9 +190,9 @@ def _event_targets(results: Sequence[CaseResult]) -> list[Target]:
             targets.append(Target(name, round(r.p99_ms, 1), "< 150", met, detail))
         elif r.case in ("get_one+1000_idle_sse", "post+100_sse"):
             name = f"{r.store} {r.case} / without subscribers"
-            detail = ""
+            detail = f"{r.extra.get('x_without_per_cpu')} per CPU-s"
             if "rss_kb_per_subscriber" in r.extra:
-                detail = f"{r.extra['rss_kb_per_subscriber']} KB RSS per idle subscriber"
+                detail += f"; {r.extra['rss_kb_per_subscriber']} KB RSS per idle subscriber"
             targets.append(_at_least(name, r.extra.get("x_without"), 0.8, detail))
     if not targets:
         targets.append(Target("event cases", None, "", None, "not measured"))
