@@ -67,3 +67,32 @@ def test_what_was_not_run_is_reported_as_not_measured() -> None:
     assert targets["server RSS at SQLite issues under load (MB)"].met is None
     assert targets["get_one with 8 logins in flight / alone"].met is None
     assert targets["JSON 100 issues, auth off: get_page / baseline"].met is None
+
+
+def test_event_targets_latency_and_subscribers_against_without() -> None:
+    latency = _case("sqlite", 100, "event_latency", 0, writes=200)
+    latency.p99_ms = 120.0
+    slow = _case("postgres", 100, "event_latency", 0, writes=200)
+    slow.p99_ms = 180.0
+    idle = _case("sqlite", 100, "get_one+1000_idle_sse", 900, x_without=0.85,
+                 x_without_per_cpu=0.9, rss_kb_per_subscriber=30.5)  # fmt: skip
+    post = _case("sqlite", 100, "post+100_sse", 300, x_without=0.5, x_without_per_cpu=0.6)
+    targets = _by_name([latency, slow, idle, post], [100])
+    assert targets["sqlite: event latency to another worker, p99 ms"].met is True
+    assert targets["postgres: event latency to another worker, p99 ms"].met is False
+    held = targets["sqlite get_one+1000_idle_sse / without subscribers"]
+    assert (held.measured, held.met) == (0.85, True)
+    assert "30.5 KB RSS per idle subscriber" in held.detail
+    assert targets["sqlite post+100_sse / without subscribers"].met is False
+
+
+def test_an_event_that_never_arrived_fails_the_latency_target() -> None:
+    lost = _case("sqlite", 100, "event_latency", 0, writes=200)
+    lost.errors = 1
+    target = _by_name([lost], [100])["sqlite: event latency to another worker, p99 ms"]
+    assert target.met is False
+    assert "1 never arrived" in target.detail
+
+
+def test_without_event_cases_the_event_targets_are_not_measured() -> None:
+    assert _by_name([], [100])["event cases"].met is None
