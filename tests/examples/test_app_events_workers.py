@@ -157,7 +157,9 @@ def _script(base: str, token: str) -> Iterator[tuple[str, float]]:
     with client:
         label = client.post("/api/v1/labels", json={"name": "bug", "color": "d73a4a"})
         assert label.status_code == 201, label.text
-        created = client.post("/api/v1/issues", json={"title": "Crash", "description": "Boom on start"})
+        created = client.post(
+            "/api/v1/issues", json={"title": "Crash", "description": "Boom on start"}
+        )
         assert created.status_code == 201, created.text
         yield "create", time.monotonic()
         path = f"/api/v1/issues/{created.json()['id']}"
