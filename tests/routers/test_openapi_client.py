@@ -59,6 +59,7 @@ EXPECTED = {
         "update_comment",
         "delete_comment",
     },
+    "events": {"list_issue_events", "list_events", "stream_events"},
     "health": {"health_check"},
 }
 
