@@ -24,11 +24,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from fastapi_issues.storage.records._file_lock import fsync_folder
 
 __all__ = ["KEPT_IN_FILE", "SPILL_ABOVE", "EventArchive", "to_archive"]
 
@@ -114,7 +115,7 @@ class EventArchive:
             finally:
                 os.close(fd)
             if created:
-                _fsync_folder(self.path.parent)
+                fsync_folder(self.path.parent)
             self._pairs.extend(new)
             self._offset += len(data)
 
@@ -134,17 +135,7 @@ class EventArchive:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                 raise
-            _fsync_folder(self.path.parent)
+            fsync_folder(self.path.parent)
             self._inode = os.stat(self.path).st_ino
             self._offset = len(data)
             self._pairs = list(pairs)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

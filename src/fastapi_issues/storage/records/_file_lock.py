@@ -1,12 +1,15 @@
 """An exclusive lock on an open file, held across processes: `flock` on POSIX, the first
-byte's lock on Windows. Shared by the record files and the JSON store's event numbering."""
+byte's lock on Windows. Shared by the record files and the JSON store's event numbering;
+beside it `fsync_folder`, which makes a rename durable, shared by the record files and
+their event archives."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-__all__ = ["lock_file", "unlock_file"]
+__all__ = ["fsync_folder", "lock_file", "unlock_file"]
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -31,3 +34,15 @@ else:
     def unlock_file(fd: int) -> None:
         """Give the lock on `fd` back."""
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush `folder`'s entries to disk, so a file renamed or made in it stays after a
+    crash."""
+    if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -40,7 +40,6 @@ import json
 import logging
 import mmap
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -61,7 +60,7 @@ from fastapi_issues.storage.records._file_format import (
     keep_backup,
     records_in,
 )
-from fastapi_issues.storage.records._file_lock import lock_file, unlock_file
+from fastapi_issues.storage.records._file_lock import fsync_folder, lock_file, unlock_file
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -376,7 +375,7 @@ class DurableJSONArray(Generic[T]):
             if base.bare_array:
                 keep_backup(self.path, self._file_mode)
                 # The backup's name on disk before the rename can make it the only copy.
-                _fsync_folder(self.path.parent)
+                fsync_folder(self.path.parent)
             if self._journal is None:
                 self._replace_file(lines.values())
                 self._finish(base, _Snapshot(records, base.signature, lines))
@@ -443,7 +442,7 @@ class DurableJSONArray(Generic[T]):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
 
     # -- the file, the lock and the generation ------------------------------------------
 
@@ -581,13 +580,3 @@ class DurableJSONArray(Generic[T]):
 
 def _newer(candidate: _Signature, current: _Signature) -> bool:
     return candidate[0] >= current[0] and candidate != current
-
-
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
