@@ -5,6 +5,8 @@
     ├── IssueNotFound
     ├── LabelNotFound
     ├── CommentNotFound
+    ├── HookNotFound
+    ├── DeliveryNotFound
     ├── StaleVersion
     │   ├── VersionConflict
     │   └── CommentVersionConflict
@@ -25,7 +27,9 @@ __all__ = [
     "CommentNotFound",
     "CommentVersionConflict",
     "CorruptStoreError",
+    "DeliveryNotFound",
     "DuplicateLabel",
+    "HookNotFound",
     "InvalidIssueChange",
     "IssueNotFound",
     "LabelNotFound",
@@ -126,3 +130,19 @@ class TooManyLabels(StorageError):
         super().__init__(f"issue {issue_id!r} would carry more than {limit} labels")
         self.issue_id = issue_id
         self.limit = limit
+
+
+class HookNotFound(StorageError):
+    """No webhook has the given id."""
+
+    def __init__(self, hook_id: str) -> None:
+        super().__init__(f"no hook with id {hook_id!r}")
+        self.hook_id = hook_id
+
+
+class DeliveryNotFound(StorageError):
+    """The hook has no delivery with the given id."""
+
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"no delivery with id {delivery_id!r}")
+        self.delivery_id = delivery_id

@@ -15,7 +15,11 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
+    DeliveryOut,
     EventOut,
+    HookCreate,
+    HookOut,
+    HookUpdate,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -23,10 +27,13 @@ from fastapi_issues.schemas import (
     LabelOut,
     LabelUpdate,
 )
+from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
 from fastapi_issues.storage.query import (
     CommentPage,
+    DeliveryPage,
     EventPage,
     EventQuery,
+    HookPage,
     IssuePage,
     IssueQuery,
     LabelPage,
@@ -35,6 +42,7 @@ from fastapi_issues.storage.query import (
 __all__ = [
     "CommentStore",
     "EventStore",
+    "HookStore",
     "IssueExporter",
     "IssueImporter",
     "IssueStore",
@@ -290,6 +298,96 @@ class EventStore(Protocol):
         not sleep through an event for longer than the store's wake delay: at once for a
         write in this process, about 50 ms for one in another.
         """
+        ...
+
+
+@runtime_checkable
+class HookStore(Protocol):
+    """Webhooks and their deliveries, kept beside the event log they deliver from.
+
+    Separate and optional, as `EventStore` is (a store offering this offers that too). The
+    admin side keeps hooks; the worker side (`fastapi_issues.webhooks.DeliveryWorker`) turns
+    new events into deliveries, asks what is due, and records each attempt. Every write is
+    atomic and durable as the store's issue writes are, so that a delivery acknowledged as
+    queued survives `kill -9`, and one whose attempt was not recorded is attempted again,
+    with the same id.
+
+    Order: per hook, deliveries queued from events are attempted in event-id order; while the
+    oldest pending one waits for a retry, the hook's later ones wait behind it (other hooks'
+    never do). Pings and redeliveries of finished deliveries are due at once, outside that
+    queue.
+    """
+
+    async def create_hook(self, data: HookCreate) -> HookOut:
+        """Add a hook; it delivers the events made after this call."""
+        ...
+
+    async def get_hook(self, hook_id: str) -> HookOut:
+        """The hook; raise `HookNotFound` if there is none."""
+        ...
+
+    async def list_hooks(self, *, offset: int = 0, limit: int = 100) -> HookPage:
+        """A page of hooks, oldest first."""
+        ...
+
+    async def update_hook(self, hook_id: str, changes: HookUpdate) -> HookOut:
+        """Change what `changes` sends. Making an inactive hook active clears
+        `failing_since` and starts it at the events made after this call (what happened
+        while it was inactive is not delivered). Raise `HookNotFound`."""
+        ...
+
+    async def delete_hook(self, hook_id: str) -> None:
+        """Delete the hook and its deliveries; raise `HookNotFound`."""
+        ...
+
+    async def list_deliveries(
+        self, hook_id: str, *, offset: int = 0, limit: int = 20
+    ) -> DeliveryPage:
+        """A page of the hook's deliveries, newest first; raise `HookNotFound`."""
+        ...
+
+    async def get_delivery(self, hook_id: str, delivery_id: str) -> DeliveryOut:
+        """One delivery of the hook; raise `HookNotFound` or `DeliveryNotFound`."""
+        ...
+
+    async def queue_ping(self, hook_id: str) -> DeliveryOut:
+        """Queue a `ping` delivery (body: `deliveries.ping_body`), due at once, also for
+        an inactive hook; raise `HookNotFound`."""
+        ...
+
+    async def redeliver(self, hook_id: str, delivery_id: str) -> DeliveryOut:
+        """Make the delivery pending and due at once, keeping its id, body and attempts;
+        raise `HookNotFound` or `DeliveryNotFound`."""
+        ...
+
+    async def enqueue_deliveries(self, *, limit: int = 1000) -> int:
+        """For each active hook, turn the events after its cursor (at most `limit`) whose
+        type it wants into pending deliveries due at once (body: `deliveries.event_body`),
+        and move its cursor past every event read, in one atomic write per hook. Return how
+        many deliveries were made."""
+        ...
+
+    async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:
+        """The deliveries of active hooks to attempt now (pings: whatever the hook's
+        state), by when they fell due: per hook, the oldest pending queued delivery if its
+        time has come, and any pending ping or redelivery."""
+        ...
+
+    async def record_attempt(self, delivery_id: str, result: AttemptResult) -> HookOut:
+        """Record an attempt: `delivered` when ok, else `pending` until `result.retry_at`
+        or, without one, `failed`. An ok attempt clears the hook's `failing_since`, a
+        failed one sets it if unset. Return the hook as it is after; raise
+        `DeliveryNotFound` if the delivery (or its hook) was deleted meanwhile."""
+        ...
+
+    async def hold_delivery_lease(self, owner: str) -> bool:
+        """Take the delivery lease for `owner`, or keep it: True while `owner` holds it.
+        One owner at a time across every process on the same data. The holder calls again
+        at least every 10 s; one that stops (or dies) loses the lease within 30 s."""
+        ...
+
+    async def release_delivery_lease(self, owner: str) -> None:
+        """Give the lease up, if `owner` holds it, so that another may take it at once."""
         ...
 
 

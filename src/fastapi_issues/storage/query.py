@@ -9,8 +9,10 @@ from typing import Literal
 
 from fastapi_issues.schemas import (
     CommentOut,
+    DeliveryOut,
     EventOut,
     EventType,
+    HookOut,
     IssueOut,
     IssuePriority,
     IssueStatus,
@@ -21,8 +23,10 @@ __all__ = [
     "ASSIGNEE_ANY",
     "ASSIGNEE_NONE",
     "CommentPage",
+    "DeliveryPage",
     "EventPage",
     "EventQuery",
+    "HookPage",
     "IssuePage",
     "IssueQuery",
     "IssueSortField",
@@ -114,4 +118,20 @@ class EventPage:
     """One page of an issue's timeline, oldest first, and how many events it has in all."""
 
     items: Sequence[EventOut]
+    total: int
+
+
+@dataclass(frozen=True)
+class HookPage:
+    """One page of webhooks, oldest first, and how many there are in all."""
+
+    items: Sequence[HookOut]
+    total: int
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    """One page of a hook's deliveries, newest first, and how many it has in all."""
+
+    items: Sequence[DeliveryOut]
     total: int

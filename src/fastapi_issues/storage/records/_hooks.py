@@ -1,0 +1,280 @@
+"""Webhooks and their deliveries as the memory and JSON stores keep them: plain records and
+the edits `HookStore` makes, each a synchronous step (so atomic in one event loop)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi_issues.schemas import (
+    ALL_EVENTS,
+    PING,
+    DeliveryOut,
+    DeliveryState,
+    EventOut,
+    HookCreate,
+    HookOut,
+    HookUpdate,
+)
+from fastapi_issues.storage.deliveries import (
+    RESPONSE_SNIPPET,
+    AttemptResult,
+    DueDelivery,
+    event_body,
+    ping_body,
+)
+from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
+from fastapi_issues.storage.query import DeliveryPage, HookPage
+
+__all__ = ["LEASE_SECONDS", "HookBook", "ProcessLease", "StoredDelivery", "StoredHook"]
+
+LEASE_SECONDS = 30.0
+"""How long a delivery lease lasts unless its holder renews it."""
+
+EventReader = Callable[[int, int], Sequence[EventOut]]
+"""Reads at most `limit` events after an id: `(after, limit) -> events`, ascending."""
+
+
+@dataclass
+class StoredHook:
+    """A hook with what only the store sees: its secret and its cursor in the event log."""
+
+    shown: HookOut
+    secret: str = field(repr=False)
+    cursor: int
+
+    def wants(self, event: EventOut) -> bool:
+        events = self.shown.events
+        return ALL_EVENTS in events or event.type.value in events
+
+
+@dataclass
+class StoredDelivery:
+    """A delivery with its body, and whether it waits in its hook's ordered queue (event
+    deliveries) or goes at once (pings and redeliveries of finished ones)."""
+
+    shown: DeliveryOut
+    body: bytes = field(repr=False)
+    queued: bool
+    seq: int
+
+
+class HookBook:
+    """Every hook and delivery of one store. Writes take `now` from the store's clock."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[str, StoredHook] = {}
+        self.deliveries: dict[str, StoredDelivery] = {}
+        self._seq = 0
+
+    # -- the admin side ------------------------------------------------------------------
+
+    def create(self, data: HookCreate, now: datetime, last_event_id: int) -> HookOut:
+        shown = HookOut(
+            id=str(uuid.uuid4()),
+            url=data.url,
+            events=list(data.events),
+            active=data.active,
+            created_at=now,
+            updated_at=now,
+        )
+        secret = data.secret.get_secret_value()
+        self.hooks[shown.id] = StoredHook(shown, secret, last_event_id)
+        return shown
+
+    def hook(self, hook_id: str) -> StoredHook:
+        stored = self.hooks.get(hook_id)
+        if stored is None:
+            raise HookNotFound(hook_id)
+        return stored
+
+    def page(self, offset: int, limit: int) -> HookPage:
+        hooks = [stored.shown for stored in self.hooks.values()]
+        start = max(offset, 0)
+        return HookPage(items=hooks[start : start + max(limit, 0)], total=len(hooks))
+
+    def update(
+        self, hook_id: str, changes: HookUpdate, now: datetime, last_event_id: int
+    ) -> HookOut:
+        stored = self.hook(hook_id)
+        sent = changes.changes()
+        fields: dict[str, object] = {"updated_at": now}
+        if "url" in sent:
+            fields["url"] = changes.url
+        if "events" in sent:
+            fields["events"] = list(changes.events)
+        if "active" in sent:
+            fields["active"] = changes.active
+            if changes.active and not stored.shown.active:
+                fields["failing_since"] = None
+                stored.cursor = last_event_id
+        if "secret" in sent:
+            stored.secret = changes.secret.get_secret_value()
+        stored.shown = stored.shown.model_copy(update=fields)
+        return stored.shown
+
+    def delete(self, hook_id: str) -> None:
+        self.hook(hook_id)
+        del self.hooks[hook_id]
+        for delivery_id in [d.shown.id for d in self._of(hook_id)]:
+            del self.deliveries[delivery_id]
+
+    def delivery_page(self, hook_id: str, offset: int, limit: int) -> DeliveryPage:
+        self.hook(hook_id)
+        mine = sorted(self._of(hook_id), key=lambda d: d.seq, reverse=True)
+        start = max(offset, 0)
+        items = [d.shown for d in mine[start : start + max(limit, 0)]]
+        return DeliveryPage(items=items, total=len(mine))
+
+    def delivery(self, hook_id: str, delivery_id: str) -> StoredDelivery:
+        self.hook(hook_id)
+        stored = self.deliveries.get(delivery_id)
+        if stored is None or stored.shown.hook_id != hook_id:
+            raise DeliveryNotFound(delivery_id)
+        return stored
+
+    def ping(self, hook_id: str, now: datetime) -> DeliveryOut:
+        hook = self.hook(hook_id).shown
+        return self._add(hook_id, None, PING, ping_body(hook), now, queued=False).shown
+
+    def redeliver(self, hook_id: str, delivery_id: str, now: datetime) -> DeliveryOut:
+        stored = self.delivery(hook_id, delivery_id)
+        if stored.shown.state is not DeliveryState.pending:
+            stored.queued = False
+        stored.shown = stored.shown.model_copy(
+            update={"state": DeliveryState.pending, "next_attempt_at": now}
+        )
+        return stored.shown
+
+    # -- the worker's side ---------------------------------------------------------------
+
+    def enqueue(self, read: EventReader, limit: int, now: datetime) -> int:
+        made = 0
+        for stored in self.hooks.values():
+            if not stored.shown.active:
+                continue
+            events = read(stored.cursor, limit)
+            for event in events:
+                if stored.wants(event):
+                    body = event_body(event)
+                    self._add(stored.shown.id, event.id, event.type.value, body, now, queued=True)
+                    made += 1
+            if events:
+                stored.cursor = events[-1].id
+        return made
+
+    def due(self, now: datetime, limit: int) -> list[DueDelivery]:
+        found: list[StoredDelivery] = []
+        head: dict[str, StoredDelivery] = {}
+        for stored in sorted(self.deliveries.values(), key=lambda d: d.seq):
+            if stored.shown.state is not DeliveryState.pending:
+                continue
+            if stored.queued:
+                head.setdefault(stored.shown.hook_id, stored)
+            elif self._is_due(stored, now, ping_ok=True):
+                found.append(stored)
+        found += [d for d in head.values() if self._is_due(d, now, ping_ok=False)]
+        found.sort(key=lambda d: (d.shown.next_attempt_at or now, d.seq))
+        return [self._due(stored) for stored in found[: max(limit, 0)]]
+
+    def record(self, delivery_id: str, result: AttemptResult) -> HookOut:
+        stored = self.deliveries.get(delivery_id)
+        if stored is None:
+            raise DeliveryNotFound(delivery_id)
+        hook = self.hook(stored.shown.hook_id)
+        if result.ok:
+            state, next_at = DeliveryState.delivered, None
+        elif result.retry_at is not None:
+            state, next_at = DeliveryState.pending, result.retry_at
+        else:
+            state, next_at = DeliveryState.failed, None
+        stored.shown = stored.shown.model_copy(
+            update={
+                "state": state,
+                "attempts": stored.shown.attempts + 1,
+                "status_code": result.status_code,
+                "duration_ms": result.duration_ms,
+                "response": result.response[:RESPONSE_SNIPPET],
+                "last_attempt_at": result.at,
+                "next_attempt_at": next_at,
+            }
+        )
+        failing_since = None if result.ok else (hook.shown.failing_since or result.at)
+        if failing_since != hook.shown.failing_since:
+            hook.shown = hook.shown.model_copy(update={"failing_since": failing_since})
+        return hook.shown
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _of(self, hook_id: str) -> list[StoredDelivery]:
+        return [d for d in self.deliveries.values() if d.shown.hook_id == hook_id]
+
+    def _add(
+        self,
+        hook_id: str,
+        event_id: int | None,
+        event: str,
+        body: bytes,
+        now: datetime,
+        *,
+        queued: bool,
+    ) -> StoredDelivery:
+        self._seq += 1
+        shown = DeliveryOut(
+            id=str(uuid.uuid4()),
+            hook_id=hook_id,
+            event_id=event_id,
+            event=event,
+            state=DeliveryState.pending,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        stored = StoredDelivery(shown, body, queued, self._seq)
+        self.deliveries[shown.id] = stored
+        return stored
+
+    def _is_due(self, stored: StoredDelivery, now: datetime, *, ping_ok: bool) -> bool:
+        hook = self.hooks[stored.shown.hook_id].shown
+        if not hook.active and not (ping_ok and stored.shown.event == PING):
+            return False
+        due_at = stored.shown.next_attempt_at
+        return due_at is None or due_at <= now
+
+    def _due(self, stored: StoredDelivery) -> DueDelivery:
+        hook = self.hooks[stored.shown.hook_id]
+        shown = stored.shown
+        return DueDelivery(
+            id=shown.id,
+            hook_id=shown.hook_id,
+            url=hook.shown.url,
+            secret=hook.secret,
+            event=shown.event,
+            event_id=shown.event_id,
+            body=stored.body,
+            attempts=shown.attempts,
+            created_at=shown.created_at,
+        )
+
+
+class ProcessLease:
+    """The delivery lease of data one process holds alone (the memory store's)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._owner: str | None = None
+        self._until = 0.0
+
+    def hold(self, owner: str) -> bool:
+        now = self._clock()
+        if self._owner not in (None, owner) and now < self._until:
+            return False
+        self._owner, self._until = owner, now + LEASE_SECONDS
+        return True
+
+    def release(self, owner: str) -> None:
+        if self._owner == owner:
+            self._owner = None
