@@ -305,7 +305,9 @@ class EventStore(Protocol):
 class HookStore(Protocol):
     """Webhooks and their deliveries, kept beside the event log they deliver from.
 
-    Separate and optional, as `EventStore` is (a store offering this offers that too). The
+    Optional, and a part of a store rather than the store itself: every shipped store has
+    one as its `hooks` attribute, over the same data and event log
+    (`make_webhook_router(store.hooks, ...)`). The
     admin side keeps hooks; the worker side (`fastapi_issues.webhooks.DeliveryWorker`) turns
     new events into deliveries, asks what is due, and records each attempt. Every write is
     atomic and durable as the store's issue writes are, so that a delivery acknowledged as

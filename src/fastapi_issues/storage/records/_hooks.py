@@ -19,6 +19,7 @@ from fastapi_issues.schemas import (
     HookOut,
     HookUpdate,
 )
+from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.deliveries import (
     RESPONSE_SNIPPET,
     AttemptResult,
@@ -27,9 +28,17 @@ from fastapi_issues.storage.deliveries import (
     ping_body,
 )
 from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
-from fastapi_issues.storage.query import DeliveryPage, HookPage
+from fastapi_issues.storage.query import DeliveryPage, EventQuery, HookPage
+from fastapi_issues.storage.records._events import EventLog
 
-__all__ = ["LEASE_SECONDS", "HookBook", "ProcessLease", "StoredDelivery", "StoredHook"]
+__all__ = [
+    "LEASE_SECONDS",
+    "BookHooks",
+    "HookBook",
+    "ProcessLease",
+    "StoredDelivery",
+    "StoredHook",
+]
 
 LEASE_SECONDS = 30.0
 """How long a delivery lease lasts unless its holder renews it."""
@@ -278,3 +287,64 @@ class ProcessLease:
     def release(self, owner: str) -> None:
         if self._owner == owner:
             self._owner = None
+
+
+class BookHooks:
+    """`HookStore` over a `HookBook` in this process (the memory store's `hooks`): every
+    method is one synchronous step, so atomic.
+
+    `log` gives the store's event log as it is now (pruning replaces it), `clock` the time.
+    """
+
+    def __init__(self, book: HookBook, log: Callable[[], EventLog], clock: Clock) -> None:
+        self._book = book
+        self._log = log
+        self._clock = clock
+        self._lease = ProcessLease()
+
+    async def create_hook(self, data: HookCreate) -> HookOut:
+        return self._book.create(data, self._clock(), self._log().last_id)
+
+    async def get_hook(self, hook_id: str) -> HookOut:
+        return self._book.hook(hook_id).shown
+
+    async def list_hooks(self, *, offset: int = 0, limit: int = 100) -> HookPage:
+        return self._book.page(offset, limit)
+
+    async def update_hook(self, hook_id: str, changes: HookUpdate) -> HookOut:
+        return self._book.update(hook_id, changes, self._clock(), self._log().last_id)
+
+    async def delete_hook(self, hook_id: str) -> None:
+        self._book.delete(hook_id)
+
+    async def list_deliveries(
+        self, hook_id: str, *, offset: int = 0, limit: int = 20
+    ) -> DeliveryPage:
+        return self._book.delivery_page(hook_id, offset, limit)
+
+    async def get_delivery(self, hook_id: str, delivery_id: str) -> DeliveryOut:
+        return self._book.delivery(hook_id, delivery_id).shown
+
+    async def queue_ping(self, hook_id: str) -> DeliveryOut:
+        return self._book.ping(hook_id, self._clock())
+
+    async def redeliver(self, hook_id: str, delivery_id: str) -> DeliveryOut:
+        return self._book.redeliver(hook_id, delivery_id, self._clock())
+
+    async def enqueue_deliveries(self, *, limit: int = 1000) -> int:
+        def read(after: int, count: int) -> Sequence[EventOut]:
+            return self._log().select(EventQuery(after=after, limit=count))
+
+        return self._book.enqueue(read, limit, self._clock())
+
+    async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:
+        return self._book.due(self._clock(), limit)
+
+    async def record_attempt(self, delivery_id: str, result: AttemptResult) -> HookOut:
+        return self._book.record(delivery_id, result)
+
+    async def hold_delivery_lease(self, owner: str) -> bool:
+        return self._lease.hold(owner)
+
+    async def release_delivery_lease(self, owner: str) -> None:
+        self._lease.release(owner)

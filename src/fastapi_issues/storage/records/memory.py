@@ -10,12 +10,8 @@ from fastapi_issues.schemas import (
     CommentCreate,
     CommentOut,
     CommentUpdate,
-    DeliveryOut,
     EventOut,
     EventType,
-    HookCreate,
-    HookOut,
-    HookUpdate,
     IssueCreate,
     IssueOut,
     IssueUpdate,
@@ -25,15 +21,12 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
-from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
-from fastapi_issues.storage.protocols import StoreLifecycle
+from fastapi_issues.storage.protocols import HookStore, StoreLifecycle
 from fastapi_issues.storage.query import (
     CommentPage,
-    DeliveryPage,
     EventPage,
     EventQuery,
-    HookPage,
     IssuePage,
     IssueQuery,
     LabelPage,
@@ -46,7 +39,7 @@ from fastapi_issues.storage.records._comments import (
     select_comments,
 )
 from fastapi_issues.storage.records._events import EventLog
-from fastapi_issues.storage.records._hooks import HookBook, ProcessLease
+from fastapi_issues.storage.records._hooks import BookHooks, HookBook
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -81,7 +74,7 @@ __all__ = ["InMemoryIssueStore"]
 
 class InMemoryIssueStore(StoreLifecycle):
     """Keeps issues, labels and comments in dicts, the event log (`EventStore`) in a list,
-    and webhooks (`HookStore`) beside them. Nothing survives the process; every method is
+    and webhooks in `hooks` (a `HookStore`). Nothing survives the process; every method is
     atomic, its events included, because none of them awaits while it changes the data.
     Opening and closing it (`StoreLifecycle`) do nothing.
 
@@ -98,8 +91,8 @@ class InMemoryIssueStore(StoreLifecycle):
         self._comments: dict[str, dict[str, CommentOut]] = {}
         self._events = EventLog()
         self._wake = EventWake()
-        self._hooks = HookBook()
-        self._lease = ProcessLease()
+        self.hooks: HookStore = BookHooks(HookBook(), lambda: self._events, clock)
+        """The webhooks of this store's data (`HookStore`)."""
 
     def _record(self, drafts: Sequence[EventDraft], actor: str | None, now: datetime) -> None:
         if drafts:
@@ -360,71 +353,6 @@ class InMemoryIssueStore(StoreLifecycle):
         """Return once an event after `after` is here; every write is in this process, so
         it wakes at once. See `EventStore`."""
         await self._wake.wait(lambda: self._events.last_id, after)
-
-    # -- webhooks (HookStore) ------------------------------------------------------------
-
-    async def create_hook(self, data: HookCreate) -> HookOut:
-        """See `HookStore`."""
-        return self._hooks.create(data, self._clock(), self._events.last_id)
-
-    async def get_hook(self, hook_id: str) -> HookOut:
-        """See `HookStore`."""
-        return self._hooks.hook(hook_id).shown
-
-    async def list_hooks(self, *, offset: int = 0, limit: int = 100) -> HookPage:
-        """See `HookStore`."""
-        return self._hooks.page(offset, limit)
-
-    async def update_hook(self, hook_id: str, changes: HookUpdate) -> HookOut:
-        """See `HookStore`."""
-        return self._hooks.update(hook_id, changes, self._clock(), self._events.last_id)
-
-    async def delete_hook(self, hook_id: str) -> None:
-        """See `HookStore`."""
-        self._hooks.delete(hook_id)
-
-    async def list_deliveries(
-        self, hook_id: str, *, offset: int = 0, limit: int = 20
-    ) -> DeliveryPage:
-        """See `HookStore`."""
-        return self._hooks.delivery_page(hook_id, offset, limit)
-
-    async def get_delivery(self, hook_id: str, delivery_id: str) -> DeliveryOut:
-        """See `HookStore`."""
-        return self._hooks.delivery(hook_id, delivery_id).shown
-
-    async def queue_ping(self, hook_id: str) -> DeliveryOut:
-        """See `HookStore`."""
-        return self._hooks.ping(hook_id, self._clock())
-
-    async def redeliver(self, hook_id: str, delivery_id: str) -> DeliveryOut:
-        """See `HookStore`."""
-        return self._hooks.redeliver(hook_id, delivery_id, self._clock())
-
-    async def enqueue_deliveries(self, *, limit: int = 1000) -> int:
-        """See `HookStore`."""
-
-        def read(after: int, count: int) -> Sequence[EventOut]:
-            return self._events.select(EventQuery(after=after, limit=count))
-
-        return self._hooks.enqueue(read, limit, self._clock())
-
-    async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:
-        """See `HookStore`."""
-        return self._hooks.due(self._clock(), limit)
-
-    async def record_attempt(self, delivery_id: str, result: AttemptResult) -> HookOut:
-        """See `HookStore`."""
-        return self._hooks.record(delivery_id, result)
-
-    async def hold_delivery_lease(self, owner: str) -> bool:
-        """See `HookStore`: one process holds the data, so the lease is its alone to
-        share between its workers."""
-        return self._lease.hold(owner)
-
-    async def release_delivery_lease(self, owner: str) -> None:
-        """See `HookStore`."""
-        self._lease.release(owner)
 
     # -- copying between stores ----------------------------------------------------------
 
