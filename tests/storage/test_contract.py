@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from fastapi_issues.storage import InMemoryIssueStore, JSONFileIssueStore
-from fastapi_issues.testing import EventStoreContract, TrackerStoreContract
+from fastapi_issues.testing import (
+    EventStoreContract,
+    HookStoreContract,
+    ManualClock,
+    TrackerStoreContract,
+)
 
 
 class TestInMemoryIssueStore(TrackerStoreContract):
@@ -72,3 +77,9 @@ class TestJSONFileEventLog(EventStoreContract):
         store = JSONFileIssueStore(tmp_path / "issues.json")
         yield store
         store.close()
+
+
+class TestInMemoryHooks(HookStoreContract):
+    @pytest.fixture
+    def store(self, clock: ManualClock) -> InMemoryIssueStore:
+        return InMemoryIssueStore(clock=clock)

@@ -3,8 +3,8 @@
 Two kinds, best used together:
 
 - **Contract suites** (`IssueStoreContract`, `LabelStoreContract`, `CommentStoreContract`,
-  `TrackerStoreContract`, `EventStoreContract`, `UserStoreContract`): example-based tests,
-  one behaviour each.
+  `TrackerStoreContract`, `EventStoreContract`, `HookStoreContract`, `UserStoreContract`):
+  example-based tests, one behaviour each.
   Subclass one in your tests and give it a `store` fixture that yields a fresh, empty store;
   pytest then runs every test against it::
 
@@ -38,9 +38,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fastapi_issues.testing._clock import ManualClock
 from fastapi_issues.testing.contracts import (
     CommentStoreContract,
     EventStoreContract,
+    HookStoreContract,
     IssueStoreContract,
     LabelStoreContract,
     TrackerStoreContract,
@@ -50,7 +52,6 @@ from fastapi_issues.testing.model import ModelPage, TrackerModel
 
 if TYPE_CHECKING:
     from fastapi_issues.testing.stateful import (
-        ManualClock,
         StoreOpener,
         TrackerStateMachine,
         tracker_state_machine,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommentStoreContract",
     "EventStoreContract",
+    "HookStoreContract",
     "IssueStoreContract",
     "LabelStoreContract",
     "ManualClock",
@@ -71,7 +73,7 @@ __all__ = [
     "tracker_state_machine",
 ]
 
-_STATEFUL = {"ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"}
+_STATEFUL = {"StoreOpener", "TrackerStateMachine", "tracker_state_machine"}
 
 
 def __getattr__(name: str) -> Any:

@@ -30,7 +30,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, get_args
 
 from hypothesis import HealthCheck, settings
@@ -60,6 +60,7 @@ from fastapi_issues.storage.query import (
     IssueSortField,
     SortDirection,
 )
+from fastapi_issues.testing._clock import ManualClock
 from fastapi_issues.testing._draws import (
     LABEL_NAMES,
     MICROSECOND,
@@ -87,19 +88,6 @@ T = TypeVar("T")
 
 StoreOpener = Callable[[Clock], AbstractAsyncContextManager[Any]]
 """`opener(clock)`: an async context manager yielding a fresh, empty store on that clock."""
-
-
-class ManualClock:
-    """A clock that stands still until told to move: store and model read the same time."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, step: timedelta) -> None:
-        self.now += step
 
 
 class TrackerStateMachine(EventChecks, RuleBasedStateMachine):
