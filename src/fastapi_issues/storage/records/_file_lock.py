@@ -1,7 +1,8 @@
 """An exclusive lock on an open file, held across processes: `flock` on POSIX, the first
-byte's lock on Windows. Shared by the record files and the JSON store's event numbering;
-beside it `fsync_folder`, which makes a rename durable, shared by the record files and
-their event archives."""
+byte's lock on Windows. Shared by the record files and the JSON store's event numbering
+(waiting for it) and the webhooks' delivery lease (never waiting); beside it
+`fsync_folder`, which makes a rename durable, shared by the record files and their event
+archives."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["fsync_folder", "lock_file", "unlock_file"]
+__all__ = ["fsync_folder", "lock_file", "try_lock_file", "unlock_file"]
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -18,6 +19,15 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         """Wait for and take the lock on `fd`."""
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+
+    def try_lock_file(fd: int) -> bool:
+        """Take the lock on `fd` if no one holds it; never wait."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
 
     def unlock_file(fd: int) -> None:
         """Give the lock on `fd` back."""
@@ -30,6 +40,14 @@ else:
     def lock_file(fd: int) -> None:
         """Wait for and take the lock on `fd`."""
         fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def try_lock_file(fd: int) -> bool:
+        """Take the lock on `fd` if no one holds it; never wait."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def unlock_file(fd: int) -> None:
         """Give the lock on `fd` back."""

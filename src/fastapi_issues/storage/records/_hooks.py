@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,6 +78,19 @@ class HookBook:
         self.hooks: dict[str, StoredHook] = {}
         self.deliveries: dict[str, StoredDelivery] = {}
         self._seq = 0
+
+    @classmethod
+    def holding(cls, records: Iterable[StoredHook | StoredDelivery]) -> HookBook:
+        """A book over records kept elsewhere (the JSON store's file), in their order,
+        shared rather than copied; the deliveries it adds are numbered after theirs."""
+        book = cls()
+        for record in records:
+            if isinstance(record, StoredHook):
+                book.hooks[record.shown.id] = record
+            else:
+                book.deliveries[record.shown.id] = record
+                book._seq = max(book._seq, record.seq)
+        return book
 
     # -- the admin side ------------------------------------------------------------------
 

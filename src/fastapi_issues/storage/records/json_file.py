@@ -50,7 +50,7 @@ from fastapi_issues.schemas import (
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
-from fastapi_issues.storage.protocols import StoreLifecycle
+from fastapi_issues.storage.protocols import HookStore, StoreLifecycle
 from fastapi_issues.storage.query import (
     CommentPage,
     EventPage,
@@ -79,6 +79,7 @@ from fastapi_issues.storage.records._issues import (
     present,
 )
 from fastapi_issues.storage.records._journal import EventEntry, FileEventJournal
+from fastapi_issues.storage.records._json_hooks import JSONFileHooks
 from fastapi_issues.storage.records._labels import (
     LabelIdsEdit,
     LabelIndex,
@@ -210,6 +211,9 @@ class JSONFileIssueStore(StoreLifecycle):
         self._shown = PresentedIssues()
         self._comment_groups: dict[str, list[CommentOut]] = {}
         self._grouped: Mapping[str, CommentOut] | None = None
+        self._hooks = JSONFileHooks(_sibling(self._file.path, "hooks"), self._events, clock)
+        self.hooks: HookStore = self._hooks
+        """The webhooks of this store's data (`HookStore`), in `hooks.json` beside it."""
 
     @property
     def path(self) -> os.PathLike[str]:
@@ -597,6 +601,7 @@ class JSONFileIssueStore(StoreLifecycle):
         self._labels.close()
         self._comments.close()
         self._journal.close()
+        self._hooks.close()
 
     async def aclose(self) -> None:
         """`close()`, for `StoreLifecycle`."""
