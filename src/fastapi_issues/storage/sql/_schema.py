@@ -9,14 +9,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     Table,
@@ -25,7 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from fastapi_issues.schemas import IssueOut, IssuePriority, IssueStatus, StateReason
+from fastapi_issues.schemas import (
+    DeliveryState,
+    IssueOut,
+    IssuePriority,
+    IssueStatus,
+    StateReason,
+)
 
 SCHEMA_VERSION = 1
 """0.1.0's record of the schema, kept in `fastapi_issues_meta` and still checked (a larger
@@ -221,6 +230,83 @@ issue_event_ids = Table(
     CheckConstraint("id = 1", name="ck_issue_event_ids_one_row"),
 )
 
+
+# Revision issues_0004. Webhooks: the hooks, with their secret and their place in the log.
+hooks = Table(
+    "hooks",
+    metadata,
+    # Creation order, which hooks are listed in.
+    Column("seq", SequenceNumber, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    # UTF-8 bytes: a secret may hold any character, NUL too, which PostgreSQL text cannot.
+    Column("secret", LargeBinary, nullable=False),
+    # The event types wanted, as sent (a JSON array; ["*"] for all).
+    Column("events", EventJSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCTimestamp, nullable=False),
+    Column("updated_at", UTCTimestamp, nullable=False),
+    Column("failing_since", UTCTimestamp, nullable=True),
+    # The last event id turned into this hook's deliveries (or skipped).
+    Column("cursor", BigInteger, nullable=False),
+)
+
+# One event's (or ping's) delivery to one hook. No foreign key to `issue_events`: the body
+# is kept here, so a pruned event's delivery can still be attempted and redelivered.
+hook_deliveries = Table(
+    "hook_deliveries",
+    metadata,
+    # The order deliveries were made in: per hook, queued ones go out in it.
+    Column("seq", SequenceNumber, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("hook_id", Text, ForeignKey("hooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigInteger, nullable=True),
+    Column("event", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    # True for an event's delivery, which waits behind the hook's older pending ones;
+    # false for pings and redeliveries of finished ones, which go at once.
+    Column("queued", Boolean, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("duration_ms", Float, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("created_at", UTCTimestamp, nullable=False),
+    Column("last_attempt_at", UTCTimestamp, nullable=True),
+    Column("next_attempt_at", UTCTimestamp, nullable=True),
+    CheckConstraint(
+        _one_of("state", [state.value for state in DeliveryState]),
+        name="ck_hook_deliveries_state",
+    ),
+)
+# What is due: the pending ones, by when (delivered and failed ones, the many, are skipped).
+Index(
+    "ix_hook_deliveries_due",
+    hook_deliveries.c.state,
+    hook_deliveries.c.next_attempt_at,
+    hook_deliveries.c.seq,
+)
+# The head of a hook's queue: its oldest pending queued delivery, the first entry here.
+Index(
+    "ix_hook_deliveries_queue",
+    hook_deliveries.c.hook_id,
+    hook_deliveries.c.queued,
+    hook_deliveries.c.state,
+    hook_deliveries.c.seq,
+)
+# A hook's deliveries, newest first (and the cascade when it is deleted).
+Index("ix_hook_deliveries_hook", hook_deliveries.c.hook_id, hook_deliveries.c.seq)
+
+# Who delivers: one row, its owner's until `expires_at` unless renewed (`_hooks.py`). In
+# the store's schema, so stores in different PostgreSQL schemas have leases of their own.
+hook_lease = Table(
+    "hook_lease",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("owner", Text, nullable=False),
+    Column("expires_at", UTCTimestamp, nullable=False),
+    CheckConstraint("id = 1", name="ck_hook_lease_one_row"),
+)
 
 ISSUE_COLUMNS = tuple(column for column in issues.c if column.name in IssueOut.model_fields)
 """The columns of `issues` an `IssueOut` is read from and written to: those named like its

@@ -1,5 +1,5 @@
 """`SQLIssueStore`: the issue, label and comment parts over one database, behind the store
-protocols."""
+protocols, and its webhooks as the `hooks` part."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.protocols import HookStore
 from fastapi_issues.storage.query import (
     CommentPage,
     EventPage,
@@ -34,6 +35,7 @@ from fastapi_issues.storage.query import (
 from fastapi_issues.storage.sql._comments import SQLComments
 from fastapi_issues.storage.sql._database import SQLDatabase, SQLStoreBase
 from fastapi_issues.storage.sql._events import EventLog
+from fastapi_issues.storage.sql._hooks import SQLHooks
 from fastapi_issues.storage.sql._issues import SQLIssues
 from fastapi_issues.storage.sql._labels import SQLLabels
 from fastapi_issues.storage.sql._listen import EventWatch
@@ -87,6 +89,8 @@ class SQLIssueStore(SQLStoreBase):
         self._issues = SQLIssues(self._db, clock, self._events)
         self._labels = SQLLabels(self._db, clock, self._events)
         self._comments = SQLComments(self._db, clock, self._events)
+        self.hooks: HookStore = SQLHooks(self._db, clock, self._events)
+        """The webhooks of this database (`HookStore`), beside the event log they deliver."""
 
     # -- issues --------------------------------------------------------------------------
 
