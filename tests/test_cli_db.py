@@ -23,6 +23,7 @@ _REVISION_2 = (
     "Issues get an optional due date (`due_date`), with an index for its filters and sort."
 )
 _REVISION_3 = "The event log: `issue_events`, and `issue_event_ids`, which numbers its events."
+_REVISION_4 = "Webhooks: `hooks`, their `hook_deliveries`, and the delivery lease `hook_lease`."
 USERS_0002 = (
     "Usernames unique by their normalised key, token revocation, stored admins, login counts."
 )
@@ -56,11 +57,12 @@ async def test_upgrade_stamps_a_sqlite_file_of_0_1_0(
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
         f"applied issues_0003: {_REVISION_3}",
+        f"applied issues_0004: {_REVISION_4}",
         "applied users_0002: " + USERS_0002,
-        "at: issues_0003, users_0002",
+        "at: issues_0004, users_0002",
     ]
     assert await run("db", "current", "--url", url) == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0003", "users_0002"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0004", "users_0002"]
     assert await run("db", "upgrade", "--url", url) == 0
     assert "already at this release" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "issues.db") as conn:
@@ -96,6 +98,7 @@ async def test_upgrade_applies_each_revision_on_postgres_and_shows_no_password(
         "stamped users_0001",
         f"applied issues_0002: {_REVISION_2}",
         f"applied issues_0003: {_REVISION_3}",
+        f"applied issues_0004: {_REVISION_4}",
         f"applied {NEXT_REVISION}: A test revision.",
         "applied users_0002: " + USERS_0002,
         f"at: {NEXT_REVISION}, users_0002",
@@ -119,18 +122,20 @@ async def test_the_url_defaults_to_the_app_storage_url(
         "labels, comments.",
         f"applied issues_0002: {_REVISION_2}",
         f"applied issues_0003: {_REVISION_3}",
+        f"applied issues_0004: {_REVISION_4}",
         "applied users_0001: The users table of fastapi-issues 0.1.0 (`SQLUserStore`).",
         "applied users_0002: " + USERS_0002,
-        "at: issues_0003, users_0002",
+        "at: issues_0004, users_0002",
     ]
     assert await run("db", "current") == 0
-    assert capsys.readouterr().out.splitlines() == ["issues_0003", "users_0002"]
+    assert capsys.readouterr().out.splitlines() == ["issues_0004", "users_0002"]
 
 
 async def test_history_lists_every_branch(capsys: pytest.CaptureFixture[str]) -> None:
     assert await run("db", "history") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
+        "issues_0003 -> issues_0004 (issues)",
         "issues_0002 -> issues_0003 (issues)",
         "issues_0001 -> issues_0002 (issues)",
         "base -> issues_0001 (issues)",

@@ -16,13 +16,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from pydantic import SecretStr
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.sql.ddl import CreateSchema
 
 from fastapi_issues.auth.sql import SQLUserStore
-from fastapi_issues.schemas import EventType, IssueCreate, IssueUpdate
+from fastapi_issues.schemas import EventType, HookCreate, IssueCreate, IssueUpdate
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.query import EventQuery, IssueQuery
 from fastapi_issues.storage.sql import VERSION_TABLE, SQLIssueStore, _migrations
@@ -437,6 +438,80 @@ async def test_revision_3_steps_back_for_a_host_that_downgrades(
     try:
         assert await again.get(issue.id) == issue
         assert await again.last_event_id() == 0
+    finally:
+        await again.aclose()
+    assert await _revisions(url, schema) == {SHIPPED_HEAD}
+
+
+# -- revision 4 adds webhooks --------------------------------------------------------------
+
+
+async def _database_at_revision_3(url: str, schema: str | None, release_src: Path) -> str:
+    """0.1.0's rows brought to revision 3 (the release before webhooks), with one event in
+    its log, as that release would have written it. Returns that event's issue id."""
+    before = write_with_release(release_src, url, schema)
+    await _stamp_0_1_0(url, schema)
+    await _upgrade_to(url, schema, "issues_0003", "users_0002")
+    first = before["issues"][0]["id"]
+    now = "1700000000000000" if schema is None else "'2023-11-14 22:13:20+00'"
+    await _query(
+        url,
+        schema,
+        "INSERT INTO issue_events (id, type, issue_id, actor, created_at) "
+        f"VALUES (1, 'issue.deleted', '{first}', 'ada', {now})",
+    )
+    await _query(url, schema, "INSERT INTO issue_event_ids (id, last_id) VALUES (1, 1)")
+    return str(first)
+
+
+async def test_a_database_at_revision_3_is_upgraded_and_serves_hooks(
+    database: tuple[str, str | None], release_src: Path
+) -> None:
+    url, schema = database
+    await _database_at_revision_3(url, schema, release_src)
+    assert not {"hooks", "hook_deliveries", "hook_lease"} & await _tables(url, schema)
+    store = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    try:
+        await store.create_schema()
+        assert await _revisions(url, schema) == {SHIPPED_HEAD, "users_0002"}
+        assert (await store.hooks.list_hooks()).total == 0
+        hook = await store.hooks.create_hook(
+            HookCreate(url="https://ci.example.com/hook", secret=SecretStr("s" * 16))
+        )
+        # The event logged before the upgrade is older than the hook: never delivered.
+        assert await store.hooks.enqueue_deliveries() == 0
+        issue = await store.create(IssueCreate(title="After", description="The upgrade"))
+        assert await store.hooks.enqueue_deliveries() == 1
+        [due] = await store.hooks.due_deliveries()
+        assert (due.hook_id, due.event_id, due.secret) == (hook.id, 2, "s" * 16)
+        assert json.loads(due.body)["issue"]["id"] == issue.id
+        assert await store.hooks.hold_delivery_lease("worker-1")
+        await store.hooks.delete_hook(hook.id)
+        assert await _query(url, schema, "SELECT count(*) FROM hook_deliveries") == [(0,)]
+    finally:
+        await store.aclose()
+
+
+async def test_revision_4_steps_back_for_a_host_that_downgrades(
+    database: tuple[str, str | None],
+) -> None:
+    """Never run by us; a host's own Alembic may. Issues and events stay, hooks go."""
+    url, schema = database
+    store = SQLIssueStore(url, schema=schema)
+    issue = await store.create(IssueCreate(title="Hooked", description="Then not"))
+    await store.hooks.create_hook(
+        HookCreate(url="https://ci.example.com/hook", secret=SecretStr("s" * 16))
+    )
+    await store.hooks.enqueue_deliveries()
+    await store.aclose()
+    await _downgrade_to(url, schema, "issues_0003")
+    assert await _revisions(url, schema) == {"issues_0003"}
+    assert not {"hooks", "hook_deliveries", "hook_lease"} & await _tables(url, schema)
+    again = SQLIssueStore(url, schema=schema, auto_upgrade=True)
+    try:
+        assert await again.get(issue.id) == issue
+        assert await again.last_event_id() == 1
+        assert (await again.hooks.list_hooks()).total == 0
     finally:
         await again.aclose()
     assert await _revisions(url, schema) == {SHIPPED_HEAD}
