@@ -144,7 +144,8 @@ _REDELIVER = (
     update(hook_deliveries)
     .where(
         hook_deliveries.c.id == bindparam("delivery_id"),
-        hook_deliveries.c.hook_id == bindparam("hook_id"),
+        # Not "hook_id": an UPDATE keeps its columns' names for the SET clause's values.
+        hook_deliveries.c.hook_id == bindparam("of_hook"),
     )
     .values(
         # A finished delivery goes again at once, outside the queue; a pending one keeps
@@ -420,7 +421,8 @@ class SQLHooks:
         if self._db.unstorable(delivery_id):
             await self.get_hook(hook_id)
             raise DeliveryNotFound(delivery_id)
-        params = {"hook_id": hook_id, "delivery_id": delivery_id, "now": as_utc(self._clock())}
+        now = as_utc(self._clock())
+        params = {"of_hook": hook_id, "delivery_id": delivery_id, "now": now}
         async with self._db.transaction() as conn:
             row = (await conn.execute(_REDELIVER, params)).first()
             if row is None:
