@@ -29,6 +29,7 @@ EXTRA_IMPORTS = {
     "postgres": ["fastapi_issues.storage.sql", "asyncpg"],
     "server": ["uvicorn", "fastapi_cli"],
     "testing": ["fastapi_issues.testing.stateful", "pytest"],
+    "webhooks": ["fastapi_issues.webhooks", "httpx", "httpcore"],
     "bench": ["fastapi_issues.auth", "asyncpg", "uvicorn", "pyinstrument"],
     "docs": ["mkdocs", "material", "mkdocstrings"],
 }

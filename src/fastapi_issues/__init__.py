@@ -58,6 +58,7 @@ from fastapi_issues.storage.urls import open_issue_store
 
 if TYPE_CHECKING:
     from fastapi_issues.auth.urls import open_user_store
+    from fastapi_issues.webhooks import DeliveryWorker
 
 __version__ = "0.2.0"
 
@@ -72,6 +73,7 @@ __all__ = [
     "CommentStore",
     "CommentUpdate",
     "CorruptStoreError",
+    "DeliveryWorker",
     "EventOperation",
     "InMemoryIssueStore",
     "IssueAction",
@@ -114,10 +116,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the auth extra is optional, and without it this import says
-    # what to install.
+    # Imported on first use: the auth and webhooks extras are optional, and without them
+    # these imports say what to install.
     if name == "open_user_store":
         from fastapi_issues.auth.urls import open_user_store
 
         return open_user_store
+    if name == "DeliveryWorker":
+        from fastapi_issues.webhooks import DeliveryWorker
+
+        return DeliveryWorker
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,287 @@
+"""The delivery worker: the background task that turns the event log into webhook calls.
+
+One loop per process, started in the app's lifespan; across processes the store's lease
+lets one of them deliver at a time. Each pass: keep the lease, turn new events into
+deliveries, attempt what is due (hooks concurrently, one delivery of a hook at a time),
+record each attempt. Between passes it waits for a new event, an attempt ending, the next
+retry or about a second (pings and redeliveries queued by other processes), whichever comes
+first. Delivery is at least once: an attempt is recorded only after it ended, so a process
+killed mid-attempt leaves the delivery pending, and whoever holds the lease next sends it
+again under the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import logging
+import os
+import random
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import TracebackType
+
+import httpx
+
+from fastapi_issues.schemas import HookOut, HookUpdate
+from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
+from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
+from fastapi_issues.storage.protocols import EventStore, HookStore
+from fastapi_issues.webhooks._retry import RetryPolicy
+from fastapi_issues.webhooks._sender import Sender
+
+__all__ = ["DeliveryWorker"]
+
+logger = logging.getLogger("fastapi_issues.webhooks")
+
+
+class DeliveryWorker:
+    """Delivers the events of `events` to the hooks of `hooks` (`store.hooks`, `store`).
+
+    `async with DeliveryWorker(...)` runs it in the background until the block ends (then
+    it stops, gives up the lease at once and closes its connections); `run_once()` makes one
+    pass and waits for its attempts, for tests and scripts.
+
+    `allow_private_targets` lifts the address check (intranets, tests). `transport` replaces
+    the checked httpx transport (tests); `ssl_context`, the certificates HTTPS targets are
+    verified against. `clock` stamps attempts and measures `deactivate_after` (a hook whose
+    deliveries all failed that long is made inactive). At most `concurrency` hooks are
+    called at once.
+    """
+
+    def __init__(
+        self,
+        hooks: HookStore,
+        events: EventStore,
+        *,
+        allow_private_targets: bool = False,
+        retry: RetryPolicy | None = None,
+        clock: Clock = system_clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        concurrency: int = 16,
+        deactivate_after: timedelta = timedelta(hours=24),
+        poll_interval: float = 1.0,
+        renew_interval: float = 5.0,
+        owner: str | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if not 0 < renew_interval <= 10:
+            raise ValueError("the lease must be renewed within 10 s")
+        self._hooks = hooks
+        self._events = events
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sender = Sender(
+            allow_private=allow_private_targets,
+            transport=transport,
+            ssl_context=ssl_context,
+            clock=clock,
+        )
+        self._concurrency = concurrency
+        self._deactivate_after = deactivate_after
+        self._poll = poll_interval
+        self._renew = renew_interval
+        self._rand = rand
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held = False
+        self._renewed = 0.0
+        self._flying: dict[str, asyncio.Task[int]] = {}
+        self._retries: list[datetime] = []
+        self._landed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- starting and stopping ---------------------------------------------------------
+
+    async def __aenter__(self) -> DeliveryWorker:
+        self._task = asyncio.create_task(self.run(), name=f"webhook delivery {self.owner}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop: attempts in flight are abandoned (their deliveries stay pending, to be sent
+        again), the lease is given up so another process takes over at once."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        flying = list(self._flying.values())
+        for task in flying:
+            task.cancel()
+        await asyncio.gather(*flying, return_exceptions=True)
+        try:
+            await self._hooks.release_delivery_lease(self.owner)
+        except Exception:
+            logger.exception("webhook worker %s could not release its lease", self.owner)
+        self._held = False
+        await self._sender.aclose()
+
+    @property
+    def holds_lease(self) -> bool:
+        """Whether this worker held the delivery lease when it last asked."""
+        return self._held
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver until `aclose()`; store and network errors are logged, never raised."""
+        while not self._stopping.is_set():
+            if not await self._hold():
+                await self._wait(None, self._poll)
+                continue
+            last: int | None = None
+            try:
+                last = await self._events.last_event_id()
+                self._dispatch(await self._due())
+            except Exception:
+                logger.exception("webhook worker %s: a pass failed; trying again", self.owner)
+            await self._wait(last, self._timeout())
+
+    async def run_once(self) -> int:
+        """One pass (if this worker can hold the lease): queue new events, attempt what is
+        due and wait for those attempts. Returns how many attempts were made."""
+        if not await self._hold(force=True):
+            return 0
+        started = self._dispatch(await self._due())
+        return sum(await asyncio.gather(*started))
+
+    async def _hold(self, *, force: bool = False) -> bool:
+        now = time.monotonic()
+        if self._held and not force and now - self._renewed < self._renew:
+            return True
+        try:
+            self._held = await self._hooks.hold_delivery_lease(self.owner)
+        except Exception:
+            logger.exception("webhook worker %s could not take the lease", self.owner)
+            self._held = False
+        self._renewed = now
+        return self._held
+
+    async def _due(self) -> Sequence[DueDelivery]:
+        await self._hooks.enqueue_deliveries()
+        return await self._hooks.due_deliveries()
+
+    def _dispatch(self, due: Sequence[DueDelivery]) -> list[asyncio.Task[int]]:
+        """Start one task per hook with due deliveries (sending them in turn), skipping
+        hooks already being called: never two attempts of one hook at once."""
+        by_hook: dict[str, list[DueDelivery]] = {}
+        for delivery in due:
+            if delivery.hook_id not in self._flying:
+                by_hook.setdefault(delivery.hook_id, []).append(delivery)
+        started: list[asyncio.Task[int]] = []
+        for hook_id, deliveries in by_hook.items():
+            if len(self._flying) >= self._concurrency:
+                break
+            task = asyncio.create_task(self._deliver_all(deliveries))
+            self._flying[hook_id] = task
+            task.add_done_callback(functools.partial(self._land, hook_id))
+            started.append(task)
+        return started
+
+    def _land(self, hook_id: str, _task: asyncio.Task[int]) -> None:
+        self._flying.pop(hook_id, None)
+        self._landed.set()
+
+    def _timeout(self) -> float:
+        """How long the loop may wait: until the lease needs renewing, the earliest retry
+        this worker scheduled, or the poll interval, whichever is first."""
+        timeout = min(self._poll, max(self._renew - (time.monotonic() - self._renewed), 0))
+        now = self._clock()
+        while self._retries and self._retries[0] <= now:
+            heapq.heappop(self._retries)
+        if self._retries:
+            timeout = min(timeout, (self._retries[0] - now).total_seconds())
+        return max(timeout, 0.0)
+
+    async def _wait(self, last: int | None, seconds: float) -> None:
+        self._landed.clear()
+        waits: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(self._landed.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        if last is not None:
+            waits.append(asyncio.ensure_future(self._events.wait_for_events(last)))
+        try:
+            done, _ = await asyncio.wait(
+                waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        for finished in done:
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.warning("webhook worker %s: waiting for events failed", self.owner)
+
+    # -- one hook's attempts -------------------------------------------------------------
+
+    async def _deliver_all(self, deliveries: list[DueDelivery]) -> int:
+        for delivery in deliveries:
+            await self._deliver(delivery)
+        return len(deliveries)
+
+    async def _deliver(self, delivery: DueDelivery) -> None:
+        result = await self._attempt(delivery)
+        if not result.ok:
+            retry_at = self._retry.retry_at(delivery.attempts + 1, result.at, self._rand())
+            result = replace(result, retry_at=retry_at)
+            if retry_at is not None:
+                heapq.heappush(self._retries, retry_at)
+            logger.info(
+                "webhook delivery %s to hook %s failed (attempt %d): %s",
+                delivery.id,
+                delivery.hook_id,
+                delivery.attempts + 1,
+                result.response,
+            )
+        try:
+            hook = await self._hooks.record_attempt(delivery.id, result)
+        except (DeliveryNotFound, HookNotFound):
+            return  # deleted meanwhile: nothing left to record
+        except Exception:
+            logger.exception("webhook delivery %s: its attempt was not recorded", delivery.id)
+            return
+        if not result.ok:
+            await self._deactivate_if_failing(hook, result.at)
+
+    async def _attempt(self, delivery: DueDelivery) -> AttemptResult:
+        try:
+            return await self._sender.attempt(delivery)
+        except Exception as exc:
+            # Recorded as a failed attempt, so that it is retried on schedule rather than
+            # at once in a tight loop.
+            logger.exception("webhook delivery %s: the attempt broke", delivery.id)
+            reason = f"internal error: {type(exc).__name__}"
+            return AttemptResult(
+                at=self._clock(), ok=False, status_code=None, duration_ms=0.0, response=reason
+            )
+
+    async def _deactivate_if_failing(self, hook: HookOut, now: datetime) -> None:
+        since = hook.failing_since
+        if not hook.active or since is None or now - since < self._deactivate_after:
+            return
+        try:
+            await self._hooks.update_hook(hook.id, HookUpdate(active=False))
+        except HookNotFound:
+            return
+        except Exception:
+            logger.exception("webhook hook %s could not be deactivated", hook.id)
+            return
+        logger.warning("webhook hook %s deactivated: deliveries failing since %s", hook.id, since)
