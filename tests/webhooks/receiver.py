@@ -54,6 +54,9 @@ class Receiver:
         self.plan = plan
         self.received: list[Received] = []
         self.streamed = 0
+        self.busy: dict[str, int] = {}  # requests being answered, per hook
+        self.most_busy: dict[str, int] = {}  # the most at once, per hook
+        self.most_at_once = 0  # the most at once, over all hooks
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -113,8 +116,12 @@ class Receiver:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         got = self._record(headers, body)
         answer = self.plan(got)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        self._busy(got.hook_id, +1)
+        try:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+        finally:
+            self._busy(got.hook_id, -1)
         extra = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
         length = len(answer.body) + answer.stream_bytes
         writer.write(
@@ -130,6 +137,12 @@ class Receiver:
             left -= len(chunk)
         await writer.drain()
         return True
+
+    def _busy(self, hook_id: str, step: int) -> None:
+        with self._lock:
+            self.busy[hook_id] = self.busy.get(hook_id, 0) + step
+            self.most_busy[hook_id] = max(self.most_busy.get(hook_id, 0), self.busy[hook_id])
+            self.most_at_once = max(self.most_at_once, sum(self.busy.values()))
 
     def _record(self, headers: dict[str, str], body: bytes) -> Received:
         delivery = headers.get("x-issues-delivery", "")
