@@ -93,6 +93,10 @@ class Receiver:
         self._server.close()
         for writer in list(self._writers):  # Server.close_clients is 3.13's
             writer.close()
+        serving = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
