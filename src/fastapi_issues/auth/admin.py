@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from pydantic import SecretStr
 
-from fastapi_issues.auth._no_echo import NoPasswordEchoRoute
 from fastapi_issues.auth.accounts import set_admin, set_disabled
 from fastapi_issues.auth.dependencies import USER_STORE_ERRORS, current_active_user
 from fastapi_issues.auth.passwords import Passwords
@@ -30,6 +29,7 @@ from fastapi_issues.routers.kit import (
     BODY_ERRORS,
     DEFAULT_MAX_BODY_SIZE,
     ErrorMessage,
+    NoSecretEchoRoute,
     PageNumber,
     Responses,
     add_route,
@@ -120,7 +120,7 @@ def make_user_admin_router(
         tags=list(tags) if tags else None,
         max_body_size=max_body_size,
         dependencies=[Depends(admin)],
-        route_class=NoPasswordEchoRoute,
+        route_class=NoSecretEchoRoute,
     )
     routes = _AdminRoutes(user_store, passwords if passwords is not None else Passwords())
     served: dict[str, list[str]] = {}

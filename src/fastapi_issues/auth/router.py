@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field, SecretStr
 
 from fastapi_issues.auth._account_routes import AccountRoutes, add_account_routes
 from fastapi_issues.auth._login import Authenticator
-from fastapi_issues.auth._no_echo import NoPasswordEchoRoute
 from fastapi_issues.auth.dependencies import (
     INACTIVE_USER,
     USER_STORE_ERRORS,
@@ -35,6 +34,7 @@ from fastapi_issues.auth.users import User, UserInDB, UserRegistration, UserStor
 from fastapi_issues.routers.kit import (
     DEFAULT_MAX_BODY_SIZE,
     ErrorMessage,
+    NoSecretEchoRoute,
     Responses,
     add_route,
     operation_id,
@@ -116,7 +116,7 @@ def make_auth_router(
         prefix=prefix,
         tags=list(tags) if tags else None,
         max_body_size=max_body_size,
-        route_class=NoPasswordEchoRoute,
+        route_class=NoSecretEchoRoute,
     )
     add_route(
         router,

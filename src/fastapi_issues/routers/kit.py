@@ -1,5 +1,6 @@
 """The parts a router outside this package is built from: the kernel's route registration,
-error tables, the documented error responses, the page headers and the body checks.
+error tables, the documented error responses, the page headers, the body checks, and the
+route class whose 422s never echo a password or a secret.
 
 The auth package's routers are built from these, so that every route of the package goes
 through one kernel; a host app's own routers may use them too. This module is the one public
@@ -14,6 +15,7 @@ from fastapi_issues.routers._kernel import (
     answer_other_methods,
     operation_id,
 )
+from fastapi_issues.routers._no_echo import NoSecretEchoRoute
 from fastapi_issues.routers._pages import set_page_headers
 from fastapi_issues.routers._params import PageNumber
 from fastapi_issues.routers._responses import BODY_ERRORS, ErrorMessage, Responses
@@ -24,6 +26,7 @@ __all__ = [
     "ErrorMessage",
     "ErrorRule",
     "ErrorTable",
+    "NoSecretEchoRoute",
     "PageNumber",
     "Responses",
     "add_route",
