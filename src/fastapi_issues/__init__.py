@@ -11,6 +11,12 @@ from fastapi_issues.routers.comments import (
     make_comment_router,
 )
 from fastapi_issues.routers.events import EventOperation, LiveLimits, make_event_router
+from fastapi_issues.routers.hooks import (
+    HookAction,
+    HookOperation,
+    HookPolicy,
+    make_webhook_router,
+)
 from fastapi_issues.routers.issues import (
     IssueAction,
     IssueOperation,
@@ -75,6 +81,9 @@ __all__ = [
     "CorruptStoreError",
     "DeliveryWorker",
     "EventOperation",
+    "HookAction",
+    "HookOperation",
+    "HookPolicy",
     "InMemoryIssueStore",
     "IssueAction",
     "IssueCreate",
@@ -110,6 +119,7 @@ __all__ = [
     "make_event_router",
     "make_issue_router",
     "make_label_router",
+    "make_webhook_router",
     "open_issue_store",
     "open_user_store",
 ]

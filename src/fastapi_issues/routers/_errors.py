@@ -19,7 +19,9 @@ from fastapi_issues.schemas import MAX_LABELS_PER_ISSUE
 from fastapi_issues.storage.errors import (
     CommentNotFound,
     CommentVersionConflict,
+    DeliveryNotFound,
     DuplicateLabel,
+    HookNotFound,
     InvalidIssueChange,
     IssueNotFound,
     LabelNotFound,
@@ -31,6 +33,8 @@ from fastapi_issues.storage.errors import (
 __all__ = [
     "COMMENT_CHANGED",
     "COMMENT_NOT_FOUND",
+    "DELIVERY_NOT_FOUND",
+    "HOOK_NOT_FOUND",
     "ISSUE_CHANGED",
     "LABEL_NOT_FOUND",
     "NOT_FOUND",
@@ -42,6 +46,8 @@ __all__ = [
 NOT_FOUND = "Issue not found"
 LABEL_NOT_FOUND = "Label not found"
 COMMENT_NOT_FOUND = "Comment not found"
+HOOK_NOT_FOUND = "Hook not found"
+DELIVERY_NOT_FOUND = "Delivery not found"
 ISSUE_CHANGED = "The issue has changed since the version in If-Match; fetch it again and retry"
 COMMENT_CHANGED = "The comment has changed since the version in If-Match; fetch it again and retry"
 
@@ -123,6 +129,8 @@ STORE_ERRORS = ErrorTable(
         ),
         ErrorRule(LabelNotFound, status.HTTP_404_NOT_FOUND, LABEL_NOT_FOUND),
         ErrorRule(CommentNotFound, status.HTTP_404_NOT_FOUND, COMMENT_NOT_FOUND),
+        ErrorRule(HookNotFound, status.HTTP_404_NOT_FOUND, HOOK_NOT_FOUND),
+        ErrorRule(DeliveryNotFound, status.HTTP_404_NOT_FOUND, DELIVERY_NOT_FOUND),
         ErrorRule(VersionConflict, status.HTTP_412_PRECONDITION_FAILED, ISSUE_CHANGED),
         ErrorRule(CommentVersionConflict, status.HTTP_412_PRECONDITION_FAILED, COMMENT_CHANGED),
         # Well formed, but at odds with the issue as it stands (409, not 422).
@@ -142,4 +150,4 @@ STORE_ERRORS = ErrorTable(
     ],
     logging.getLogger("fastapi_issues"),
 )
-"""What the issue, label and comment routers answer for each store error."""
+"""What the issue, label, comment and webhook routers answer for each store error."""

@@ -1,5 +1,5 @@
-"""Ready-made authorization policies for `make_issue_router(..., policy=...)` and
-`make_label_router(..., label_policy=...)`."""
+"""Ready-made authorization policies for `make_issue_router(..., policy=...)`,
+`make_label_router(..., label_policy=...)` and `make_webhook_router(..., policy=...)`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi_issues.routers._kernel import IssueAction, username
+from fastapi_issues.routers.hooks import HookAction
 from fastapi_issues.routers.labels import LabelAction
 from fastapi_issues.schemas import IssueOut
 
@@ -42,7 +43,8 @@ class ReporterOrAdmin:
 
 
 class AdminsOnly:
-    """A label policy: only admins may create, rename or delete labels.
+    """A label or webhook policy: only admins may create, rename or delete labels, and only
+    admins may do anything with webhooks.
 
     Admins are named as for `ReporterOrAdmin`; give both the same names. Everyone who may use
     the label router still reads labels, and puts them on the issues they may edit.
@@ -51,5 +53,5 @@ class AdminsOnly:
     def __init__(self, admins: Iterable[str] = ()) -> None:
         self.admins = frozenset(admins)
 
-    def __call__(self, user: Any, action: LabelAction) -> bool:
+    def __call__(self, user: Any, action: LabelAction | HookAction) -> bool:
         return _is_admin(user, self.admins)
