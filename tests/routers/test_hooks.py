@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fastapi_issues import InMemoryIssueStore
+from fastapi_issues import InMemoryIssueStore, webhooks
 from fastapi_issues.routers import hooks as hooks_module
 from fastapi_issues.storage.deliveries import AttemptResult
 from tests.heads import assert_head_like_get
@@ -110,7 +110,7 @@ async def test_a_url_that_does_not_resolve_in_time_is_a_422(
     async def slow(url: str, *, allow_private: bool = False) -> None:
         await asyncio.sleep(10)
 
-    monkeypatch.setattr(hooks_module, "check_target", slow)
+    monkeypatch.setattr(webhooks, "check_target", slow)
     monkeypatch.setattr(hooks_module, "RESOLVE_TIMEOUT", 0.05)
     async with client_for(make_app()) as client:
         refused = await client.post(HOOKS, json=hook_body(), headers=ROOT)

@@ -9,6 +9,7 @@ says otherwise (`allow_private_targets`). Deliveries themselves are made by
 # No `from __future__ import annotations`: FastAPI must see the Annotated types at runtime.
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import Enum
@@ -31,7 +32,6 @@ from fastapi_issues.routers._params import MAX_ID_LENGTH, NO_NUL, PageNumber
 from fastapi_issues.routers._responses import Responses, common_errors, error
 from fastapi_issues.schemas import DeliveryOut, HookCreate, HookOut, HookUpdate
 from fastapi_issues.storage.protocols import HookStore
-from fastapi_issues.webhooks import TargetRefused, check_target
 
 __all__ = ["HookAction", "HookOperation", "HookPolicy", "admins_only", "make_webhook_router"]
 
@@ -152,6 +152,10 @@ def make_webhook_router(
         exclude: operations not to serve at all.
         dependencies: extra dependencies per operation, e.g. rate limits.
     """
+    # Here, not at import: the webhooks package needs its extra (httpx), and the package
+    # root imports this module. A router that cannot deliver is refused when it is built.
+    from fastapi_issues.webhooks import TargetRefused, check_target
+
     if auth_dependency is None and policy is None:
         raise ValueError(
             "make_webhook_router needs an auth_dependency (only admins may register hooks: "
@@ -180,7 +184,8 @@ def make_webhook_router(
         store_type=HookStore,
         auth_dependency=auth_dependency,
     )
-    endpoints = _HookEndpoints(name, allow_private_targets)
+    check = functools.partial(check_target, allow_private=allow_private_targets)
+    endpoints = _HookEndpoints(name, _TargetCheck(check, TargetRefused))
     gate = _HookGate(policy if policy is not None else admins_only, auth_dependency)
     _add_hook_routes(route, endpoints, gate, prefix)
     _add_delivery_routes(route, endpoints, gate, prefix + "/{hook_id}")
@@ -223,14 +228,39 @@ class _HookGate:
         return signed_in
 
 
+class _TargetCheck:
+    """The one place a refused target becomes an answer: a 422 on the body's `url`,
+    shaped as FastAPI's own validation errors, since a client fixes it in the same field as
+    a malformed URL. A host that does not resolve in time is refused too."""
+
+    def __init__(self, check: Callable[[str], Awaitable[None]], refused: type[Exception]) -> None:
+        self._check = check
+        self._refused = refused
+
+    async def __call__(self, url: str) -> None:
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT):
+                await self._check(url)
+        except TimeoutError:
+            raise _url_refused(f"the host did not resolve within {RESOLVE_TIMEOUT:g} s") from None
+        except self._refused as exc:
+            raise _url_refused(str(exc)) from None
+
+
+def _url_refused(reason: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "hook_url_refused", "loc": ("body", "url"), "msg": f"Refused: {reason}"}]
+    )
+
+
 class _HookEndpoints:
     """The webhook routes' endpoints, one method each. The policy has been asked (a
     dependency of each route) before any of them runs; `user` is unused here."""
 
-    def __init__(self, name: str, allow_private: bool) -> None:
+    def __init__(self, name: str, check_url: _TargetCheck) -> None:
         self._get_route = route_name(name, "get")
         self._delivery_route = route_name(name, "get_delivery")
-        self._allow_private = allow_private
+        self._check_url = check_url
 
     async def list_hooks(
         self,
@@ -312,24 +342,6 @@ class _HookEndpoints:
             self._delivery_route, hook_id=delivery.hook_id, delivery_id=delivery.id
         )
         response.headers["Location"] = str(where)
-
-    async def _check_url(self, url: str) -> None:
-        """The one place a refused target becomes an answer: a 422 on the body's `url`,
-        shaped as FastAPI's own validation errors, since a client fixes it in the same
-        field as a malformed URL."""
-        try:
-            async with asyncio.timeout(RESOLVE_TIMEOUT):
-                await check_target(url, allow_private=self._allow_private)
-        except TargetRefused as exc:
-            raise _url_refused(str(exc)) from None
-        except TimeoutError:
-            raise _url_refused(f"the host did not resolve within {RESOLVE_TIMEOUT:g} s") from None
-
-
-def _url_refused(reason: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "hook_url_refused", "loc": ("body", "url"), "msg": f"Refused: {reason}"}]
-    )
 
 
 _NO_HOOK = error(status.HTTP_404_NOT_FOUND, "No such hook.")
