@@ -11,6 +11,9 @@ One URL, `ISSUES_STORAGE_URL`, says where everything lives: issues, and users in
 `users.json` beside the issues file or in the same database; add users with
 `fastapi-issues user add NAME`.
 
+Webhooks (`/api/v1/hooks`, admins only) are served when auth is on; the delivery worker runs
+in the lifespan of every process, and the store's lease lets one of them deliver at a time.
+
 `/board` is a live board of the open issues: one static page (`examples/board.html`) that
 follows the event stream.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +37,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from examples.settings import AppSettings, get_settings
-from fastapi_issues import make_comment_router, make_issue_router, make_label_router
+from fastapi_issues import (
+    make_comment_router,
+    make_issue_router,
+    make_label_router,
+    make_webhook_router,
+)
 from fastapi_issues.middleware import ProcessTimeMiddleware
 from fastapi_issues.routers.events import make_event_router
 from fastapi_issues.routers.policies import AdminsOnly, ReporterOrAdmin
@@ -43,7 +51,7 @@ from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_s
 if TYPE_CHECKING:
     from fastapi_issues.auth import AuthSettings, Passwords, UserStore
     from fastapi_issues.routers.issues import IssuePolicy, UserCheck
-    from fastapi_issues.storage.protocols import EventStore, TrackerStore
+    from fastapi_issues.storage.protocols import EventStore, HookStore, TrackerStore
 
 try:  # Swagger UI and ReDoc served by the app itself, so /docs works without internet.
     from fastapi_offline import FastAPIOffline as _new_app
@@ -123,6 +131,7 @@ def create_app(
     if store is None:
         store = open_issue_store(settings.storage_url)
     startup: list[Callable[[], Awaitable[None]]] = []
+    background: list[Callable[[], AbstractAsyncContextManager[object]]] = []
     other_stores: list[object] = []
 
     @asynccontextmanager
@@ -132,7 +141,12 @@ def create_app(
         await prepare_store(store)
         for start in startup:
             await start()
-        yield
+        # Background tasks (the webhook worker) run while the app serves, and stop before
+        # the stores close under them.
+        async with AsyncExitStack() as running:
+            for task in background:
+                await running.enter_async_context(task())
+            yield
         for opened in (store, *other_stores):
             await close_store(opened)
 
@@ -156,6 +170,7 @@ def create_app(
         access = _Access.of(users, auth_settings)
     policy = _mount_issues(app, settings, store, access)
     _mount_events(app, store, access, policy)
+    _mount_webhooks(app, settings, store, access, background)
     _mount_board(app)
     _add_middleware(app, settings)
     return app
@@ -295,6 +310,37 @@ def _mount_events(
             events, access.auth_dependency, policy=policy, websocket_user=access.websocket_user
         )
     )
+
+
+def _mount_webhooks(
+    app: FastAPI,
+    settings: AppSettings,
+    store: TrackerStore,
+    access: _Access,
+    background: list[Callable[[], AbstractAsyncContextManager[object]]],
+) -> None:
+    """`/api/v1/hooks` for admins (with auth on), and the worker that delivers (always: the
+    hooks already registered keep being delivered while auth is off)."""
+    # Needs the webhooks extra (httpx), so imported only when the app is built.
+    from fastapi_issues.webhooks import DeliveryWorker
+
+    # Every store a storage URL opens keeps its webhooks in `hooks`; TrackerStore does not
+    # promise them.
+    hooks: HookStore = store.hooks  # type: ignore[attr-defined]
+    events = cast("EventStore", store)
+    allow_private = settings.webhooks_allow_private
+    if access.auth_dependency is not None:
+        # Admins only: a hook makes the server call a URL of its creator's choosing.
+        app.include_router(
+            make_webhook_router(
+                hooks,
+                auth_dependency=access.auth_dependency,
+                policy=AdminsOnly(settings.admins),
+                allow_private_targets=allow_private,
+                max_body_size=settings.max_body_bytes,
+            )
+        )
+    background.append(lambda: DeliveryWorker(hooks, events, allow_private_targets=allow_private))
 
 
 def _mount_board(app: FastAPI) -> None:

@@ -81,11 +81,20 @@ class AppSettings(BaseSettings):
         default_factory=list,
         description=(
             "Comma-separated usernames who may edit and delete any issue, and who alone may "
-            "create, rename and delete labels."
+            "create, rename and delete labels, and who alone may register webhooks."
+        ),
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description=(
+            "`on` lets webhooks call loopback, private and link-local addresses (intranets, "
+            "tests); `off` refuses them at registration and at every delivery."
         ),
     )
 
-    @field_validator("auth", "registration", "throttle", "demo", mode="before")
+    @field_validator(
+        "auth", "registration", "throttle", "demo", "webhooks_allow_private", mode="before"
+    )
     @classmethod
     def _on_or_off(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, bool):

@@ -8,6 +8,7 @@ without one, a body made of its properties' examples: each is sent here, as the 
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ ORDER = [
     ("POST", "/api/v1/issues/{issue_id}/comments"),
     ("PATCH", "/api/v1/issues/{issue_id}/comments/{comment_id}"),
     ("POST", "/api/v1/users"),
+    # After every issue route, so that the hook made here has no event to deliver.
+    ("POST", "/api/v1/hooks"),
+    ("PATCH", "/api/v1/hooks/{hook_id}"),
     # Last: it revokes the token every request here is sent with.
     ("POST", "/users/me/password"),
 ]
@@ -42,7 +46,24 @@ NOT_AN_ADMIN = {
     ("PUT", "/api/v1/issues/{issue_id}/labels"): 409,
     ("POST", "/api/v1/issues/{issue_id}/labels"): 409,
     ("POST", "/api/v1/users"): 403,
+    ("POST", "/api/v1/hooks"): 403,
+    ("PATCH", "/api/v1/hooks/{hook_id}"): 403,
 }
+# The documented hook URL's host, resolved as a public name would be (no DNS here).
+HOOK_HOST = "ci.example.com"
+HOOK_HOST_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def hook_host_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != HOOK_HOST:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (HOOK_HOST_ADDRESS, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def documented_bodies(openapi: dict[str, Any], operation: dict[str, Any]) -> list[Any]:
@@ -64,6 +85,7 @@ def documented_bodies(openapi: dict[str, Any], operation: dict[str, Any]) -> lis
     return unique
 
 
+@pytest.mark.usefixtures("hook_host_resolves")
 @pytest.mark.parametrize("admin", [True, False], ids=["johndoe-admin", "demo-as-is"])
 async def test_every_documented_request_example_works_on_the_demo(
     tmp_path: Path, admin: bool
@@ -88,7 +110,7 @@ async def test_every_documented_request_example_works_on_the_demo(
         login = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
         token = (await client.post("/token", data=login)).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        names = {"issue_id": "", "label_name": "bug", "comment_id": ""}
+        names = {"issue_id": "", "label_name": "bug", "comment_id": "", "hook_id": "none"}
         sent = 0
         for method, path in ORDER:
             operation = openapi["paths"][path][method.lower()]
@@ -128,4 +150,6 @@ def remember(names: dict[str, str], path: str, response: httpx.Response) -> dict
         return {**names, "issue_id": created["id"]}
     if path.endswith("/comments"):
         return {**names, "comment_id": created["id"]}
+    if path == "/api/v1/hooks":
+        return {**names, "hook_id": created["id"]}
     return names

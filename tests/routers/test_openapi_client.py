@@ -60,6 +60,17 @@ EXPECTED = {
         "delete_comment",
     },
     "events": {"list_issue_events", "list_events", "stream_events"},
+    "webhooks": {
+        "list_hooks",
+        "create_hook",
+        "get_hook",
+        "update_hook",
+        "delete_hook",
+        "ping_hook",
+        "list_hook_deliveries",
+        "get_hook_delivery",
+        "redeliver_hook_delivery",
+    },
     "health": {"health_check"},
 }
 
