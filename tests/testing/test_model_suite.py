@@ -101,6 +101,9 @@ async def postgres_store(clock: Clock) -> AsyncIterator[Any]:
                     "issue_assignees",
                     "issue_events",
                     "issue_event_ids",
+                    "hooks",
+                    "hook_deliveries",
+                    "hook_lease",
                 )
             )
             await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
