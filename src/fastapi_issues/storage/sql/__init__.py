@@ -6,7 +6,8 @@ Needs the `sql` extra (SQLAlchemy and aiosqlite), plus `postgres` (asyncpg) for 
 list statements in `_issue_list`), the labels (`_labels`) and the comments (`_comments`),
 which share how an issue is read (`_shared`) and the event log each write records to
 (`_events`); live readers learn of other processes' events through `_listen` (SQLite's
-`data_version`, PostgreSQL's LISTEN/NOTIFY). The tables are in `_schema`; `_direct` runs
+`data_version`, PostgreSQL's LISTEN/NOTIFY). Its webhooks, `store.hooks`, are the part in
+`_hooks`, delivering from that log. The tables are in `_schema`; `_direct` runs
 single statements on the driver's own connections, and `_errors` turns database failures
 into `StorageError`s that show no parameters.
 
