@@ -11,9 +11,7 @@ hook's cursor moves with its deliveries in one transaction. A cursor moves only 
 value read (`WHERE cursor = :read AND active`): a concurrent enqueue, a reactivation or a
 delete meanwhile turns that hook's share into nothing rather than into duplicates.
 
-The lease is a row lease on both databases: its owner's until `expires_at` unless renewed,
-taken over by anyone once expired, so a holder that stops calling loses it within
-`LEASE_SECONDS` even while its process (and a session-level lock's connection) lives on.
+The delivery lease is `_hook_lease.RowLease`.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -64,12 +62,10 @@ from fastapi_issues.storage.query import DeliveryPage, EventQuery, HookPage
 from fastapi_issues.storage.rules import as_utc
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._events import EventLog
-from fastapi_issues.storage.sql._schema import hook_deliveries, hook_lease, hooks
+from fastapi_issues.storage.sql._hook_lease import RowLease
+from fastapi_issues.storage.sql._schema import hook_deliveries, hooks
 
-__all__ = ["LEASE_SECONDS", "SQLHooks"]
-
-LEASE_SECONDS = 30.0
-"""How long the delivery lease lasts unless renewed: `HookStore`'s "lost within 30 s"."""
+__all__ = ["SQLHooks"]
 
 _PENDING = DeliveryState.pending.value
 
@@ -291,7 +287,7 @@ class SQLHooks:
         self._db = db
         self._clock = clock
         self._events = events
-        self._lease = _RowLease(db, clock)
+        self._lease = RowLease(db, clock)
 
     # -- the admin side ------------------------------------------------------------------
 
@@ -550,44 +546,3 @@ def _body(bodies: dict[int, bytes], event: EventOut) -> bytes:
 async def _require_hook(conn: AsyncConnection, hook_id: str) -> None:
     if (await conn.execute(_HOOK_EXISTS, {"hook_id": hook_id})).first() is None:
         raise HookNotFound(hook_id)
-
-
-class _RowLease:
-    """The delivery lease as the one row of `hook_lease`: taken, kept or taken over by one
-    upsert, whose WHERE lets it through only for the owner or once the lease has expired;
-    the row it returns says the caller holds the lease."""
-
-    def __init__(self, db: SQLDatabase, clock: Clock) -> None:
-        self._db = db
-        self._clock = clock
-        self._take: Any = None
-
-    def _statement(self) -> Any:
-        insert_ = self._db.insert_ignoring()
-        statement = insert_(hook_lease).values(
-            id=1, owner=bindparam("owner"), expires_at=bindparam("until")
-        )
-        return statement.on_conflict_do_update(
-            index_elements=[hook_lease.c.id],
-            set_={"owner": statement.excluded.owner, "expires_at": statement.excluded.expires_at},
-            where=or_(
-                hook_lease.c.owner == statement.excluded.owner,
-                hook_lease.c.expires_at < bindparam("now"),
-            ),
-        ).returning(hook_lease.c.owner)
-
-    async def hold(self, owner: str) -> bool:
-        if self._db.unstorable(owner):
-            return False
-        if self._take is None:
-            self._take = self._statement()
-        now = as_utc(self._clock())
-        params = {"owner": owner, "now": now, "until": now + timedelta(seconds=LEASE_SECONDS)}
-        async with self._db.transaction() as conn:
-            return (await conn.execute(self._take, params)).first() is not None
-
-    async def release(self, owner: str) -> None:
-        if self._db.unstorable(owner):
-            return
-        async with self._db.transaction() as conn:
-            await conn.execute(delete(hook_lease).where(hook_lease.c.owner == owner))
