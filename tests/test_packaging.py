@@ -27,7 +27,7 @@ EXTRA_IMPORTS = {
     "auth": ["fastapi_issues.auth", "jwt", "pwdlib", "multipart"],
     "sql": ["fastapi_issues.storage.sql", "aiosqlite", "alembic"],
     "postgres": ["fastapi_issues.storage.sql", "asyncpg"],
-    "server": ["uvicorn", "fastapi_cli"],
+    "server": ["uvicorn", "fastapi_cli", "fastapi_issues.webhooks"],
     "testing": ["fastapi_issues.testing.stateful", "pytest"],
     "webhooks": ["fastapi_issues.webhooks", "httpx", "httpcore"],
     "bench": ["fastapi_issues.auth", "asyncpg", "uvicorn", "pyinstrument"],
