@@ -47,6 +47,7 @@ from fastapi_issues.storage.errors import (
 )
 from fastapi_issues.storage.query import ASSIGNEE_ANY, ASSIGNEE_NONE, IssueQuery
 from fastapi_issues.testing._model_events import ModelEventLog
+from fastapi_issues.testing._model_hooks import ModelHooks
 
 __all__ = ["ModelPage", "TrackerModel"]
 
@@ -89,7 +90,12 @@ class TrackerModel:
     comments: dict[str, CommentOut] = field(default_factory=dict)
     log: ModelEventLog = field(default_factory=ModelEventLog)
     """The events every write records (see `EventStore`); imports record none."""
+    hooks: ModelHooks = field(init=False)
+    """Webhooks and their deliveries, over `log` (see `HookStore`)."""
     _next_label: int = 0
+
+    def __post_init__(self) -> None:
+        self.hooks = ModelHooks(self.log)
 
     # -- issues --------------------------------------------------------------------------
 

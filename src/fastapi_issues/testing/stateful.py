@@ -18,7 +18,9 @@ them or a day to either side.
 On a store with an event log (`EventStore`), every write passes an actor, and after every
 step the events the store reports since the last step must be the model's, then a random
 read of the log (the feed with filters, or the touched issue's timeline) must agree; a rule
-prunes the log at a recorded time (see `_event_checks`).
+prunes the log at a recorded time (see `_event_checks`). On a store with webhooks (`hooks`),
+rules create, change and delete hooks, deliver, ping, redeliver and record attempts, and
+every hook, delivery and due list must be the model's (see `_hook_checks`).
 
 A failure prints the shrunk sequence of steps that reproduces it. Settings: `max_examples`
 and `stateful_step_count` from the Hypothesis profile in force (see `docs/storage.md`).
@@ -52,7 +54,12 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.errors import StorageError
-from fastapi_issues.storage.protocols import EventStore, IssueImporter, TrackerImporter
+from fastapi_issues.storage.protocols import (
+    EventStore,
+    HookStore,
+    IssueImporter,
+    TrackerImporter,
+)
 from fastapi_issues.storage.query import (
     ASSIGNEE_ANY,
     ASSIGNEE_NONE,
@@ -77,6 +84,7 @@ from fastapi_issues.testing._draws import (
     new_issues,
 )
 from fastapi_issues.testing._event_checks import EventChecks
+from fastapi_issues.testing._hook_checks import HookChecks
 from fastapi_issues.testing.model import TrackerModel
 
 __all__ = ["ManualClock", "StoreOpener", "TrackerStateMachine", "tracker_state_machine"]
@@ -90,7 +98,7 @@ StoreOpener = Callable[[Clock], AbstractAsyncContextManager[Any]]
 """`opener(clock)`: an async context manager yielding a fresh, empty store on that clock."""
 
 
-class TrackerStateMachine(EventChecks, RuleBasedStateMachine):
+class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
     """Runs every rule on `store` and `model` and checks they agree. Made by
     `tracker_state_machine`; subclass it to add rules of your own store's, or override
     `acting_user`, `label_names` and `queries` to drive something that can express less
@@ -110,6 +118,10 @@ class TrackerStateMachine(EventChecks, RuleBasedStateMachine):
         # The event log is checked on stores that keep one, through `EventStore` only.
         self.has_events = isinstance(self.store, EventStore)
         self.seen_event = 0
+        # Webhooks too, on stores that keep them (`hooks`, a `HookStore`) beside the log.
+        hooks = getattr(self.store, "hooks", None)
+        self.has_hooks = self.has_events and isinstance(hooks, HookStore)
+        self.known_hooks: list[str] = []  # every hook id ever seen, deleted ones too
 
     def teardown(self) -> None:
         try:
