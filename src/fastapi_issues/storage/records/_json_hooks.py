@@ -19,7 +19,6 @@ The delivery lease is a non-blocking exclusive lock on `hooks.json.lease` (`File
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import os
@@ -91,6 +90,13 @@ def _count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise TypeError("expected a count")
     return value
+
+
+def _copied(record: HookRecord) -> HookRecord:
+    # What `copy.copy` makes, in a tenth of its time: every write copies every record.
+    twin = object.__new__(type(record))
+    twin.__dict__.update(record.__dict__)
+    return twin
 
 
 # -- the lease -----------------------------------------------------------------------------
@@ -204,7 +210,7 @@ class JSONFileHooks:
         and write what it changed (on disk when this returns)."""
 
         def change(records: dict[str, HookRecord]) -> R:
-            book = HookBook.holding(copy.copy(record) for record in records.values())
+            book = HookBook.holding(_copied(record) for record in records.values())
             result = step(book)  # raises, if at all, before `records` is touched
             kept: dict[str, HookRecord] = {**book.hooks, **book.deliveries}
             for key in [key for key in records if key not in kept]:
