@@ -83,3 +83,50 @@ class TestInMemoryHooks(HookStoreContract):
     @pytest.fixture
     def store(self, clock: ManualClock) -> InMemoryIssueStore:
         return InMemoryIssueStore(clock=clock)
+
+
+class TestJSONFileHooks(HookStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path, clock: ManualClock) -> Iterator[JSONFileIssueStore]:
+        store = JSONFileIssueStore(tmp_path / "issues.json", clock=clock)
+        yield store
+        store.close()
+
+
+class TestJSONFileHooksReopened(HookStoreContract):
+    """Hooks written through one store and read through a second on the same files, as
+    another process would; the lease asked of either (each its own lock on the file)."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, clock: ManualClock) -> Iterator[object]:
+        path = tmp_path / "issues.json"
+        writer = JSONFileIssueStore(path, clock=clock)
+        reader = JSONFileIssueStore(path, clock=clock)
+        written, read = writer.hooks, reader.hooks
+
+        class SplitHooks:
+            create_hook = written.create_hook
+            update_hook = written.update_hook
+            delete_hook = written.delete_hook
+            queue_ping = written.queue_ping
+            redeliver = written.redeliver
+            enqueue_deliveries = written.enqueue_deliveries
+            record_attempt = written.record_attempt
+            hold_delivery_lease = written.hold_delivery_lease
+            release_delivery_lease = written.release_delivery_lease
+            get_hook = read.get_hook
+            list_hooks = read.list_hooks
+            list_deliveries = read.list_deliveries
+            get_delivery = read.get_delivery
+            due_deliveries = read.due_deliveries
+
+        class SplitStore:
+            hooks = SplitHooks()
+            create = writer.create
+            update = writer.update
+            last_event_id = reader.last_event_id
+            list_events = reader.list_events
+
+        yield SplitStore()
+        writer.close()
+        reader.close()
