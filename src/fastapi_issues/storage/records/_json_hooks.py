@@ -119,6 +119,7 @@ class FileLease:
         self._owner: str | None = None
         self._until = 0.0
         self._lapse: asyncio.TimerHandle | None = None
+        self._refused = False
 
     def hold(self, owner: str) -> bool:
         now = time.monotonic()
@@ -138,9 +139,14 @@ class FileLease:
 
     def _expire(self) -> None:
         self._lapse = None
-        if self._owner is not None and time.monotonic() >= self._until:
-            _log.warning("delivery lease of %s lapsed: not renewed in time", self._owner)
-            self._let_go()
+        if self._owner is None:
+            return
+        left = self._until - time.monotonic()
+        if left > 0:  # a timer may fire up to the clock's resolution early
+            self._lapse = asyncio.get_running_loop().call_later(left, self._expire)
+            return
+        _log.warning("delivery lease of %s lapsed: not renewed in time", self._owner)
+        self._let_go()
 
     def _lock(self) -> bool:
         if self._fd is None:
@@ -148,7 +154,10 @@ class FileLease:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 # A folder this process may not write to: it cannot record attempts either.
-                _log.warning("%s cannot be opened (%s): no delivery lease", self.path, exc)
+                # Said once, not at every try of the worker.
+                if not self._refused:
+                    _log.warning("%s cannot be opened (%s): no delivery lease", self.path, exc)
+                self._refused = True
                 return False
         return try_lock_file(self._fd)
 
