@@ -188,8 +188,10 @@ async def _stream(
             visible=visible,
             heartbeat=options.limits.heartbeat,
         )
-        async for event in events:
-            if event is not None:  # WebSocket keeps itself alive with protocol pings
+        async for batch in events:
+            # None (a heartbeat) is skipped: WebSocket keeps itself alive with protocol
+            # pings. One message per event is the WebSocket's contract.
+            for event in batch or ():
                 await websocket.send_text(encoded(event))
     except Overflowed as overflow:
         reason = f"fell too far behind; reconnect with after={overflow.last}"

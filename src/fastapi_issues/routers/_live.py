@@ -6,17 +6,24 @@ by a timeout), read what came after its cursor, and offer each event to every su
 bounded buffer. It never awaits a subscriber: a subscriber whose buffer is full is marked
 overflowed and dropped, so a stalled client slows neither writers nor other subscribers.
 
-`live_events` is what a route iterates: the replay from the log, then the live events, with
-no gap and no duplicate across the switch (see its docstring for why).
+Under a stream of writes the hub reads at most once per `LiveLimits.coalesce` seconds, so
+each read gathers many events and each subscriber wakes, and writes to its client, once for
+all of them: per-event wake-ups and writes, times the subscribers, would cost more than the
+writes themselves. After a quieter spell the first event is read at once.
+
+`live_events` is what a route iterates: the replay from the log, then the live events, in
+batches, with no gap and no duplicate across the switch (see its docstring for why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from fastapi_issues.schemas import EventOut, EventType
 from fastapi_issues.storage.errors import StorageError
@@ -25,6 +32,7 @@ from fastapi_issues.storage.query import EventQuery
 
 __all__ = [
     "Closed",
+    "Encodings",
     "Hub",
     "HubFull",
     "LiveLimits",
@@ -37,6 +45,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("fastapi_issues.events")
+
+T = TypeVar("T")
 
 _BATCH = 200
 """Events the hub and a replay read from the log at a time."""
@@ -51,7 +61,7 @@ _RETRY = 1.0
 @dataclass(frozen=True)
 class LiveLimits:
     """The bounds of the live routes, per store and process. Routers serving the same store
-    share its hub: the first one to get a subscriber sets `max_subscribers`.
+    share its hub: the first one to get a subscriber sets `max_subscribers` and `coalesce`.
 
     Attributes:
         max_subscribers: live clients (SSE and WebSocket together) one process serves for one
@@ -61,18 +71,26 @@ class LiveLimits:
         heartbeat: seconds of quiet after which an SSE stream sends a comment, so proxies
             and clients do not take it for dead.
         retry_after: the `Retry-After` seconds of that 503.
+        coalesce: seconds the hub lets pass after reading the log before it reads again.
+            Events written meanwhile go out together, in one write per client, which is
+            what lets many subscribers follow a busy store; it is also the most an event
+            waits for that (one written after a quieter spell goes out at once). 0 reads
+            after every write.
     """
 
     max_subscribers: int = 1000
     buffer: int = 256
     heartbeat: float = 15.0
     retry_after: int = 5
+    coalesce: float = 0.02
 
     def __post_init__(self) -> None:
         if self.max_subscribers < 1 or self.buffer < 1 or self.retry_after < 0:
             raise ValueError("max_subscribers and buffer must be at least 1, retry_after >= 0")
         if not self.heartbeat > 0:
             raise ValueError("heartbeat must be a positive number of seconds")
+        if not 0 <= self.coalesce <= 1:
+            raise ValueError("coalesce must be between 0 and 1 second")
 
 
 class HubFull(Exception):
@@ -124,8 +142,8 @@ class Subscriber:
         self.closed = True
         self._wake.set()
 
-    async def next(self, wait: float) -> EventOut | None:
-        """The next buffered event, or None after `wait` seconds without one."""
+    async def take(self, wait: float) -> list[EventOut]:
+        """Every buffered event, oldest first; none after `wait` seconds without one."""
         while not self._events:
             if self.overflowed:
                 raise Overflowed
@@ -136,16 +154,20 @@ class Subscriber:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
             except TimeoutError:
-                return None
-        return self._events.popleft()
+                return []
+        taken = list(self._events)
+        self._events.clear()
+        return taken
 
 
 class Hub:
     """Fans one store's new events out to this process's subscribers."""
 
-    def __init__(self, store: EventStore, max_subscribers: int) -> None:
+    def __init__(self, store: EventStore, max_subscribers: int, coalesce: float = 0.0) -> None:
         self._store = store
         self._max = max_subscribers
+        self._coalesce = coalesce
+        self._last_read = -math.inf
         self._subscribers: set[Subscriber] = set()
         self._ready = asyncio.Event()
         self._cursor = 0
@@ -202,6 +224,7 @@ class Hub:
             await self._start()
             while self._subscribers:
                 await self._wait()
+                await self._gather()
                 await self._read()
         except asyncio.CancelledError:
             pass  # the last subscriber left while the hub waited
@@ -241,14 +264,21 @@ class Hub:
         finally:
             self._waiting = False
 
-    async def _pause(self) -> None:
+    async def _gather(self) -> None:
+        # Let the events of the rest of the interval since the last read come too.
+        due = self._last_read + self._coalesce - asyncio.get_running_loop().time()
+        if due > 0:
+            await self._pause(due)
+
+    async def _pause(self, seconds: float = _RETRY) -> None:
         self._waiting = True
         try:
-            await asyncio.sleep(_RETRY)
+            await asyncio.sleep(seconds)
         finally:
             self._waiting = False
 
     async def _read(self) -> None:
+        self._last_read = asyncio.get_running_loop().time()
         while self._subscribers:
             try:
                 events = await self._store.list_events(EventQuery(after=self._cursor, limit=_BATCH))
@@ -285,26 +315,34 @@ def hub_for(store: EventStore, limits: LiveLimits) -> Hub:
     """The hub of `store` in this process, made now if it has none."""
     hub = _HUBS.get(id(store))
     if hub is None:
-        hub = _HUBS[id(store)] = Hub(store, limits.max_subscribers)
+        hub = _HUBS[id(store)] = Hub(store, limits.max_subscribers, limits.coalesce)
     return hub
 
 
-_ENCODED: OrderedDict[int, tuple[EventOut, str]] = OrderedDict()
-_ENCODED_KEPT = 512
+class Encodings(Generic[T]):
+    """Each event encoded once however many subscribers send it: the hub hands every
+    subscriber the same object. An entry holds its event, so its id is not reused while
+    it is kept; `kept` is more than a subscriber's batch, so a batch is encoded once."""
+
+    def __init__(self, encode: Callable[[EventOut], T], kept: int = 512) -> None:
+        self._encode = encode
+        self._kept = kept
+        self._cache: OrderedDict[int, tuple[EventOut, T]] = OrderedDict()
+
+    def __call__(self, event: EventOut) -> T:
+        key = id(event)
+        found = self._cache.get(key)
+        if found is not None and found[0] is event:
+            return found[1]
+        value = self._encode(event)
+        self._cache[key] = (event, value)
+        if len(self._cache) > self._kept:
+            self._cache.popitem(last=False)
+        return value
 
 
-def encoded(event: EventOut) -> str:
-    """`event` as JSON, encoded once however many subscribers send it: the hub hands every
-    subscriber the same object. The entry holds the event, so its id is not reused."""
-    key = id(event)
-    kept = _ENCODED.get(key)
-    if kept is not None and kept[0] is event:
-        return kept[1]
-    text = event.model_dump_json()
-    _ENCODED[key] = (event, text)
-    if len(_ENCODED) > _ENCODED_KEPT:
-        _ENCODED.popitem(last=False)
-    return text
+encoded: Encodings[str] = Encodings(lambda event: event.model_dump_json())
+"""An event as JSON (what the WebSocket sends, and an SSE event's data)."""
 
 
 Visible = Callable[[EventOut], Awaitable[bool]]
@@ -320,10 +358,11 @@ async def live_events(
     types: frozenset[EventType] | None,
     visible: Visible,
     heartbeat: float,
-) -> AsyncIterator[EventOut | None]:
-    """The events after `after` (or, when None, from now), then live; None each
-    `heartbeat` seconds of quiet. Raises `Overflowed` (with the id to resume after) when
-    the subscriber fell behind.
+) -> AsyncIterator[list[EventOut] | None]:
+    """The events after `after` (or, when None, from now), then live, in batches of one
+    or more (what the log gave in one read, or the hub in one fan-out: sent together);
+    None each `heartbeat` seconds of quiet. Raises `Overflowed` (with the id to resume
+    after) when the subscriber fell behind.
 
     The subscriber is registered before the replay starts, and the replay's last read is
     made once the hub knows its start: every event after that start reaches the buffer,
@@ -338,34 +377,39 @@ async def live_events(
     else:
         last = after
         async for replayed in _replay(store, after, types, subscriber.issue_id):
-            last = replayed.id
-            if await visible(replayed):
-                yield replayed
+            last = replayed[-1].id
+            shown = [event for event in replayed if await visible(event)]
+            if shown:
+                yield shown
     while True:
         try:
-            event = await subscriber.next(heartbeat)
+            taken = await subscriber.take(heartbeat)
         except Overflowed:
             raise Overflowed(last) from None
-        if event is None:
+        if not taken:
             yield None
             continue
-        if event.id <= last or (types is not None and event.type not in types):
-            continue
-        last = event.id
-        if await visible(event):
-            yield event
+        shown = []
+        for event in taken:
+            if event.id <= last or (types is not None and event.type not in types):
+                continue
+            last = event.id
+            if await visible(event):
+                shown.append(event)
+        if shown:
+            yield shown
 
 
 async def _replay(
     store: EventStore, after: int, types: frozenset[EventType] | None, issue_id: str | None
-) -> AsyncIterator[EventOut]:
+) -> AsyncIterator[Sequence[EventOut]]:
     cursor = after
     while True:
         batch = await store.list_events(
             EventQuery(after=cursor, limit=_BATCH, types=types, issue_id=issue_id)
         )
-        for event in batch:
-            yield event
+        if batch:
+            yield batch
         if len(batch) < _BATCH:
             return
         cursor = batch[-1].id

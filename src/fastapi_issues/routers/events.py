@@ -35,6 +35,7 @@ from fastapi_issues.routers._kernel import (
 )
 from fastapi_issues.routers._live import (
     Closed,
+    Encodings,
     HubFull,
     LiveLimits,
     Overflowed,
@@ -279,11 +280,12 @@ class _EventEndpoints:
             # Said once the hub has its start: whatever is written from then on is sent.
             await hub.ready()
             yield _SUBSCRIBED
-            async for event in events:
-                if event is None:
+            async for batch in events:
+                if batch is None:
                     yield KEEPALIVE_COMMENT
                     continue
-                yield _sse_event(event)
+                # One chunk for the batch: one write through the ASGI stack, not one each.
+                yield b"".join(map(_sse_event, batch))
         except Overflowed as overflow:
             yield _overflow_event(overflow.last)
         except Closed:
@@ -300,8 +302,12 @@ class _EventEndpoints:
 _SUBSCRIBED = format_sse_event(comment="subscribed")
 
 
-def _sse_event(event: EventOut) -> bytes:
-    return format_sse_event(data_str=encoded(event), event=event.type.value, id=str(event.id))
+_sse_event: Encodings[bytes] = Encodings(
+    lambda event: format_sse_event(
+        data_str=encoded(event), event=event.type.value, id=str(event.id)
+    )
+)
+"""An event as SSE, formatted once for all the subscribers it is sent to."""
 
 
 def _overflow_event(last: int) -> bytes:
