@@ -7,6 +7,7 @@ live reader makes (what came after id X) and the timeline never scan the whole l
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from fastapi_issues.schemas import EventOut
 from fastapi_issues.storage.query import EventPage, EventQuery
 from fastapi_issues.storage.rules import EventDraft
 
-__all__ = ["EventLog"]
+__all__ = ["EventLog", "MergedEvents"]
 
 
 class EventLog:
@@ -90,3 +91,56 @@ class EventLog:
         """A log without the events made before `before`, and how many those were."""
         kept = [event for event in self._events if event.created_at >= before]
         return EventLog(kept, self.last_id), len(self._events) - len(kept)
+
+
+def _event_id(event: EventOut) -> int:
+    return event.id
+
+
+class MergedEvents:
+    """The events of several files (each in id order) as one `EventLog`, those up to a
+    visible id only, kept from read to read: a read after a few writes adds their events
+    to the log instead of merging every file's whole log again, which made each read of a
+    live reader cost as much as the log is long."""
+
+    def __init__(self) -> None:
+        self._sources: tuple[Sequence[EventOut], ...] = ()
+        self._counts: tuple[int, ...] = ()
+        self._visible = -1
+        self._log = EventLog()
+
+    def log(self, sources: Sequence[Sequence[EventOut]], visible: int) -> EventLog:
+        """The merged log of `sources` up to `visible`. Files' snapshots are replaced, never
+        edited: the same sequences and the same visible id mean the same log."""
+        unchanged = len(sources) == len(self._sources) and all(
+            new is old for new, old in zip(sources, self._sources, strict=True)
+        )
+        if unchanged and visible == self._visible:
+            return self._log
+        counts = tuple(bisect.bisect_right(s, visible, key=_event_id) for s in sources)
+        if self._only_added(sources, visible):
+            tails = [
+                source[seen:count]
+                for source, seen, count in zip(sources, self._counts, counts, strict=True)
+            ]
+            self._log.extend(heapq.merge(*tails, key=_event_id))
+            self._log.last_id = max(self._log.last_id, visible)
+        else:
+            merged = heapq.merge(
+                *(s[:count] for s, count in zip(sources, counts, strict=True)), key=_event_id
+            )
+            self._log = EventLog(merged, last_id=visible)
+        self._sources, self._counts, self._visible = tuple(sources), counts, visible
+        return self._log
+
+    def _only_added(self, sources: Sequence[Sequence[EventOut]], visible: int) -> bool:
+        """Whether each file still holds as many events up to the last visible id as it
+        did then (none pruned), so the log only needs the rest. Ids are never reused and a
+        file only gains events above every id visible before, so the same count means the
+        same events."""
+        if visible < self._visible or len(sources) != len(self._sources):
+            return False
+        return all(
+            bisect.bisect_right(source, self._visible, key=_event_id) == seen
+            for source, seen in zip(sources, self._counts, strict=True)
+        )

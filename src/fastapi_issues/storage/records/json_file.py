@@ -25,7 +25,6 @@ writes harmless, including a crash there:
 
 from __future__ import annotations
 
-import heapq
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -66,7 +65,7 @@ from fastapi_issues.storage.records._comments import (
     find_comment,
     select_comments,
 )
-from fastapi_issues.storage.records._events import EventLog
+from fastapi_issues.storage.records._events import EventLog, MergedEvents
 from fastapi_issues.storage.records._issues import (
     IssueIndex,
     PresentedIssues,
@@ -204,7 +203,7 @@ class JSONFileIssueStore(StoreLifecycle):
         )
         # Ids the files say were given are never given again, whatever the lock file says.
         self._journal.raise_to(max(self._file.last_event_id, self._comments.last_event_id))
-        self._merged: tuple[object, object, int, EventLog] | None = None
+        self._merged = MergedEvents()
         self._index = IssueIndex(dict(self._file.records))
         self._indexed = self._file.records
         self._label_index = LabelIndex(self._labels.records)
@@ -515,19 +514,7 @@ class JSONFileIssueStore(StoreLifecycle):
         visible = self._journal.visible()
         await self._file.fresh_records()
         await self._comments.fresh_records()
-        issues, comments = self._file.events, self._comments.events
-        merged = self._merged
-        # Snapshots are replaced, never edited: the same objects mean the same events.
-        if (
-            merged is None
-            or merged[0] is not issues
-            or merged[1] is not comments
-            or merged[2] != visible
-        ):
-            both = heapq.merge(issues, comments, key=lambda event: event.id)
-            log = EventLog([e for e in both if e.id <= visible], last_id=visible)
-            merged = self._merged = (issues, comments, visible, log)
-        return merged[3]
+        return self._merged.log((self._file.events, self._comments.events), visible)
 
     async def list_events(self, query: EventQuery) -> Sequence[EventOut]:
         """The events after `query.after`, ascending by id; see `EventStore`."""
