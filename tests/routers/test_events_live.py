@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
 from starlette.routing import NoMatchFound
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosed
 
 import fastapi_issues.routers._live as _live
@@ -275,6 +276,49 @@ async def test_sse_overflow_disconnects_with_a_reason_and_resumes_by_id(
         async with sse(base, STREAM, headers={"Last-Event-ID": str(resume)}) as again:
             rest = await again.events(5 - resume)
     assert [int(e.id or 0) for e in rest] == list(range(resume + 1, 6))
+
+
+class _BodyChunks:
+    """Keeps the body chunks the app sends on the stream route: each is one trip through
+    the ASGI stack and one write to the socket, whatever TCP makes of them."""
+
+    def __init__(self, app: ASGIApp, chunks: list[bytes]) -> None:
+        self.app = app
+        self.chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != STREAM:
+            await self.app(scope, receive, send)
+            return
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                self.chunks.append(message["body"])
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
+async def test_sse_sends_a_burst_in_order_in_far_fewer_writes_than_events(
+    store: InMemoryIssueStore,
+) -> None:
+    chunks: list[bytes] = []
+    app = app_for(store, limits=LiveLimits(coalesce=1.0))
+    app.add_middleware(_BodyChunks, chunks=chunks)
+    async with serving(app) as base, sse(base, STREAM) as stream:
+        await _until_subscribed(1)
+        for n in range(50):
+            await create(store, f"Issue {n}")
+            await asyncio.sleep(0)  # each write wakes the hub, as separate requests would
+        got = await stream.events(50)
+    await no_hubs_left()
+
+    assert [int(e.id or 0) for e in got] == list(range(1, 51))
+    with_events = [chunk for chunk in chunks if b"\nid: " in chunk]
+    # The first event goes out alone (nothing was read for longer than the interval), the
+    # rest together a second after it; one more if the hub woke before the second write.
+    assert len(with_events) <= 3
+    assert sum(chunk.count(b"\nid: ") for chunk in with_events) == 50
 
 
 async def test_sse_beyond_max_subscribers_is_503_with_retry_after(

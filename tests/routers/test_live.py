@@ -140,3 +140,37 @@ async def test_an_event_is_encoded_once_for_all_its_subscribers() -> None:
     assert live.encoded(first) is once  # the same text, not encoded again
     assert once == first.model_dump_json()
     assert live.encoded(second) == second.model_dump_json()
+
+
+async def test_a_burst_is_read_in_one_batch_and_the_first_event_after_quiet_at_once() -> None:
+    store = InMemoryIssueStore()
+    hub = live.hub_for(store, LiveLimits(coalesce=1.0))
+    subscriber = hub.subscribe(buffer=100)
+    events = live.live_events(
+        store, hub, subscriber, None, types=None, visible=everything, heartbeat=WAIT
+    )
+    async with asyncio.timeout(WAIT):
+        await hub.ready()
+        loop = asyncio.get_running_loop()
+        written = loop.time()
+        await create(store, 1)
+        first = await anext(events)
+        # Not held for the interval: the hub had read nothing for longer than that.
+        waited = loop.time() - written
+        for _ in range(49):  # each write wakes the hub, as separate requests would
+            await create(store, 1)
+            await asyncio.sleep(0)
+        second = await anext(events)
+    await events.aclose()
+    hub.unsubscribe(subscriber)
+
+    assert waited < 1.0
+    assert [event.id for event in first or ()] == [1]
+    assert [event.id for event in second or ()] == list(range(2, 51))
+    assert not live._HUBS
+
+
+@pytest.mark.parametrize("coalesce", [-0.01, 1.5, float("nan")])
+def test_coalesce_is_a_short_interval(coalesce: float) -> None:
+    with pytest.raises(ValueError, match="coalesce"):
+        LiveLimits(coalesce=coalesce)

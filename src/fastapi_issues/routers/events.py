@@ -131,7 +131,8 @@ def make_event_router(
             websocket_user` makes one). Needed with `auth_dependency` unless `ws` is
             excluded; without auth the token is ignored.
         limits: `LiveLimits`: subscribers per store and process (1000), events buffered
-            per subscriber (256), the SSE heartbeat (15 s).
+            per subscriber (256), the SSE heartbeat (15 s), how often the hub reads the log
+            at most under a stream of writes (every 0.02 s).
     """
     extra = dict(dependencies or {})
     check_operations("event", get_args(EventOperation), exclude, extra)
