@@ -130,12 +130,18 @@ class _Snapshot(Generic[T]):
     event_lines: tuple[bytes, ...] = ()
     last_event_id: int = 0
     archive: tuple[tuple[Any, bytes], ...] = ()
+    # The archive's events alone, handed from snapshot to snapshot while the archive is the
+    # same: a reader after every write (a live one) would otherwise walk the whole archive.
+    archived: tuple[Any, ...] = ()
 
     @functools.cached_property
     def all_events(self) -> tuple[Any, ...]:
-        """Every event, oldest first: worked out once per snapshot, when first read, so a
-        write never copies the archive."""
-        return tuple(event for event, _ in self.archive) + self.events
+        """Every event, oldest first: worked out once per snapshot, when first read."""
+        return self.archived + self.events
+
+
+def _events_of(pairs: tuple[tuple[Any, bytes], ...]) -> tuple[Any, ...]:
+    return tuple(event for event, _ in pairs)
 
 
 class DurableJSONArray(Generic[T]):
@@ -396,6 +402,7 @@ class DurableJSONArray(Generic[T]):
                     event_lines=tuple(event_lines),
                     last_event_id=last,
                     archive=archive,
+                    archived=base.archived if archive is base.archive else _events_of(archive),
                 )
                 self._finish(base, done)
                 self._journal.published(last)
@@ -492,6 +499,7 @@ class DurableJSONArray(Generic[T]):
             event_lines=event_lines,
             last_event_id=last,
             archive=older,
+            archived=_events_of(older),
         )
 
     def _empty(self, signature: _Signature) -> _Snapshot[T]:
