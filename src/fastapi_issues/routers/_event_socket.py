@@ -185,7 +185,7 @@ async def _stream(
             subscriber,
             first.after,
             types=frozenset(first.types) if first.types else None,
-            visible=visible,
+            visible=None if visible.shows_everything else visible,
             heartbeat=options.limits.heartbeat,
         )
         async for batch in events:

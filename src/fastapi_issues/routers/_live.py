@@ -356,13 +356,13 @@ async def live_events(
     after: int | None,
     *,
     types: frozenset[EventType] | None,
-    visible: Visible,
+    visible: Visible | None,
     heartbeat: float,
 ) -> AsyncIterator[list[EventOut] | None]:
     """The events after `after` (or, when None, from now), then live, in batches of one
     or more (what the log gave in one read, or the hub in one fan-out: sent together);
-    None each `heartbeat` seconds of quiet. Raises `Overflowed` (with the id to resume
-    after) when the subscriber fell behind.
+    None each `heartbeat` seconds of quiet. `visible` None shows every event. Raises
+    `Overflowed` (with the id to resume after) when the subscriber fell behind.
 
     The subscriber is registered before the replay starts, and the replay's last read is
     made once the hub knows its start: every event after that start reaches the buffer,
@@ -378,7 +378,7 @@ async def live_events(
         last = after
         async for replayed in _replay(store, after, types, subscriber.issue_id):
             last = replayed[-1].id
-            shown = [event for event in replayed if await visible(event)]
+            shown = await _shown(replayed, visible)
             if shown:
                 yield shown
     while True:
@@ -389,15 +389,21 @@ async def live_events(
         if not taken:
             yield None
             continue
-        shown = []
-        for event in taken:
-            if event.id <= last or (types is not None and event.type not in types):
-                continue
-            last = event.id
-            if await visible(event):
-                shown.append(event)
+        fresh = [
+            event for event in taken if event.id > last and (types is None or event.type in types)
+        ]
+        # Every buffered event up to the newest is sent, hidden or of another type.
+        last = max(last, taken[-1].id)
+        shown = await _shown(fresh, visible)
         if shown:
             yield shown
+
+
+async def _shown(events: Sequence[EventOut], visible: Visible | None) -> list[EventOut]:
+    # Without a policy nothing is asked: that would be an await per event per subscriber.
+    if visible is None:
+        return list(events)
+    return [event for event in events if await visible(event)]
 
 
 async def _replay(

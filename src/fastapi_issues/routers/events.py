@@ -274,7 +274,7 @@ class _EventEndpoints:
             subscriber,
             after,
             types=types,
-            visible=visible,
+            visible=None if visible.shows_everything else visible,
             heartbeat=self._limits.heartbeat,
         )
         try:
