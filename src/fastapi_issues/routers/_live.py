@@ -124,16 +124,19 @@ class Subscriber:
         """The id the hub had delivered up to when this subscriber joined: later events
         reach its buffer. None until the hub knows where it starts."""
 
-    def offer(self, event: EventOut) -> bool:
-        """Buffer `event`; False (and overflowed) when the buffer is full."""
-        if self.issue_id is not None and event.issue_id != self.issue_id:
-            return True
-        if len(self._events) >= self._capacity:
+    def offer(self, events: Sequence[EventOut]) -> bool:
+        """Buffer `events` (those of its issue, when it follows one); False (and overflowed)
+        when they do not fit. One call per batch: the hub's fan-out is per subscriber."""
+        if self.issue_id is not None:
+            events = [event for event in events if event.issue_id == self.issue_id]
+            if not events:
+                return True
+        if len(self._events) + len(events) > self._capacity:
             self.overflowed = True
             self._events.clear()
             self._wake.set()
             return False
-        self._events.append(event)
+        self._events.extend(events)
         self._wake.set()
         return True
 
@@ -286,15 +289,15 @@ class Hub:
                 _log.warning("event hub cannot read the log, retrying: %s", exc)
                 await self._pause()
                 continue
-            for event in events:
-                self._fan_out(event)
+            if events:
+                self._fan_out(events)
             if len(events) < _BATCH:
                 return
 
-    def _fan_out(self, event: EventOut) -> None:
-        self._cursor = event.id
+    def _fan_out(self, events: Sequence[EventOut]) -> None:
+        self._cursor = events[-1].id
         for subscriber in list(self._subscribers):
-            if not subscriber.offer(event):
+            if not subscriber.offer(events):
                 self._subscribers.discard(subscriber)
                 if not self._subscribers:
                     self._forget()

@@ -6,6 +6,7 @@ Server-Sent Events and WebSocket."""
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, get_args, runtime_checkable
@@ -286,7 +287,7 @@ class _EventEndpoints:
                     yield KEEPALIVE_COMMENT
                     continue
                 # One chunk for the batch: one write through the ASGI stack, not one each.
-                yield b"".join(map(_sse_event, batch))
+                yield _sse_batch(batch)
         except Overflowed as overflow:
             yield _overflow_event(overflow.last)
         except Closed:
@@ -309,6 +310,24 @@ _sse_event: Encodings[bytes] = Encodings(
     )
 )
 """An event as SSE, formatted once for all the subscribers it is sent to."""
+
+_BATCHES: OrderedDict[tuple[int, ...], tuple[list[EventOut], bytes]] = OrderedDict()
+_BATCHES_KEPT = 16
+
+
+def _sse_batch(batch: list[EventOut]) -> bytes:
+    """`batch` as one SSE chunk, joined once for the subscribers that send the same events
+    (without filters, all of them send what the hub read). Keyed by the events' identity:
+    an entry holds its events, so the ids are not reused while it is kept."""
+    key = tuple(map(id, batch))
+    found = _BATCHES.get(key)
+    if found is not None:
+        return found[1]
+    chunk = b"".join(map(_sse_event, batch))
+    _BATCHES[key] = (batch, chunk)
+    if len(_BATCHES) > _BATCHES_KEPT:
+        _BATCHES.popitem(last=False)
+    return chunk
 
 
 def _overflow_event(last: int) -> bytes:
