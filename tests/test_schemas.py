@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from fastapi_issues import (
@@ -108,3 +111,66 @@ def test_a_due_date_is_optional_and_null_clears_it_in_an_update() -> None:
     assert created.due_date == date(2024, 2, 29)
     assert IssueUpdate.model_validate({"due_date": None}).changes() == {"due_date": None}
     assert IssueUpdate.model_validate({"title": "Other"}).changes() == {"title": "Other"}
+
+
+# A hook URL drawn as scheme, separator, netloc and rest, each from the characters and
+# pieces the URL rules turn on, so that near misses of every rule come up often.
+_URL_PIECES = ["/", "?", "#", "@", ":", ":80", "[::1]", "[", "8.8.8.8", "é", "%20", " ", "\t",
+               "\x00", "\x7f", "\\", "user:pw"]  # fmt: skip
+_URLS = st.tuples(
+    st.sampled_from(["http", "HTTPS", "hTtP", "https", "ftp", "", "ht tp"]),
+    st.sampled_from(["://", ":", ":/", ":///", "//"]),
+    st.lists(st.sampled_from(["example.com", *_URL_PIECES]), max_size=3).map("".join),
+    st.lists(st.sampled_from(["hook", *_URL_PIECES]), max_size=4).map("".join),
+).map("".join)
+
+
+@given(_URLS)
+@settings(max_examples=500)
+def test_the_schema_pattern_of_a_hook_url_admits_every_url_the_server_accepts(url: str) -> None:
+    from pydantic import TypeAdapter
+
+    from fastapi_issues.schemas import HookURL
+
+    adapter = TypeAdapter(HookURL)
+    # A fuzzer reads the pattern as the rule: a URL it forbids must really be refused.
+    pattern = re.compile(adapter.json_schema()["pattern"])
+    try:
+        adapter.validate_python(url)
+    except ValidationError:
+        return
+    assert pattern.search(url), url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTPS://Example.com", "http://8.8.8.8:99999/", "http://[::1]/", "http://é.example/ü",
+     "http://a?b@c", "http://a#@b", "https://ci.example.com/hooks/issues"],
+)  # fmt: skip
+def test_the_hook_url_pattern_matches_urls_the_server_accepts(url: str) -> None:
+    from pydantic import TypeAdapter
+
+    from fastapi_issues.schemas import HookCreate, HookURL
+
+    assert TypeAdapter(HookURL).validate_python(url) == url
+    pattern = HookCreate.model_json_schema()["properties"]["url"]["pattern"]
+    assert re.search(pattern, url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("ftp://8.8.8.8/", "must start with http:// or https://"),
+     ("http:8.8.8.8", "must name a host"), ("http:///hook", "must name a host"),
+     ("https://user:pw@8.8.8.8/", "must not hold a user name or password"),
+     ("https://@8.8.8.8/", "must not hold a user name or password")],
+)  # fmt: skip
+def test_a_url_the_pattern_forbids_is_refused_with_the_servers_reason(
+    url: str, message: str
+) -> None:
+    from fastapi_issues.schemas import HookCreate
+
+    pattern = HookCreate.model_json_schema()["properties"]["url"]["pattern"]
+    assert not re.search(pattern, url)
+    # The pattern is only published: the message still says what is wrong.
+    with pytest.raises(ValidationError, match=message):
+        HookCreate.model_validate({"url": url, "secret": "0123456789abcdef"})

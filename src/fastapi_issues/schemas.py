@@ -495,10 +495,18 @@ def _hook_url(value: str) -> str:
     return value
 
 
+# What `_hook_url` needs, as a pattern for the schema: http or https in any case (urlsplit
+# lowers it), then a netloc (which ends at the first / ? or #) without "@" (no credentials).
+# Only published: the server checks with `_hook_url`, whose messages name the fault.
+# It lets through all the server accepts, and some it refuses ("http://:80"); no `format:
+# uri`, which a URL the server accepts (a non-ASCII path) need not meet.
+_HOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\x00-\x20\x7f]+([/?#][^\x00-\x20\x7f]*)?$"
+
 HookURL = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048, pattern=r"^[^\x00-\x20\x7f]+$"),
     AfterValidator(_hook_url),
+    Field(json_schema_extra={"pattern": _HOOK_URL_PATTERN}),
 ]
 """An absolute http(s) URL without credentials, kept as given. Whether its host is a public
 address is checked by the webhook router and again at each delivery."""
