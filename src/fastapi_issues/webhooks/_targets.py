@@ -53,6 +53,10 @@ async def resolve_public(host: str, port: int, *, allow_private: bool = False) -
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise TargetRefused(f"the host {host!r} does not resolve: {exc.strerror}") from None
+    except UnicodeError:
+        # The name is IDNA-encoded first: an empty label ("a..b") or one over 63 characters
+        # fails there, before any lookup.
+        raise TargetRefused(f"the host {host[:100]!r} is not a valid host name") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if allow_private:
         return addresses
