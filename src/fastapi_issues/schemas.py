@@ -565,7 +565,8 @@ class HookCreate(BaseModel):
     url: HookURL = Field(description="Where deliveries are POSTed.")
     secret: HookSecret = Field(description="The key of `X-Issues-Signature-256`; write-only.")
     events: HookEventList = Field(default_factory=lambda: [ALL_EVENTS])
-    active: bool = Field(default=True, description="Inactive hooks deliver nothing.")
+    # Strict: `0` or `"false"` for a flag is refused, as the schema's boolean says.
+    active: bool = Field(default=True, strict=True, description="Inactive hooks deliver nothing.")
 
 
 class HookUpdate(_NamesAKnownField):
@@ -576,7 +577,7 @@ class HookUpdate(_NamesAKnownField):
     url: HookURL = Field(default=None)  # type: ignore[assignment]
     secret: HookSecret = Field(default=None)  # type: ignore[assignment]
     events: HookEventList = Field(default=None)  # type: ignore[arg-type]
-    active: bool = Field(default=None)  # type: ignore[assignment]
+    active: bool = Field(default=None, strict=True)  # type: ignore[assignment]
 
     def changes(self) -> dict[str, object]:
         """The fields the client sent, by name."""

@@ -82,6 +82,9 @@ async def test_a_hook_created_here_gets_the_events_made_after() -> None:
         ("http://224.0.0.1/hook", "multicast"),
         ("http://100.100.100.200/", "metadata"),
         ("https://no-such-host.invalid/hook", "does not resolve"),
+        # Names IDNA cannot encode (a label over 63 characters, an empty one) were a 500.
+        ("https://" + "0" * 64 + "/hook", "is not a valid host name"),
+        ("https://a..b/hook", "is not a valid host name"),
     ],
 )
 async def test_a_url_hooks_may_not_call_is_a_422_with_the_reason(url: str, reason: str) -> None:
@@ -129,6 +132,9 @@ async def test_a_url_that_does_not_resolve_in_time_is_a_422(
         pytest.param(hook_body(events=[]), id="no-events"),
         pytest.param(hook_body(url="not a url"), id="not-a-url"),
         pytest.param({"url": PUBLIC_URL}, id="no-secret"),
+        # The schema says boolean: 0 and "true" are not read as one.
+        pytest.param(hook_body(active=0), id="active-zero"),
+        pytest.param(hook_body(active="true"), id="active-a-string"),
     ],
 )
 async def test_bad_input_is_a_422_that_never_echoes_the_secret(body: Any) -> None:
@@ -145,6 +151,17 @@ async def test_a_patch_never_echoes_the_secret_either() -> None:
             refused = await client.patch(url, json=body, headers=ROOT)
             assert refused.status_code == 422, refused.text
             assert SECRET[:10] not in refused.text
+
+
+async def test_a_patch_of_active_takes_a_boolean_only() -> None:
+    async with client_for(make_app()) as client:
+        url = f"{HOOKS}/{(await new_hook(client))['id']}"
+        for active in (0, "false", None):
+            refused = await client.patch(url, json={"active": active}, headers=ROOT)
+            assert refused.status_code == 422, refused.text
+        assert (await client.get(url, headers=ROOT)).json()["active"] is True
+        paused = await client.patch(url, json={"active": False}, headers=ROOT)
+        assert paused.json()["active"] is False
 
 
 async def test_update_changes_what_is_sent_and_checks_a_new_url() -> None:
