@@ -15,12 +15,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.servers import ExampleAppServer
+from tests.webhooks.receiver import Receiver
 
 SEED = 20260801
 # Which answers are expected where the schema cannot tell (see the file).
@@ -32,6 +35,21 @@ SUB_RESOURCE_DELETES = {
     "GET /api/v1/issues/{issue_id}/comments/{comment_id}",
     "PATCH /api/v1/issues/{issue_id}/comments/{comment_id}",
 }
+# Refused with 422 when the URL does not resolve to an address hooks may call (see the file).
+HOOK_WRITES = {"POST /api/v1/hooks", "PATCH /api/v1/hooks/{hook_id}"}
+# Called on a hook the test registers before the run, or for the delete on hooks found in
+# earlier answers (see the file): each must be answered with 2xx at least once, or it was
+# only ever a 404.
+ONE_HOOK = {
+    "GET /api/v1/hooks/{hook_id}",
+    "PATCH /api/v1/hooks/{hook_id}",
+    "DELETE /api/v1/hooks/{hook_id}",
+    "POST /api/v1/hooks/{hook_id}/pings",
+    "GET /api/v1/hooks/{hook_id}/deliveries",
+    "GET /api/v1/hooks/{hook_id}/deliveries/{delivery_id}",
+    "POST /api/v1/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+}
+HOOK_SECRET = "fuzzing-hook-secret-0123456789"
 ASSIGNING = {
     "POST /api/v1/issues",
     "PUT /api/v1/issues/{issue_id}",
@@ -48,7 +66,28 @@ STORES = {
 }
 
 
-def run_schemathesis(base_url: str, report: Path, *extra: str) -> dict[str, Any]:
+def register_hook(base_url: str, headers: dict[str, str], target: str) -> dict[str, str]:
+    """A hook on `target`, inactive (the run's thousands of events are not delivered),
+    pinged and its ping delivered, so that it has an attempt to show: the routes under one
+    hook are called on it. Its id and its ping's, by the names fuzz.schemathesis.toml reads."""
+    hooks = f"{base_url}/api/v1/hooks"
+    body = {"url": target, "secret": HOOK_SECRET, "active": False}
+    with httpx.Client(headers=headers, timeout=30) as client:
+        hook = client.post(hooks, json=body)
+        assert hook.status_code == 201, hook.text
+        ping = client.post(f"{hooks}/{hook.json()['id']}/pings")
+        assert ping.status_code == 202, ping.text
+        where, deadline = ping.headers["Location"], time.monotonic() + 30
+        while ping.json()["state"] != "delivered":
+            assert time.monotonic() < deadline, ping.text
+            time.sleep(0.2)
+            ping = client.get(where)
+    return {"FUZZ_HOOK_ID": hook.json()["id"], "FUZZ_DELIVERY_ID": ping.json()["id"]}
+
+
+def run_schemathesis(
+    base_url: str, report: Path, env: dict[str, str], *extra: str
+) -> dict[str, Any]:
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
         "run", f"{base_url}/openapi.json",
@@ -63,7 +102,12 @@ def run_schemathesis(base_url: str, report: Path, *extra: str) -> dict[str, Any]
         *extra,
     ]  # fmt: skip
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, cwd=report.parent
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        cwd=report.parent,
+        env={**os.environ, **env},
     )
     assert report.exists(), result.stdout[-5000:] + result.stderr[-5000:]
     data: dict[str, Any] = json.loads(report.read_text())
@@ -81,14 +125,20 @@ def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
         # Only admins change label definitions; the fuzzer is one, so those routes are
         # fuzzed past the 403 too.
         "FASTAPI_ISSUES_ADMINS": "fuzzer",
+        # The hooks the run works on call a receiver on 127.0.0.1; hook URLs the fuzzer
+        # makes up may then name this machine too, and are refused only if they resolve
+        # to nothing.
+        "FASTAPI_ISSUES_WEBHOOKS_ALLOW_PRIVATE": "on",
     }
     server = ExampleAppServer(tmp_path, env)
     server.add_user("fuzzer", "fuzzing password 1")
-    with server:
+    with Receiver(HOOK_SECRET) as receiver, server:
         headers = server.login("fuzzer", "fuzzing password 1")
+        hook = register_hook(server.base_url, headers, receiver.url)
         report = run_schemathesis(
             server.base_url,
             tmp_path / "schemathesis.json",
+            hook,
             *[arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")],
             # These revoke every token of the fuzzer (a password change, logging out
             # everywhere, an admin disabling the user it found in the list), this run's own
@@ -129,9 +179,21 @@ def test_schemathesis_finds_nothing(tmp_path: Path, store: str) -> None:
     # /token answers every made-up login with 401, which schemathesis may read as missing
     # auth; any other operation answering only 401 would mean it went untested.
     assert warnings.get("missing_auth", ["POST /token"]) == ["POST /token"], warnings
-    # Made-up assignees are refused with 422 (see fuzz.schemathesis.toml), which schemathesis
-    # also notes as a mismatch on the issue writes; nowhere else may it see one.
+    # Made-up assignees and hook URLs that resolve to nothing are refused with 422 (see
+    # fuzz.schemathesis.toml), which schemathesis also notes as a mismatch on those writes;
+    # nowhere else may it see one.
     mismatches = set(warnings.get("validation_mismatch", []))
-    assert mismatches <= {"POST /token", *ASSIGNING}, warnings
+    assert mismatches <= {"POST /token", *ASSIGNING, *HOOK_WRITES}, warnings
+    # The routes under one hook answered with real data in every phase that called them,
+    # not only with 404s (a hook deleted too early would leave a whole phase to 404s).
+    rates = report["valid_rates"]
+    assert set(rates) >= ONE_HOOK, rates
+    starved = [
+        (operation, phase)
+        for operation in sorted(ONE_HOOK)
+        for phase, outcomes in rates[operation].items()
+        if outcomes["accepted"] == 0
+    ]
+    assert starved == [], rates
     server_log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in server_log, server_log[-5000:]
