@@ -25,6 +25,10 @@ from fastapi_issues.testing import tracker_state_machine
 
 from ..conftest import POSTGRES_HOW_TO, POSTGRES_URL_VARIABLE
 
+KEPT = 2
+"""Finished deliveries per hook the stores keep here: small, so that runs of 30 steps
+drop some (the default, `FINISHED_KEPT`, is for the contract suite to reach)."""
+
 
 def _settings(examples: int) -> settings:
     """`examples` sequences of up to 30 steps, unless a profile other than the default is
@@ -41,7 +45,7 @@ def _settings(examples: int) -> settings:
 
 @asynccontextmanager
 async def memory_store(clock: Clock) -> AsyncIterator[InMemoryIssueStore]:
-    yield InMemoryIssueStore(clock=clock)
+    yield InMemoryIssueStore(clock=clock, deliveries_kept=KEPT)
 
 
 class OnlyIssues:
@@ -61,7 +65,7 @@ async def plain_store(clock: Clock) -> AsyncIterator[OnlyIssues]:
 async def json_store(clock: Clock) -> AsyncIterator[JSONFileIssueStore]:
     folder = tempfile.mkdtemp(prefix="model-json-")
     try:
-        yield JSONFileIssueStore(Path(folder) / "issues.json", clock=clock)
+        yield JSONFileIssueStore(Path(folder) / "issues.json", clock=clock, deliveries_kept=KEPT)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -71,7 +75,7 @@ async def sqlite_store(clock: Clock) -> AsyncIterator[Any]:
     from fastapi_issues.storage.sql import SQLIssueStore
 
     folder = tempfile.mkdtemp(prefix="model-sqlite-")
-    store = SQLIssueStore(f"sqlite:///{folder}/issues.db", clock=clock)
+    store = SQLIssueStore(f"sqlite:///{folder}/issues.db", clock=clock, deliveries_kept=KEPT)
     try:
         await store.create_schema()
         yield store
@@ -87,7 +91,9 @@ _PG_SCHEMA = f"model_{uuid.uuid4().hex[:12]}"
 async def postgres_store(clock: Clock) -> AsyncIterator[Any]:
     from fastapi_issues.storage.sql import SQLIssueStore
 
-    store = SQLIssueStore(os.environ[POSTGRES_URL_VARIABLE], schema=_PG_SCHEMA, clock=clock)
+    store = SQLIssueStore(
+        os.environ[POSTGRES_URL_VARIABLE], schema=_PG_SCHEMA, clock=clock, deliveries_kept=KEPT
+    )
     try:
         await store.create_schema()
         async with store.engine.begin() as conn:
@@ -112,7 +118,9 @@ async def postgres_store(clock: Clock) -> AsyncIterator[Any]:
         await store.aclose()
 
 
-TestMemoryStore = tracker_state_machine(memory_store, name="MemoryStore").TestCase
+TestMemoryStore = tracker_state_machine(
+    memory_store, name="MemoryStore", deliveries_kept=KEPT
+).TestCase
 TestMemoryStore.settings = _settings(150)
 
 TestPlainIssueStore = tracker_state_machine(
@@ -120,15 +128,19 @@ TestPlainIssueStore = tracker_state_machine(
 ).TestCase
 TestPlainIssueStore.settings = _settings(50)
 
-TestJSONFileStore = tracker_state_machine(json_store, name="JSONFileStore").TestCase
+TestJSONFileStore = tracker_state_machine(
+    json_store, name="JSONFileStore", deliveries_kept=KEPT
+).TestCase
 TestJSONFileStore.settings = _settings(100)
 
-TestSQLiteStore = tracker_state_machine(sqlite_store, name="SQLiteStore").TestCase
+TestSQLiteStore = tracker_state_machine(
+    sqlite_store, name="SQLiteStore", deliveries_kept=KEPT
+).TestCase
 TestSQLiteStore.settings = _settings(40)
 
 TestPostgreSQLStore = pytest.mark.postgres(
     pytest.mark.skipif(not os.environ.get(POSTGRES_URL_VARIABLE), reason=POSTGRES_HOW_TO)(
-        tracker_state_machine(postgres_store, name="PostgreSQLStore").TestCase
+        tracker_state_machine(postgres_store, name="PostgreSQLStore", deliveries_kept=KEPT).TestCase
     )
 )
 TestPostgreSQLStore.settings = _settings(40)

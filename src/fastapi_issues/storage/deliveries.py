@@ -10,15 +10,23 @@ from datetime import datetime
 from fastapi_issues.schemas import PING, EventOut, HookOut
 
 __all__ = [
+    "FINISHED_KEPT",
     "RESPONSE_SNIPPET",
     "AttemptResult",
     "DueDelivery",
+    "checked_kept",
     "event_body",
     "ping_body",
 ]
 
 RESPONSE_SNIPPET = 1024
 """How many characters of an answer's body a delivery keeps (`DeliveryOut.response`)."""
+
+FINISHED_KEPT = 100
+"""How many finished (delivered or failed) deliveries a store keeps per hook, by default:
+the history an admin reads and redelivers from, bounded so that a store does not grow with
+every event ever delivered (each delivery keeps its body). Stores take another number as
+`deliveries_kept=`."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,13 @@ class AttemptResult:
     duration_ms: float
     response: str
     retry_at: datetime | None = None
+
+
+def checked_kept(kept: int) -> int:
+    """`kept` as a store's `deliveries_kept`, or a ValueError saying why it cannot be."""
+    if isinstance(kept, bool) or not isinstance(kept, int) or kept < 0:
+        raise ValueError(f"deliveries_kept must be a whole number >= 0, not {kept!r}")
+    return kept
 
 
 def event_body(event: EventOut) -> bytes:

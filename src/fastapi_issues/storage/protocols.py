@@ -318,6 +318,12 @@ class HookStore(Protocol):
     oldest pending one waits for a retry, the hook's later ones wait behind it (other hooks'
     never do). Pings and redeliveries of finished deliveries are due at once, outside that
     queue.
+
+    History: per hook, at most `deliveries.FINISHED_KEPT` finished (delivered or failed)
+    deliveries are kept (a store may take another number, as `deliveries_kept=`). When an
+    attempt finishes a delivery and its hook then has more, the oldest finished ones, by
+    creation order, are dropped in the same atomic write. Pending deliveries are never
+    dropped (a redelivered one is pending again); pings count like any delivery.
     """
 
     async def create_hook(self, data: HookCreate) -> HookOut:
@@ -378,8 +384,9 @@ class HookStore(Protocol):
     async def record_attempt(self, delivery_id: str, result: AttemptResult) -> HookOut:
         """Record an attempt: `delivered` when ok, else `pending` until `result.retry_at`
         or, without one, `failed`. An ok attempt clears the hook's `failing_since`, a
-        failed one sets it if unset. Return the hook as it is after; raise
-        `DeliveryNotFound` if the delivery (or its hook) was deleted meanwhile."""
+        failed one sets it if unset. A delivery it finishes may drop the hook's oldest
+        finished ones (see History above). Return the hook as it is after; raise
+        `DeliveryNotFound` if the delivery (or its hook) was deleted or dropped meanwhile."""
         ...
 
     async def hold_delivery_lease(self, owner: str) -> bool:

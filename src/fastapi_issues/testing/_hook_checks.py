@@ -45,6 +45,7 @@ _CHANGES = st.fixed_dictionaries(
     optional={"url": _URLS, "secret": _SECRETS, "events": _EVENT_CHOICES, "active": st.booleans()},
 )
 _ENQUEUE_LIMITS = st.sampled_from((1000, 1, 2))
+_DRAINED = 12  # attempts at most in a pass that delivers everything due
 # At once first (Hypothesis favours it: a waiting delivery would hold its hook's queue for
 # the rest of most runs), then give up (None), then the clock's own steps (`clock_steps`).
 _RETRIES = st.sampled_from((timedelta(0), None, timedelta(seconds=1), timedelta(days=3)))
@@ -181,6 +182,29 @@ class HookChecks:
             response=data.draw(_RESPONSES, label="response"),
             retry_at=None if ok or retry is None else now + retry,
         )
+        self.record_result(delivery_id, result)
+
+    @precondition(lambda self: self.has_hooks)
+    @rule(data=st.data())
+    def deliver_everything(self, data: st.DataObject) -> None:
+        """A worker's pass while every receiver answers 2xx: each due delivery is
+        delivered, the next of its hook's queue after it, so finished deliveries pile up
+        past the number a hook keeps (`deliveries_kept`), which drops the oldest."""
+        self.confirm_events()
+        outcome = self.attempt(self.store.hooks.enqueue_deliveries())
+        ids = self.event_delivery_ids()
+        self.agree(
+            "enqueue_deliveries", outcome, lambda: self.model.hooks.enqueue(1000, self.clock(), ids)
+        )
+        for _ in range(_DRAINED):
+            due = self.model.hooks.due(self.clock())
+            if not due:
+                break
+            result = AttemptResult(self.clock(), True, 200, 1.0, "fine")
+            self.record_result(due[0].delivery.id, result)
+        self.check_hooks(data)
+
+    def record_result(self, delivery_id: str, result: AttemptResult) -> None:
         self.agree(
             f"record_attempt({delivery_id!r}, {result!r})",
             self.attempt(self.store.hooks.record_attempt(delivery_id, result)),

@@ -22,6 +22,7 @@ from fastapi_issues.schemas import (
     HookOut,
     HookUpdate,
 )
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
 from fastapi_issues.testing._model_events import ModelEventLog
 
@@ -53,10 +54,13 @@ class ModelHooks:
     """Every hook (dict order: creation order) and every delivery (creation order)."""
 
     log: ModelEventLog
+    kept: int = FINISHED_KEPT
+    """How many finished deliveries a hook keeps: the store's `deliveries_kept`."""
     hooks: dict[str, ModelHook] = field(default_factory=dict)
     deliveries: dict[str, ModelDelivery] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)
-    """The ids of deliveries deleted with their hook, for the suite to ask for."""
+    """The ids of deliveries deleted with their hook or dropped from its history, for the
+    suite to ask for."""
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -211,7 +215,20 @@ class ModelHooks:
         hook = self.hooks[stored.delivery.hook_id]
         failing_since = None if ok else hook.hook.failing_since or at
         hook.hook = hook.hook.model_copy(update={"failing_since": failing_since})
+        if state is not DeliveryState.pending:
+            self._forget_oldest_finished(hook.hook.id)
         return hook.hook
+
+    def _forget_oldest_finished(self, hook_id: str) -> None:
+        # The dict is in creation order, so the first finished ones are the oldest.
+        finished = [
+            delivery_id
+            for delivery_id, kept in self.deliveries.items()
+            if _of(kept, hook_id) and kept.delivery.state is not DeliveryState.pending
+        ]
+        for delivery_id in finished[: max(len(finished) - self.kept, 0)]:
+            del self.deliveries[delivery_id]
+            self.gone.append(delivery_id)
 
     def secret(self, hook_id: str) -> str:
         return self.hooks[hook_id].secret

@@ -35,6 +35,7 @@ from fastapi_issues.schemas import (
     LabelUpdate,
     StateReason,
 )
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.errors import (
     CommentNotFound,
     CommentVersionConflict,
@@ -90,12 +91,14 @@ class TrackerModel:
     comments: dict[str, CommentOut] = field(default_factory=dict)
     log: ModelEventLog = field(default_factory=ModelEventLog)
     """The events every write records (see `EventStore`); imports record none."""
+    deliveries_kept: int = FINISHED_KEPT
+    """How many finished deliveries each hook keeps (the store's `deliveries_kept`)."""
     hooks: ModelHooks = field(init=False)
     """Webhooks and their deliveries, over `log` (see `HookStore`)."""
     _next_label: int = 0
 
     def __post_init__(self) -> None:
-        self.hooks = ModelHooks(self.log)
+        self.hooks = ModelHooks(self.log, self.deliveries_kept)
 
     # -- issues --------------------------------------------------------------------------
 

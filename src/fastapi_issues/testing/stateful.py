@@ -53,6 +53,7 @@ from fastapi_issues.schemas import (
     LabelUpdate,
 )
 from fastapi_issues.storage.clock import Clock
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.errors import StorageError
 from fastapi_issues.storage.protocols import (
     EventStore,
@@ -106,11 +107,12 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
 
     open_store: ClassVar[StoreOpener]
     collaboration: ClassVar[bool] = True
+    deliveries_kept: ClassVar[int] = FINISHED_KEPT
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.model = TrackerModel()
+        self.model = TrackerModel(deliveries_kept=type(self).deliveries_kept)
         self.loop = asyncio.new_event_loop()
         self._opened = type(self).open_store(self.clock)
         self.store: Any = self.run(self._opened.__aenter__())
@@ -564,16 +566,26 @@ def _same(actual: Any, expected: Any, what: str) -> None:
 
 
 def tracker_state_machine(
-    open_store: StoreOpener, *, collaboration: bool = True, name: str | None = None
+    open_store: StoreOpener,
+    *,
+    collaboration: bool = True,
+    name: str | None = None,
+    deliveries_kept: int = FINISHED_KEPT,
 ) -> type[TrackerStateMachine]:
     """A state machine class running the model-based suite on the stores `open_store` opens.
 
     `open_store(clock)` must be an async context manager yielding a fresh, empty store whose
     writes take their time from `clock`. With `collaboration=False`, a plain `IssueStore` is
-    enough: the label and comment rules are left out. Its `TestCase` attribute is the test
-    for pytest or unittest to collect; `docs/storage.md` shows it in use.
+    enough: the label and comment rules are left out. `deliveries_kept` is the number of
+    finished deliveries per hook the store keeps (its `deliveries_kept=`): a small one lets
+    short runs reach it. Its `TestCase` attribute is the test for pytest or unittest to
+    collect; `docs/storage.md` shows it in use.
     """
-    namespace = {"open_store": staticmethod(open_store), "collaboration": collaboration}
+    namespace = {
+        "open_store": staticmethod(open_store),
+        "collaboration": collaboration,
+        "deliveries_kept": deliveries_kept,
+    }
     machine = type(name or "TrackerStateMachine", (TrackerStateMachine,), namespace)
     # A sequence does real I/O on real stores: no per-example deadline. Everything else
     # (how many sequences, how many steps) comes from the Hypothesis profile in force.

@@ -113,6 +113,39 @@ async def test_deleting_a_hook_removes_its_deliveries_from_the_file(tmp_path: Pa
     again.close()
 
 
+async def test_finished_deliveries_past_the_cap_leave_the_file(tmp_path: Path) -> None:
+    """The file holds each hook's newest finished deliveries and every pending one, so
+    it (what every write rewrites) stops growing with the deliveries made."""
+    store = JSONFileIssueStore(tmp_path / "issues.json", deliveries_kept=2)
+    made = await store.hooks.create_hook(hook())
+
+    def delivery_records() -> list[str]:
+        records = json.loads((tmp_path / "hooks.json").read_text())["records"]
+        return [r["delivery"]["state"] for r in records if r["kind"] == "delivery"]
+
+    held = []
+    for _ in range(5):
+        await add_issues(store, 1)
+        await store.hooks.enqueue_deliveries()
+        [due] = await store.hooks.due_deliveries()
+        await store.hooks.record_attempt(due.id, answer(ok=True))
+        held.append(len(delivery_records()))
+    assert held == [1, 2, 2, 2, 2]
+    await add_issues(store, 3)
+    await store.hooks.enqueue_deliveries()
+    assert sorted(delivery_records()) == ["delivered"] * 2 + ["pending"] * 3
+    store.close()
+    again = JSONFileIssueStore(tmp_path / "issues.json")  # the file, not the cap, says this
+    page = await again.hooks.list_deliveries(made.id)
+    assert [d.event_id for d in page.items] == [8, 7, 6, 5, 4]
+    again.close()
+
+
+def test_a_cap_below_zero_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="deliveries_kept must be a whole number >= 0"):
+        JSONFileIssueStore(tmp_path / "issues.json", deliveries_kept=-1)
+
+
 async def test_a_failed_step_writes_nothing(tmp_path: Path) -> None:
     store = JSONFileIssueStore(tmp_path / "issues.json")
     await store.hooks.create_hook(hook())

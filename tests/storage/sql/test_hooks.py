@@ -23,7 +23,7 @@ from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
 from fastapi_issues.storage.query import EventQuery
 from fastapi_issues.storage.sql import SQLIssueStore
 from fastapi_issues.storage.sql._hook_lease import LEASE_SECONDS
-from fastapi_issues.storage.sql._hooks import _DUE
+from fastapi_issues.storage.sql._hooks import _DROP_FINISHED, _DUE
 from fastapi_issues.storage.sql._schema import hook_deliveries
 from fastapi_issues.testing import HookStoreContract, ManualClock
 
@@ -240,6 +240,59 @@ async def test_deleting_a_hook_deletes_its_delivery_rows(
     assert (await store.hooks.list_deliveries(kept.id)).total == 1
 
 
+async def test_finishing_attempts_drop_the_rows_past_the_cap_even_at_once(
+    where: tuple[str, str | None],
+) -> None:
+    """Two processes finishing deliveries of one hook at the same moment: each counts the
+    other's (the hook's row lock orders them), so no more than the cap stays."""
+    url, schema = where
+    first = SQLIssueStore(url, schema=schema, deliveries_kept=1)
+    second = SQLIssueStore(url, schema=schema, deliveries_kept=1)
+    await first.create_schema()
+    try:
+        hook, other = await first.hooks.create_hook(HOOK), await first.hooks.create_hook(HOOK)
+        for n in range(5):
+            await first.create(_new(f"Issue {n}"))
+        assert await first.hooks.enqueue_deliveries() == 10
+        page = await first.hooks.list_deliveries(hook.id)
+        oldest_first = [d.id for d in reversed(page.items)]
+        ok = AttemptResult(
+            at=system_clock(), ok=True, status_code=200, duration_ms=1.0, response=""
+        )
+        for a, b in ((0, 1), (2, 3)):
+            await asyncio.gather(
+                first.hooks.record_attempt(oldest_first[a], ok),
+                second.hooks.record_attempt(oldest_first[b], ok),
+            )
+            assert await _count(first, hook_deliveries) == 5 + 5 - b  # the other hook's 5 stay
+        [kept] = [d for d in (await first.hooks.list_deliveries(hook.id)).items if d.attempts]
+        assert kept.id == oldest_first[3]
+        assert (await first.hooks.list_deliveries(hook.id)).total == 2
+        assert (await first.hooks.list_deliveries(other.id)).total == 5
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+def test_a_store_refuses_a_cap_below_zero(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="deliveries_kept"):
+        SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}", deliveries_kept=-1)
+
+
+async def test_the_drop_of_finished_rows_reads_the_hooks_index(tmp_path: Path) -> None:
+    store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
+    await store.create_schema()
+    await store.aclose()
+    with sqlite3.connect(tmp_path / "issues.db") as conn:
+        compiled = _DROP_FINISHED.compile(dialect=sqlite_dialect())
+        values = {**compiled.params, "hook_id": "h", "kept": 100}
+        params = [values[name] for name in compiled.positiontup or ()]
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {compiled}", params).fetchall()
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert "ix_hook_deliveries_hook" in steps, steps
+    assert "SCAN hook_deliveries" not in steps, steps
+
+
 @pytest.mark.postgres
 async def test_what_postgres_text_cannot_hold_is_never_a_database_error(
     postgres_url: str, postgres_schema: str
@@ -269,7 +322,8 @@ async def test_what_postgres_text_cannot_hold_is_never_a_database_error(
 
 
 async def test_the_due_query_reads_indexes_not_the_table(tmp_path: Path) -> None:
-    """Delivered rows pile up; what is due is found through the indexes on pending ones."""
+    """Finished rows pile up (to the cap, per hook); what is due is found through the
+    indexes on pending ones."""
     store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
     await store.create_schema()
     await store.aclose()

@@ -21,9 +21,11 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.deliveries import (
+    FINISHED_KEPT,
     RESPONSE_SNIPPET,
     AttemptResult,
     DueDelivery,
+    checked_kept,
     event_body,
     ping_body,
 )
@@ -72,18 +74,22 @@ class StoredDelivery:
 
 
 class HookBook:
-    """Every hook and delivery of one store. Writes take `now` from the store's clock."""
+    """Every hook and delivery of one store. Writes take `now` from the store's clock;
+    `kept` is how many finished deliveries each hook keeps (`HookStore`'s History)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kept: int = FINISHED_KEPT) -> None:
         self.hooks: dict[str, StoredHook] = {}
         self.deliveries: dict[str, StoredDelivery] = {}
+        self.kept = checked_kept(kept)
         self._seq = 0
 
     @classmethod
-    def holding(cls, records: Iterable[StoredHook | StoredDelivery]) -> HookBook:
+    def holding(
+        cls, records: Iterable[StoredHook | StoredDelivery], kept: int = FINISHED_KEPT
+    ) -> HookBook:
         """A book over records kept elsewhere (the JSON store's file), in their order,
         shared rather than copied; the deliveries it adds are numbered after theirs."""
-        book = cls()
+        book = cls(kept)
         for record in records:
             if isinstance(record, StoredHook):
                 book.hooks[record.shown.id] = record
@@ -227,7 +233,19 @@ class HookBook:
         failing_since = None if result.ok else (hook.shown.failing_since or result.at)
         if failing_since != hook.shown.failing_since:
             hook.shown = hook.shown.model_copy(update={"failing_since": failing_since})
+        if state is not DeliveryState.pending:
+            self._drop_finished(hook.shown.id)
         return hook.shown
+
+    def _drop_finished(self, hook_id: str) -> None:
+        """Keep the hook's `kept` newest finished deliveries, by creation order."""
+        finished = [d for d in self._of(hook_id) if d.shown.state is not DeliveryState.pending]
+        surplus = len(finished) - self.kept
+        if surplus <= 0:
+            return
+        finished.sort(key=lambda d: d.seq)
+        for stored in finished[:surplus]:
+            del self.deliveries[stored.shown.id]
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -8,10 +8,12 @@ written back durably before the call returns; so a step sees every other process
 and an enqueue moves the cursors and adds the deliveries in one atomic rename. The file
 holds the hooks' secrets, so it is made readable by its owner only.
 
-Nothing is dropped: finished deliveries stay (an admin may redeliver them), so the file
-grows with them, about 1 KB each for events of issues of ordinary size, and each write
-rewrites it whole. A folder from before webhooks has no such file: it has no hooks, and
-the file is made by the first write.
+Each write rewrites the file whole, so its size is the cost of every write: a delivery
+takes about 1 KB for events of issues of ordinary size. Finished deliveries are dropped past
+each hook's `kept` (the `HookBook` step of recording an attempt drops them, so they leave
+the file in the same rename), which bounds the file by the hooks and their pending
+deliveries. A folder from before webhooks has no such file: it has no hooks, and the file
+is made by the first write.
 
 The delivery lease is a non-blocking exclusive lock on `hooks.json.lease` (`FileLease`).
 """
@@ -29,7 +31,12 @@ from typing import Any, TypeVar
 
 from fastapi_issues.schemas import DeliveryOut, EventOut, HookCreate, HookOut, HookUpdate
 from fastapi_issues.storage.clock import Clock
-from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
+from fastapi_issues.storage.deliveries import (
+    FINISHED_KEPT,
+    AttemptResult,
+    DueDelivery,
+    checked_kept,
+)
 from fastapi_issues.storage.query import DeliveryPage, EventQuery, HookPage
 from fastapi_issues.storage.records._events import EventLog
 from fastapi_issues.storage.records._file_lock import try_lock_file, unlock_file
@@ -183,9 +190,17 @@ class FileLease:
 
 class JSONFileHooks:
     """`HookStore` over `path` (see the module's docstring). `events` reads the store's
-    event log as it is now, fresh from its files; `clock` gives the time of every write."""
+    event log as it is now, fresh from its files; `clock` gives the time of every write;
+    `kept` is how many finished deliveries each hook keeps."""
 
-    def __init__(self, path: Path, events: Callable[[], Awaitable[EventLog]], clock: Clock) -> None:
+    def __init__(
+        self,
+        path: Path,
+        events: Callable[[], Awaitable[EventLog]],
+        clock: Clock,
+        *,
+        kept: int = FINISHED_KEPT,
+    ) -> None:
         self._file = DurableJSONArray[HookRecord](
             path,
             key=lambda record: record.shown.id,
@@ -196,6 +211,7 @@ class JSONFileHooks:
         )
         self._events = events
         self._clock = clock
+        self._kept = checked_kept(kept)
         self._lease = FileLease(path.with_name(path.name + ".lease"))
         self._read_from: Mapping[str, HookRecord] | None = None
         self._read_book = HookBook()
@@ -219,7 +235,7 @@ class JSONFileHooks:
         and write what it changed (on disk when this returns)."""
 
         def change(records: dict[str, HookRecord]) -> R:
-            book = HookBook.holding(_copied(record) for record in records.values())
+            book = HookBook.holding((_copied(record) for record in records.values()), self._kept)
             result = step(book)  # raises, if at all, before `records` is touched
             kept: dict[str, HookRecord] = {**book.hooks, **book.deliveries}
             for key in [key for key in records if key not in kept]:

@@ -48,6 +48,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound, StorageError
 from fastapi_issues.storage.protocols import HookStore, StoreLifecycle
 from fastapi_issues.storage.query import (
@@ -164,7 +165,8 @@ class JSONFileIssueStore(StoreLifecycle):
     serialised without losing any.
     A corrupt file makes the constructor raise `CorruptStoreError` naming it; the file is
     never overwritten. `clock` gives the time every write records (default: the system's,
-    in UTC).
+    in UTC). Webhooks go to `hooks.json`, each keeping its `deliveries_kept` newest
+    finished deliveries (see `HookStore`).
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class JSONFileIssueStore(StoreLifecycle):
         labels_path: str | os.PathLike[str] | None = None,
         comments_path: str | os.PathLike[str] | None = None,
         clock: Clock = system_clock,
+        deliveries_kept: int = FINISHED_KEPT,
     ) -> None:
         self._clock = clock
         self._wake = EventWake()
@@ -210,7 +213,9 @@ class JSONFileIssueStore(StoreLifecycle):
         self._shown = PresentedIssues()
         self._comment_groups: dict[str, list[CommentOut]] = {}
         self._grouped: Mapping[str, CommentOut] | None = None
-        self._hooks = JSONFileHooks(_sibling(self._file.path, "hooks"), self._events, clock)
+        self._hooks = JSONFileHooks(
+            _sibling(self._file.path, "hooks"), self._events, clock, kept=deliveries_kept
+        )
         self.hooks: HookStore = self._hooks
         """The webhooks of this store's data (`HookStore`), in `hooks.json` beside it."""
 

@@ -21,6 +21,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.errors import IssueNotFound, LabelNotFound
 from fastapi_issues.storage.protocols import HookStore, StoreLifecycle
 from fastapi_issues.storage.query import (
@@ -78,10 +79,13 @@ class InMemoryIssueStore(StoreLifecycle):
     atomic, its events included, because none of them awaits while it changes the data.
     Opening and closing it (`StoreLifecycle`) do nothing.
 
-    `clock` gives the time every write records (default: the system's, in UTC).
+    `clock` gives the time every write records (default: the system's, in UTC);
+    `deliveries_kept`, how many finished deliveries each hook keeps (see `HookStore`).
     """
 
-    def __init__(self, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, *, clock: Clock = system_clock, deliveries_kept: int = FINISHED_KEPT
+    ) -> None:
         self._clock = clock
         self._index = IssueIndex()
         self._labels: dict[str, LabelOut] = {}
@@ -91,7 +95,7 @@ class InMemoryIssueStore(StoreLifecycle):
         self._comments: dict[str, dict[str, CommentOut]] = {}
         self._events = EventLog()
         self._wake = EventWake()
-        self.hooks: HookStore = BookHooks(HookBook(), lambda: self._events, clock)
+        self.hooks: HookStore = BookHooks(HookBook(deliveries_kept), lambda: self._events, clock)
         """The webhooks of this store's data (`HookStore`)."""
 
     def _record(self, drafts: Sequence[EventDraft], actor: str | None, now: datetime) -> None:

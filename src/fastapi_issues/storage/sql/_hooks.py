@@ -51,9 +51,11 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage.clock import Clock
 from fastapi_issues.storage.deliveries import (
+    FINISHED_KEPT,
     RESPONSE_SNIPPET,
     AttemptResult,
     DueDelivery,
+    checked_kept,
     event_body,
     ping_body,
 )
@@ -166,6 +168,16 @@ _RECORD = (
     )
     .returning(hook_deliveries.c.hook_id)
 )
+# The hook's finished deliveries past the newest `kept` (by creation order, which `seq`
+# is): what an attempt that finishes one drops (`HookStore`'s History); the index on
+# (hook_id, seq) walks only that hook's rows.
+_SURPLUS_FINISHED = (
+    select(hook_deliveries.c.seq)
+    .where(hook_deliveries.c.hook_id == bindparam("hook_id"), hook_deliveries.c.state != _PENDING)
+    .order_by(hook_deliveries.c.seq.desc())
+    .offset(bindparam("kept", type_=Integer))
+)
+_DROP_FINISHED = delete(hook_deliveries).where(hook_deliveries.c.seq.in_(_SURPLUS_FINISHED))
 _SUCCEEDED = (
     update(hooks)
     .where(hooks.c.id == bindparam("hook_id"))
@@ -283,10 +295,13 @@ class SQLHooks:
     """The `HookStore` of `SQLIssueStore` (its `hooks`), over the store's database and
     event log. Every write is one transaction; "now" is the store's clock."""
 
-    def __init__(self, db: SQLDatabase, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self, db: SQLDatabase, clock: Clock, events: EventLog, *, kept: int = FINISHED_KEPT
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
+        self._kept = checked_kept(kept)
         self._lease = RowLease(db, clock)
 
     # -- the admin side ------------------------------------------------------------------
@@ -523,6 +538,10 @@ class SQLHooks:
                 raise DeliveryNotFound(delivery_id)
             mark = _SUCCEEDED if result.ok else _FAILED
             row = (await conn.execute(mark, {"hook_id": hook_id, "at": at})).first()
+            if state is not DeliveryState.pending:
+                # After the mark, which locks the hook's row: on PostgreSQL a concurrent
+                # attempt of the same hook waits for this commit and then counts this one.
+                await conn.execute(_DROP_FINISHED, {"hook_id": hook_id, "kept": self._kept})
         if row is None:  # pragma: no cover - the foreign key deletes a hook's deliveries
             raise DeliveryNotFound(delivery_id)
         return _hook(row)

@@ -23,6 +23,7 @@ from fastapi_issues.schemas import (
 )
 from fastapi_issues.storage._wake import EventWake
 from fastapi_issues.storage.clock import Clock, system_clock
+from fastapi_issues.storage.deliveries import FINISHED_KEPT
 from fastapi_issues.storage.protocols import HookStore
 from fastapi_issues.storage.query import (
     CommentPage,
@@ -70,6 +71,8 @@ class SQLIssueStore(SQLStoreBase):
         auto_upgrade: upgrade a database older than this release at start, instead of
             refusing it (default: True for SQLite, False for PostgreSQL, where several app
             processes share the database and the upgrade is best a deployment step).
+        deliveries_kept: how many finished deliveries each webhook keeps (see
+            `HookStore`; default `FINISHED_KEPT`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class SQLIssueStore(SQLStoreBase):
         schema: str | None = None,
         clock: Clock = system_clock,
         auto_upgrade: bool | None = None,
+        deliveries_kept: int = FINISHED_KEPT,
     ) -> None:
         self._db = SQLDatabase(
             url_or_engine, branch="issues", schema=schema, auto_upgrade=auto_upgrade
@@ -89,7 +93,7 @@ class SQLIssueStore(SQLStoreBase):
         self._issues = SQLIssues(self._db, clock, self._events)
         self._labels = SQLLabels(self._db, clock, self._events)
         self._comments = SQLComments(self._db, clock, self._events)
-        self.hooks: HookStore = SQLHooks(self._db, clock, self._events)
+        self.hooks: HookStore = SQLHooks(self._db, clock, self._events, kept=deliveries_kept)
         """The webhooks of this database (`HookStore`), beside the event log they deliver."""
 
     # -- issues --------------------------------------------------------------------------

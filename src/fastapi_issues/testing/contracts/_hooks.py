@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from fastapi_issues.schemas import ALL_EVENTS, DeliveryState, HookUpdate
-from fastapi_issues.storage.deliveries import RESPONSE_SNIPPET, event_body
+from fastapi_issues.storage.deliveries import FINISHED_KEPT, RESPONSE_SNIPPET, event_body
 from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
 from fastapi_issues.storage.protocols import HookStore
 from fastapi_issues.testing._clock import ManualClock
+from fastapi_issues.testing.contracts._base import draft
 from fastapi_issues.testing.contracts._hook_due import (
     CLOSED,
     CREATED,
@@ -140,6 +141,56 @@ class HookStoreContract(HookDueContract):
         due = await store.hooks.due_deliveries()
         assert [d.hook_id for d in due] == [kept.id]
         assert list((await store.hooks.list_hooks()).items) == [kept]
+
+    # -- the bounded history ------------------------------------------------------------
+
+    async def test_finished_deliveries_past_the_cap_go_oldest_first(
+        self, store: Any, clock: ManualClock
+    ) -> None:
+        """With the default cap (`FINISHED_KEPT`): finishing one past it drops the oldest
+        finished, by creation rather than by when they finished; pending ones (never
+        attempted, retried, redelivered) stay; pings count; other hooks keep theirs."""
+        hook = await store.hooks.create_hook(new_hook())
+        other = await store.hooks.create_hook(new_hook())
+        waiting = await store.hooks.queue_ping(hook.id)  # the oldest, pending throughout
+        for _ in range(FINISHED_KEPT + 2):
+            await store.create(draft())
+        assert await store.hooks.enqueue_deliveries() == 2 * (FINISHED_KEPT + 2)
+        mine = await store.hooks.list_deliveries(hook.id, limit=1000)
+        queue = [d.id for d in reversed(mine.items) if d.event_id is not None]
+        for n, delivery_id in enumerate(queue[:FINISHED_KEPT]):
+            given_up = n % 3 == 0  # failed ones are finished too
+            await store.hooks.record_attempt(delivery_id, attempt(clock, ok=not given_up))
+        assert (await store.hooks.list_deliveries(hook.id)).total == FINISHED_KEPT + 3
+
+        await store.hooks.redeliver(hook.id, queue[0])  # pending again, so kept
+        retried = attempt(clock, ok=False, retry_in=MINUTE)
+        await store.hooks.record_attempt(queue[FINISHED_KEPT], retried)
+        await store.hooks.record_attempt(queue[FINISHED_KEPT], attempt(clock, ok=True))
+        assert (await store.hooks.list_deliveries(hook.id)).total == FINISHED_KEPT + 3
+        await store.hooks.record_attempt(queue[FINISHED_KEPT + 1], attempt(clock, ok=True))
+        # The redelivered one, finished again, is the oldest finished: it goes itself.
+        await store.hooks.record_attempt(queue[0], attempt(clock, ok=True))
+        ping = await store.hooks.queue_ping(hook.id)
+        await store.hooks.record_attempt(ping.id, attempt(clock, ok=True))
+
+        kept = [ping.id, *reversed(queue[3:]), waiting.id]  # newest first
+        whole = await store.hooks.list_deliveries(hook.id, limit=1000)
+        assert (ids(whole.items), whole.total) == (kept, FINISHED_KEPT + 1)
+        page = await store.hooks.list_deliveries(hook.id, offset=FINISHED_KEPT - 1, limit=5)
+        assert (ids(page.items), page.total) == (kept[-2:], FINISHED_KEPT + 1)
+        assert (await store.hooks.get_delivery(hook.id, waiting.id)).attempts == 0
+        for dropped in queue[:3]:
+            with pytest.raises(DeliveryNotFound):
+                await store.hooks.get_delivery(hook.id, dropped)
+            with pytest.raises(DeliveryNotFound):
+                await store.hooks.redeliver(hook.id, dropped)
+            with pytest.raises(DeliveryNotFound):
+                await store.hooks.record_attempt(dropped, attempt(clock, ok=True))
+        theirs = await store.hooks.list_deliveries(other.id, limit=1000)
+        assert theirs.total == FINISHED_KEPT + 2
+        assert {d.state for d in theirs.items} == {DeliveryState.pending}
+        assert waiting.id in ids(await store.hooks.due_deliveries())
 
     # -- enqueueing ----------------------------------------------------------------------
 
