@@ -29,6 +29,7 @@ from typing import Any
 
 from bench import fill
 from bench.events import EVENT_CASES, run_event_cases
+from bench.hooks import HOOK_CASES, run_deliveries, run_post_with_hooks
 from bench.load import INSTALL_HINT, Load, Wrk, find_wrk, wrk_version
 from bench.report import CaseResult, check_targets, write
 from bench.servers import Server, Watch, split_cores
@@ -179,6 +180,8 @@ class Bench:
             "ISSUES_STORAGE_URL": url,
             "FASTAPI_ISSUES_DEMO": "1",
             "FASTAPI_ISSUES_THROTTLE": "off",
+            # The webhook cases deliver to a receiver on 127.0.0.1.
+            "FASTAPI_ISSUES_WEBHOOKS_ALLOW_PRIVATE": "1",
         }
         env.pop("FASTAPI_ISSUES_AUTH", None)
         if not auth:
@@ -230,6 +233,11 @@ class Bench:
             if size == min(self.settings.sizes) and not auth:
                 post_options = {**base}
                 run_event_cases(self, server, env, label, {"get_one": by_id, "post": post_options})
+                if self.wanted("post+5_hooks"):
+                    run_post_with_hooks(self, server, label, url, post_options)
+        if size == min(self.settings.sizes) and not auth and self.wanted("deliveries"):
+            # With the app stopped, so that the events wait in the log for a fresh process.
+            run_deliveries(self, env, store, size, url)
 
     def second_server(self, env: dict[str, str], label: tuple[str, int, bool, str]) -> Server:
         """Another process of the example app on the same store, as a second worker."""
@@ -447,7 +455,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         "--cases",
         default=None,
         help="only these cases: health, get_one, get_page, login, get_one+logins, patch, post, "
-        + ", ".join(EVENT_CASES),
+        + ", ".join(EVENT_CASES + HOOK_CASES),
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="load per case")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up per case")
