@@ -16,7 +16,7 @@ from fastapi_issues.schemas import DeliveryState, HookCreate
 from fastapi_issues.storage.deliveries import DueDelivery
 from fastapi_issues.storage.protocols import HookStore
 from fastapi_issues.webhooks import DeliveryWorker, RetryPolicy, sign
-from tests.webhooks.receiver import Answer, Receiver, failing_first
+from tests.webhooks.receiver import Answer, Received, Receiver, failing_first
 
 pytestmark = pytest.mark.anyio
 
@@ -339,3 +339,47 @@ async def test_a_hook_deleted_during_its_attempt_is_no_error() -> None:
             assert await attempts == 1
         finally:
             await worker.aclose()
+
+
+class SlowDue:
+    """The memory store's hooks with a due query that answers `delay` after reading, as a
+    database's round trip does, so that attempts land while a pass waits for it."""
+
+    def __init__(self, hooks: HookStore, delay: float) -> None:
+        self._hooks = hooks
+        self._delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hooks, name)
+
+    async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:
+        due = await self._hooks.due_deliveries(limit=limit)
+        await asyncio.sleep(self._delay)
+        return due
+
+
+async def test_an_attempt_landing_during_a_pass_is_not_sent_again() -> None:
+    store = InMemoryIssueStore()
+
+    # Answers of varied lengths, so that the hooks' attempts end at different moments.
+    def varied(got: Received) -> Answer:
+        return Answer(delay=0.01 * (int(got.delivery[-1], 16) % 5))
+
+    with Receiver(SECRET, varied) as receiver:
+        for _ in range(3):
+            await store.hooks.create_hook(hook_data(receiver.url))
+        for n in range(6):
+            await new_issue(store, n)
+        slow = cast(HookStore, SlowDue(store.hooks, 0.03))
+        async with DeliveryWorker(slow, store, allow_private_targets=True, retry=QUICK):
+
+            async def all_arrived() -> bool:
+                return len({r.delivery for r in receiver.snapshot()}) >= 18
+
+            await until(all_arrived)
+            await asyncio.sleep(0.2)
+        got = receiver.snapshot()
+    # The pass read a delivery as due while its attempt was in flight; it was recorded
+    # before the pass dispatched, and must not be sent a second time.
+    assert len(got) == 18
+    assert all(r.attempt == 1 for r in got)
