@@ -157,6 +157,7 @@ def check_targets(results: Sequence[CaseResult], sizes: Sequence[int]) -> list[T
         )
 
     targets += _event_targets(results)
+    targets += _hook_targets(results)
 
     sqlite_large = [r for r in results if r.store == "sqlite" and r.size == large]
     if sqlite_large:
@@ -196,6 +197,32 @@ def _event_targets(results: Sequence[CaseResult]) -> list[Target]:
             targets.append(_at_least(name, r.extra.get("x_without"), 0.8, detail))
     if not targets:
         targets.append(Target("event cases", None, "", None, "not measured"))
+    return targets
+
+
+def _hook_targets(results: Sequence[CaseResult]) -> list[Target]:
+    """Issue 18's: deliveries never on the request path, and every one arriving, signed,
+    once."""
+    targets: list[Target] = []
+    for r in results:
+        x = r.extra
+        if r.case == "post+5_hooks":
+            detail = (
+                f"{x.get('x_without_per_cpu')} per CPU-s; {x.get('deliveries_per_s_under_load')} "
+                f"deliveries/s under load, backlog {x.get('backlog_at_end')} at its end, drained "
+                f"in {x.get('drain_s')} s, {x.get('undelivered')} undelivered"
+            )
+            name = f"{r.store} post with 5 active hooks / without"
+            targets.append(_at_least(name, x.get("x_without"), 0.9, detail))
+        elif r.case == "deliveries":
+            bad = str(x.get("bad_signatures", "")).split(" ", 1)[0]
+            met = r.errors == 0 and x.get("duplicates") == 0 and bad == "0"
+            detail = (
+                f"{x.get('deliveries')} of {x.get('expected')} arrived, {x.get('duplicates')} "
+                f"twice, bad signatures {x.get('bad_signatures')}"
+            )
+            name = f"{r.store}: deliveries per second, {x.get('hooks')} hooks"
+            targets.append(Target(name, round(r.rate, 1), "all, once, signed", met, detail))
     return targets
 
 

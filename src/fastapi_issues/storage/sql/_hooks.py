@@ -198,38 +198,66 @@ _FAILED = (
 
 def _due_statement() -> Any:
     """Every delivery to attempt now, in one read: per hook, the oldest pending queued one
-    (if due), and the pending pings and redeliveries; of active hooks only, but for pings."""
+    (if due), and the pending pings and redeliveries; of active hooks only, but for pings.
+
+    Both halves start from the hooks (a few rows) and reach their deliveries through
+    `ix_hook_deliveries_queue`: the head is the first pending queued entry of the hook's
+    range, the pings and redeliveries its pending unqueued range. So a backlog of pending
+    queued deliveries, thousands when a burst of writes outruns the receivers, is never read
+    row by row, as it was when the pending were read through `ix_hook_deliveries_due` and
+    each checked against its hook's head.
+    """
+    deliveries = hook_deliveries.c
     head = aliased(hook_deliveries)
     oldest_queued = (
         select(func.min(head.c.seq))
-        .where(
-            head.c.hook_id == hook_deliveries.c.hook_id,
-            head.c.queued == true(),
-            head.c.state == _PENDING,
-        )
+        .where(head.c.hook_id == hooks.c.id, head.c.queued == true(), head.c.state == _PENDING)
+        .correlate(hooks)
         .scalar_subquery()
     )
-    deliveries = hook_deliveries.c
-    return (
-        select(
-            deliveries.id,
-            deliveries.hook_id,
-            hooks.c.url,
-            hooks.c.secret,
-            deliveries.event,
-            deliveries.event_id,
-            deliveries.body,
-            deliveries.attempts,
-            deliveries.created_at,
+    columns = (
+        deliveries.id,
+        deliveries.hook_id,
+        hooks.c.url,
+        hooks.c.secret,
+        deliveries.event,
+        deliveries.event_id,
+        deliveries.body,
+        deliveries.attempts,
+        deliveries.created_at,
+        deliveries.next_attempt_at,
+        deliveries.seq,
+    )
+    heads = (
+        select(*columns)
+        .select_from(
+            hooks.join(
+                hook_deliveries,
+                (deliveries.hook_id == hooks.c.id) & (deliveries.seq == oldest_queued),
+            )
         )
-        .select_from(hook_deliveries.join(hooks, hooks.c.id == deliveries.hook_id))
+        .where(hooks.c.active == true(), deliveries.next_attempt_at <= bindparam("now"))
+    )
+    unqueued = (
+        select(head.c.seq)
+        .where(head.c.hook_id == hooks.c.id, head.c.queued == false(), head.c.state == _PENDING)
+        .correlate(hooks)
+    )
+    at_once = (
+        # `seq IN` the hook's own entries rather than a join on `hook_id`: without
+        # statistics SQLite would walk every pending delivery through
+        # `ix_hook_deliveries_due` instead of each hook's few unqueued entries.
+        select(*columns)
+        .select_from(hooks.join(hook_deliveries, deliveries.seq.in_(unqueued)))
         .where(
-            deliveries.state == _PENDING,
             deliveries.next_attempt_at <= bindparam("now"),
             or_(hooks.c.active == true(), deliveries.event == PING),
-            or_(deliveries.queued == false(), deliveries.seq == oldest_queued),
         )
-        .order_by(deliveries.next_attempt_at, deliveries.seq)
+    )
+    due = heads.union_all(at_once).subquery("due")
+    return (
+        select(*list(due.c)[:9])
+        .order_by(due.c.next_attempt_at, due.c.seq)
         .limit(bindparam("limit", type_=Integer))
     )
 
