@@ -383,3 +383,26 @@ async def test_an_attempt_landing_during_a_pass_is_not_sent_again() -> None:
     # before the pass dispatched, and must not be sent a second time.
     assert len(got) == 18
     assert all(r.attempt == 1 for r in got)
+
+
+async def test_events_become_deliveries_a_batch_at_a_time_while_the_queue_holds_some() -> None:
+    store = InMemoryIssueStore()
+    with Receiver(SECRET, lambda _: Answer(delay=0.05)) as receiver:
+        hook = await store.hooks.create_hook(hook_data(receiver.url))
+        for n in range(30):
+            await new_issue(store, n)
+
+        def arrived(count: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return len(receiver.snapshot()) >= count
+
+            return check
+
+        async with worker_for(store, enqueue_batch=10, enqueue_interval=60.0):
+            await until(arrived(5))
+            # The rest wait in the log, behind the hook's cursor, until the queue runs dry.
+            assert (await store.hooks.list_deliveries(hook.id, limit=1)).total == 10
+            await until(arrived(30))
+        got = receiver.snapshot()
+    assert len({r.delivery for r in got}) == 30
+    assert [r.event for r in got] == ["issue.created"] * 30

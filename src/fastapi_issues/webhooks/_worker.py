@@ -54,7 +54,9 @@ class DeliveryWorker:
     the checked httpx transport (tests); `ssl_context`, the certificates HTTPS targets are
     verified against. `clock` stamps attempts and measures `deactivate_after` (a hook whose
     deliveries all failed that long is made inactive). At most `concurrency` hooks are
-    called at once. A pass begins at least `pass_interval` seconds after the one before.
+    called at once. A pass begins at least `pass_interval` seconds after the one before;
+    `enqueue_interval` and `enqueue_batch` pace how far ahead of the receivers events are
+    turned into deliveries (see `_due`).
     """
 
     def __init__(
@@ -70,7 +72,9 @@ class DeliveryWorker:
         concurrency: int = 16,
         deactivate_after: timedelta = timedelta(hours=24),
         poll_interval: float = 1.0,
-        pass_interval: float = 0.05,
+        pass_interval: float = 0.02,
+        enqueue_interval: float = 1.0,
+        enqueue_batch: int = 100,
         renew_interval: float = 5.0,
         owner: str | None = None,
         rand: Callable[[], float] = random.random,
@@ -94,6 +98,10 @@ class DeliveryWorker:
         self._poll = poll_interval
         self._spacing = pass_interval
         self._passed = 0.0
+        self._enqueue_every = enqueue_interval
+        self._enqueue_batch = enqueue_batch
+        self._enqueued = float("-inf")
+        self._queues_empty = True
         self._renew = renew_interval
         self._rand = rand
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -172,7 +180,7 @@ class DeliveryWorker:
         if not await self._hold(force=True):
             return 0
         self._start_pass()
-        started = self._dispatch(await self._due())
+        started = self._dispatch(await self._due(force=True))
         return sum(await asyncio.gather(*started))
 
     async def _hold(self, *, force: bool = False) -> bool:
@@ -187,9 +195,22 @@ class DeliveryWorker:
         self._renewed = now
         return self._held
 
-    async def _due(self) -> Sequence[DueDelivery]:
-        await self._hooks.enqueue_deliveries()
-        return await self._hooks.due_deliveries()
+    async def _due(self, *, force: bool = False) -> Sequence[DueDelivery]:
+        """What is due, after turning new events into deliveries when the queues ran dry
+        (at once: a quiet hook's event goes without delay), or at most every
+        `enqueue_interval` while they hold deliveries, `enqueue_batch` events a hook.
+
+        Enqueuing writes a delivery per event and hook; done for every new event, under a
+        burst of writes it costs about what the writes do, on the requests' core, and runs
+        far ahead of what the receivers take (the events wait as well in the log, behind
+        each hook's cursor)."""
+        now = time.monotonic()
+        if force or self._queues_empty or now - self._enqueued >= self._enqueue_every:
+            await self._hooks.enqueue_deliveries(limit=self._enqueue_batch)
+            self._enqueued = now
+        due = await self._hooks.due_deliveries()
+        self._queues_empty = not due
+        return due
 
     async def _space_out(self) -> None:
         """Wait until `pass_interval` after the last pass began. The worker shares its
