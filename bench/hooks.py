@@ -196,17 +196,30 @@ def run_post_with_hooks(
         drained = time.monotonic()
         deactivate_hooks(store_url, ids)
     backlog = expected - end.distinct
+    waited = drained - end.at
+    drain_rate = (final["distinct"] - end.distinct) / waited if waited > 0 else 0.0
+    left = max(0, expected - final["distinct"])
     held.extra.update(_against(held, alone))
     held.extra.update(
         {
             "deliveries_per_s_under_load": round((end.distinct - start.distinct) / load.seconds),
             "backlog_at_end": backlog,
-            "drain_s": round(final["last_at"] - end.at, 1) if backlog > 0 else 0.0,
-            "undelivered": max(0, expected - final["distinct"]),
+            # Past DRAIN_LIMIT, what is left at the rate the drain went.
+            "drain_s": round(
+                final["last_at"] - end.at
+                if not left
+                else waited + (left / drain_rate if drain_rate else float("inf")),
+                1,
+            )
+            if backlog > 0
+            else 0.0,
+            "drain_estimated": bool(left),
+            "deliveries_per_s_draining": round(drain_rate),
+            "undelivered": left,
             "duplicates": final["received"] - final["distinct"],
             "bad_signatures": f"{final['bad_signatures']} of {final['checked']} checked",
             "receiver_cpu": round((end.cpu - start.cpu) / (end.at - start.at), 2),
-            "waited_s": round(drained - end.at, 1),
+            "waited_s": round(waited, 1),
         }
     )
     print(f"    post+5_hooks: {held.extra}", file=sys.stderr, flush=True)

@@ -210,7 +210,8 @@ def _hook_targets(results: Sequence[CaseResult]) -> list[Target]:
             detail = (
                 f"{x.get('x_without_per_cpu')} per CPU-s; {x.get('deliveries_per_s_under_load')} "
                 f"deliveries/s under load, backlog {x.get('backlog_at_end')} at its end, drained "
-                f"in {x.get('drain_s')} s, {x.get('undelivered')} undelivered"
+                f"in {x.get('drain_s')} s{' (estimated)' if x.get('drain_estimated') else ''} "
+                f"at {x.get('deliveries_per_s_draining')}/s"
             )
             name = f"{r.store} post with 5 active hooks / without"
             targets.append(_at_least(name, x.get("x_without"), 0.9, detail))

@@ -168,8 +168,14 @@ class DeliveryWorker:
             last: int | None = None
             self._start_pass()
             try:
-                last = await self._events.last_event_id()
+                # New events wake the loop only while the queues are dry: while they hold
+                # deliveries, the attempts' endings wake it, and events wait for the
+                # enqueue interval; under a burst of writes, a pass per write is waste.
+                if self._queues_empty:
+                    last = await self._events.last_event_id()
                 self._dispatch(await self._due())
+                if self._queues_empty and last is None:
+                    last = await self._events.last_event_id()
             except Exception:
                 logger.exception("webhook worker %s: a pass failed; trying again", self.owner)
             await self._wait(last, self._timeout())
