@@ -2,10 +2,12 @@
 
 One loop per process, started in the app's lifespan; across processes the store's lease
 lets one of them deliver at a time. Each pass: keep the lease, turn new events into
-deliveries, attempt what is due (hooks concurrently, one delivery of a hook at a time),
-record each attempt. Between passes it waits for a new event, an attempt ending, the next
-retry or about a second (pings and redeliveries queued by other processes), whichever comes
-first. Delivery is at least once: an attempt is recorded only after it ended, so a process
+deliveries (at once when the queues ran dry, else about every second), attempt what is due
+(hooks concurrently, one delivery of a hook at a time), record each attempt. Between passes
+it waits for an attempt ending, a new event (while the queues are dry), the next retry or
+about a second (pings and redeliveries queued by other processes), whichever comes first,
+and at least 20 ms: it shares the app's process, and a burst of writes must not become a
+pass per write. Delivery is at least once: an attempt is recorded only after it ended, so a process
 killed mid-attempt leaves the delivery pending, and whoever holds the lease next sends it
 again under the same id.
 """
