@@ -22,8 +22,9 @@ from fastapi_issues.storage.deliveries import AttemptResult, event_body
 from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
 from fastapi_issues.storage.query import EventQuery
 from fastapi_issues.storage.sql import SQLIssueStore
+from fastapi_issues.storage.sql._hook_due import DUE as _DUE
 from fastapi_issues.storage.sql._hook_lease import LEASE_SECONDS
-from fastapi_issues.storage.sql._hooks import _DROP_FINISHED, _DUE
+from fastapi_issues.storage.sql._hooks import _DROP_FINISHED
 from fastapi_issues.storage.sql._schema import hook_deliveries
 from fastapi_issues.testing import HookStoreContract, ManualClock
 

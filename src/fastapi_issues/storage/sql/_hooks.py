@@ -31,14 +31,12 @@ from sqlalchemy import (
     func,
     insert,
     null,
-    or_,
     select,
     true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import aliased
 
 from fastapi_issues.schemas import (
     PING,
@@ -64,6 +62,7 @@ from fastapi_issues.storage.query import DeliveryPage, EventQuery, HookPage
 from fastapi_issues.storage.rules import as_utc
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._events import EventLog
+from fastapi_issues.storage.sql._hook_due import DUE, DUE_WALK
 from fastapi_issues.storage.sql._hook_lease import RowLease
 from fastapi_issues.storage.sql._schema import hook_deliveries, hooks
 
@@ -194,75 +193,6 @@ _FAILED = (
     )
     .returning(*_HOOK_COLUMNS)
 )
-
-
-def _due_statement() -> Any:
-    """Every delivery to attempt now, in one read: per hook, the oldest pending queued one
-    (if due), and the pending pings and redeliveries; of active hooks only, but for pings.
-
-    Both halves start from the hooks (a few rows) and reach their deliveries through
-    `ix_hook_deliveries_queue`: the head is the first pending queued entry of the hook's
-    range, the pings and redeliveries its pending unqueued range. So a backlog of pending
-    queued deliveries, thousands when a burst of writes outruns the receivers, is never read
-    row by row, as it was when the pending were read through `ix_hook_deliveries_due` and
-    each checked against its hook's head.
-    """
-    deliveries = hook_deliveries.c
-    head = aliased(hook_deliveries)
-    oldest_queued = (
-        select(func.min(head.c.seq))
-        .where(head.c.hook_id == hooks.c.id, head.c.queued == true(), head.c.state == _PENDING)
-        .correlate(hooks)
-        .scalar_subquery()
-    )
-    columns = (
-        deliveries.id,
-        deliveries.hook_id,
-        hooks.c.url,
-        hooks.c.secret,
-        deliveries.event,
-        deliveries.event_id,
-        deliveries.body,
-        deliveries.attempts,
-        deliveries.created_at,
-        deliveries.next_attempt_at,
-        deliveries.seq,
-    )
-    heads = (
-        select(*columns)
-        .select_from(
-            hooks.join(
-                hook_deliveries,
-                (deliveries.hook_id == hooks.c.id) & (deliveries.seq == oldest_queued),
-            )
-        )
-        .where(hooks.c.active == true(), deliveries.next_attempt_at <= bindparam("now"))
-    )
-    unqueued = (
-        select(head.c.seq)
-        .where(head.c.hook_id == hooks.c.id, head.c.queued == false(), head.c.state == _PENDING)
-        .correlate(hooks)
-    )
-    at_once = (
-        # `seq IN` the hook's own entries rather than a join on `hook_id`: without
-        # statistics SQLite would walk every pending delivery through
-        # `ix_hook_deliveries_due` instead of each hook's few unqueued entries.
-        select(*columns)
-        .select_from(hooks.join(hook_deliveries, deliveries.seq.in_(unqueued)))
-        .where(
-            deliveries.next_attempt_at <= bindparam("now"),
-            or_(hooks.c.active == true(), deliveries.event == PING),
-        )
-    )
-    due = heads.union_all(at_once).subquery("due")
-    return (
-        select(*list(due.c)[:9])
-        .order_by(due.c.next_attempt_at, due.c.seq)
-        .limit(bindparam("limit", type_=Integer))
-    )
-
-
-_DUE = _due_statement()
 
 
 def _secret_bytes(secret: str) -> bytes:
@@ -520,7 +450,8 @@ class SQLHooks:
             return []
         params = {"now": as_utc(self._clock()), "limit": limit}
         async with self._db.reading() as conn:
-            rows = (await conn.execute(_DUE, params)).all()
+            due = DUE if self._db.dialect == "sqlite" else DUE_WALK
+            rows = (await conn.execute(due, params)).all()
         return [
             DueDelivery(
                 id=row[0],
