@@ -228,6 +228,14 @@ async def test_the_running_worker_wakes_for_new_events_pings_and_redeliveries() 
             await until(arrived(1))
             ping = await store.hooks.queue_ping(hook.id)
             await until(arrived(2))
+
+            async def recorded() -> bool:
+                delivery = await store.hooks.get_delivery(hook.id, ping.id)
+                return delivery.state is DeliveryState.delivered
+
+            # Redelivering before the worker records the first attempt would be overtaken
+            # by that record (delivered), and the redelivery never sent.
+            await until(recorded)
             await store.hooks.redeliver(hook.id, ping.id)
             await until(arrived(3))
         got = receiver.snapshot()

@@ -323,9 +323,9 @@ async def test_what_postgres_text_cannot_hold_is_never_a_database_error(
 
 
 async def test_the_due_query_reads_indexes_not_the_table(tmp_path: Path) -> None:
-    """Finished rows pile up (to the cap, per hook), and pending ones too when writes outrun the receivers: what
-    is due is found from the hooks, through each one's range of the queue index, never by
-    walking the pending deliveries (the due index)."""
+    """Finished rows pile up (to the cap, per hook), and pending ones too when writes outrun
+    the receivers: what is due is found from the hooks, through each one's range of the
+    queue index, never by walking the pending deliveries (the due index)."""
     store = SQLIssueStore(f"sqlite:///{tmp_path / 'issues.db'}")
     await store.create_schema()
     await store.aclose()
