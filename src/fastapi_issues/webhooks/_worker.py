@@ -7,7 +7,10 @@ deliveries (at once when the queues ran dry, else about every second), attempt w
 it waits for an attempt ending, a new event (while the queues are dry), the next retry or
 about a second (pings and redeliveries queued by other processes), whichever comes first,
 and at least 20 ms: it shares the app's process, and a burst of writes must not become a
-pass per write. Delivery is at least once: an attempt is recorded only after it ended, so a process
+pass per write. While the loop lags (requests), the worker keeps to a share of it (10%):
+each second its passes and attempts take pushes its next turn 9 s away, and it calls at
+most two hooks at once; when the loop is idle again the backlog drains at full speed (see
+`_pace`). Delivery is at least once: an attempt is recorded only after it ended, so a process
 killed mid-attempt leaves the delivery pending, and whoever holds the lease next sends it
 again under the same id.
 """
@@ -37,6 +40,7 @@ from fastapi_issues.storage.clock import Clock, system_clock
 from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
 from fastapi_issues.storage.errors import DeliveryNotFound, HookNotFound
 from fastapi_issues.storage.protocols import EventStore, HookStore
+from fastapi_issues.webhooks._pace import Pacer
 from fastapi_issues.webhooks._retry import RetryPolicy
 from fastapi_issues.webhooks._sender import Sender
 
@@ -59,6 +63,13 @@ class DeliveryWorker:
     called at once. A pass begins at least `pass_interval` seconds after the one before;
     `enqueue_interval` and `enqueue_batch` pace how far ahead of the receivers events are
     turned into deliveries (see `_due`).
+
+    Requests come first: while the event loop lags by `busy_lag` seconds or more (an
+    iteration's time besides the worker's, sampled every 20 ms; `loop_lag` replaces that
+    probe, for tests), the worker's steps are metered and it waits so that its share of
+    the loop stays about `loop_share`, calling at most `busy_concurrency` hooks at once.
+    Deliveries then fall behind; they catch up once the loop is idle. Order and
+    at-least-once delivery are the same either way.
     """
 
     def __init__(
@@ -80,8 +91,12 @@ class DeliveryWorker:
         renew_interval: float = 5.0,
         owner: str | None = None,
         rand: Callable[[], float] = random.random,
+        loop_share: float = 0.1,
+        busy_lag: float = 0.001,
+        busy_concurrency: int = 2,
+        loop_lag: Callable[[], float] | None = None,
     ) -> None:
-        if concurrency < 1:
+        if concurrency < 1 or busy_concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if not 0 < renew_interval <= 10:
             raise ValueError("the lease must be renewed within 10 s")
@@ -96,6 +111,8 @@ class DeliveryWorker:
             clock=clock,
         )
         self._concurrency = concurrency
+        self._busy_concurrency = min(busy_concurrency, concurrency)
+        self._pacer = Pacer(share=loop_share, busy_lag=busy_lag, lag=loop_lag)
         self._deactivate_after = deactivate_after
         self._poll = poll_interval
         self._spacing = pass_interval
@@ -159,6 +176,13 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until `aclose()`; store and network errors are logged, never raised."""
+        self._pacer.start()
+        try:
+            await self._loop()
+        finally:
+            self._pacer.stop()
+
+    async def _loop(self) -> None:
         while not self._stopping.is_set():
             if not await self._hold():
                 self._landed.clear()
@@ -170,17 +194,23 @@ class DeliveryWorker:
             last: int | None = None
             self._start_pass()
             try:
-                # New events wake the loop only while the queues are dry: while they hold
-                # deliveries, the attempts' endings wake it, and events wait for the
-                # enqueue interval; under a burst of writes, a pass per write is waste.
-                if self._queues_empty:
-                    last = await self._events.last_event_id()
-                self._dispatch(await self._due())
-                if self._queues_empty and last is None:
-                    last = await self._events.last_event_id()
+                last = await self._pacer.metered(self._pass())
             except Exception:
                 logger.exception("webhook worker %s: a pass failed; trying again", self.owner)
             await self._wait(last, self._timeout())
+
+    async def _pass(self) -> int | None:
+        """Queue and dispatch what is due; returns the last event id to wait beyond, if the
+        queues are dry. New events wake the loop only then: while the queues hold
+        deliveries, the attempts' endings wake it, and events wait for the enqueue
+        interval; under a burst of writes, a pass per write is waste."""
+        last: int | None = None
+        if self._queues_empty:
+            last = await self._events.last_event_id()
+        self._dispatch(await self._due())
+        if self._queues_empty and last is None:
+            last = await self._events.last_event_id()
+        return last
 
     async def run_once(self) -> int:
         """One pass (if this worker can hold the lease): queue new events, attempt what is
@@ -221,14 +251,16 @@ class DeliveryWorker:
         return due
 
     async def _space_out(self) -> None:
-        """Wait until `pass_interval` after the last pass began. The worker shares its
-        process (and core) with the app's requests: under a burst of writes every new
-        event would wake a pass of its own, each a few store round trips, and take time
-        from the requests; spaced out, one pass takes the events of many requests."""
+        """Wait until `pass_interval` after the last pass began, and while the loop lags,
+        until the worker's loop time is paid for. The worker shares its process (and
+        core) with the app's requests: under a burst of writes every new event would wake
+        a pass of its own, each a few store round trips, and take time from the requests;
+        spaced out, one pass takes the events of many requests."""
         gap = self._spacing - (time.monotonic() - self._passed)
         if gap > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), gap)
+        await self._pacer.wait_turn(self._stopping)
         self._passed = time.monotonic()
 
     def _start_pass(self) -> None:
@@ -247,10 +279,11 @@ class DeliveryWorker:
             if hook_id not in self._flying and hook_id not in self._landed_during:
                 by_hook.setdefault(delivery.hook_id, []).append(delivery)
         started: list[asyncio.Task[int]] = []
+        limit = self._busy_concurrency if self._pacer.busy() else self._concurrency
         for hook_id, deliveries in by_hook.items():
-            if len(self._flying) >= self._concurrency:
+            if len(self._flying) >= limit:
                 break
-            task = asyncio.create_task(self._deliver_all(deliveries))
+            task = asyncio.create_task(self._pacer.metered(self._deliver_all(deliveries)))
             self._flying[hook_id] = task
             task.add_done_callback(functools.partial(self._land, hook_id))
             started.append(task)
@@ -294,7 +327,9 @@ class DeliveryWorker:
     # -- one hook's attempts -------------------------------------------------------------
 
     async def _deliver_all(self, deliveries: list[DueDelivery]) -> int:
-        for delivery in deliveries:
+        for n, delivery in enumerate(deliveries):
+            if n:  # a hook's backlog is many deliveries in turn: each waits for its turn
+                await self._pacer.wait_turn()
             await self._deliver(delivery)
         return len(deliveries)
 
