@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -414,3 +416,91 @@ async def test_events_become_deliveries_a_batch_at_a_time_while_the_queue_holds_
         got = receiver.snapshot()
     assert len({r.delivery for r in got}) == 30
     assert [r.event for r in got] == ["issue.created"] * 30
+
+
+class CostlyDue:
+    """The memory store's hooks with a due query that holds the loop `cost` seconds (CPU
+    work, as a pass's is) and notes when each pass asked."""
+
+    def __init__(self, hooks: HookStore, cost: float) -> None:
+        self._hooks = hooks
+        self._cost = cost
+        self.asked: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hooks, name)
+
+    async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:
+        self.asked.append(time.perf_counter())
+        time.sleep(self._cost)
+        return await self._hooks.due_deliveries(limit=limit)
+
+
+async def pass_gaps(lag: float) -> list[float]:
+    store = InMemoryIssueStore()
+    costly = CostlyDue(store.hooks, 0.01)
+    worker = DeliveryWorker(
+        cast(HookStore, costly), store, poll_interval=0.02, loop_lag=lambda: lag
+    )
+    async with worker:
+        await asyncio.sleep(0.6)
+    return [b - a for a, b in itertools.pairwise(costly.asked)]
+
+
+async def test_while_the_loop_lags_passes_are_nine_times_their_loop_time_apart() -> None:
+    busy = await pass_gaps(lag=1.0)
+    assert busy
+    # 10 ms of loop time a pass at the 10% share: the next one 90 ms after it at least.
+    assert min(busy) >= 0.1
+    idle = await pass_gaps(lag=0.0)
+    assert len(idle) > 2 * len(busy)
+    assert min(idle) < 0.1
+
+
+async def test_while_the_loop_lags_two_hooks_at_most_are_called_and_all_arrive_in_order() -> None:
+    store = InMemoryIssueStore()
+    with Receiver(SECRET, lambda _: Answer(delay=0.05)) as receiver:
+        hooks = [await store.hooks.create_hook(hook_data(receiver.url)) for _ in range(4)]
+        for n in range(3):
+            await new_issue(store, n)
+        async with worker_for(store, loop_lag=lambda: 1.0, loop_share=0.5):
+
+            async def all_arrived() -> bool:
+                return len(receiver.snapshot()) >= 12
+
+            await until(all_arrived)
+        got = receiver.snapshot()
+    assert receiver.most_at_once <= 2
+    for hook in hooks:
+        page = await store.hooks.list_deliveries(hook.id)
+        oldest_first = [d.id for d in reversed(page.items)]
+        assert [r.delivery for r in got if r.hook_id == hook.id] == oldest_first
+
+
+async def test_a_backlog_held_back_under_load_drains_once_the_loop_is_idle() -> None:
+    store = InMemoryIssueStore()
+    lag = [1.0]
+    with Receiver(SECRET) as receiver:
+        await store.hooks.create_hook(hook_data(receiver.url))
+        for n in range(5):
+            await new_issue(store, n)
+        costly = cast(HookStore, CostlyDue(store.hooks, 0.01))
+        # A 0.1% share: the first pass's 10 ms put the next turn 10 s away.
+        async with DeliveryWorker(
+            costly,
+            store,
+            allow_private_targets=True,
+            retry=QUICK,
+            loop_share=0.001,
+            loop_lag=lambda: lag[0],
+        ):
+            await asyncio.sleep(0.3)
+            assert len(receiver.snapshot()) <= 1
+            lag[0] = 0.0
+
+            async def all_arrived() -> bool:
+                return len(receiver.snapshot()) >= 5
+
+            await until(all_arrived, seconds=5.0)
+        got = receiver.snapshot()
+    assert [r.attempt for r in got] == [1] * 5
