@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -338,3 +339,83 @@ async def test_the_due_query_reads_indexes_not_the_table(tmp_path: Path) -> None
     assert "ix_hook_deliveries_queue (hook_id=? AND queued=? AND state=?)" in steps
     assert "ix_hook_deliveries_due" not in steps
     assert "SCAN hook_deliveries" not in steps
+
+
+async def _plan_of_due(store: SQLIssueStore) -> dict[str, Any]:
+    """EXPLAIN ANALYZE (as JSON) of the due read `store.hooks.due_deliveries` sends."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "hook_deliveries" in statement and statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await store.hooks.due_deliveries()
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    async with store.engine.connect() as conn:
+        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
+        [plan] = (await conn.exec_driver_sql(explain, parameters)).scalar_one()
+    return dict(plan)
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)
+
+
+@pytest.mark.postgres
+async def test_postgres_reads_each_hooks_head_not_its_backlog(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """A burst of writes leaves thousands of deliveries queued behind each hook's head: the
+    due read finds the heads (and the pings) through each hook's range of the queue index,
+    one entry a hook, and never reads the backlog through a scan or a sort of it."""
+    store = SQLIssueStore(postgres_url, schema=postgres_schema)
+    try:
+        await store.create_schema()
+        made = [await store.hooks.create_hook(HOOK) for _ in range(3)]
+        pings = [await store.hooks.queue_ping(hook.id) for hook in made]
+        now = system_clock()
+        backlog = [
+            {
+                "id": f"backlog-{hook.id}-{n}",
+                "hook_id": hook.id,
+                "event_id": n,
+                "event": "issue.created",
+                "body": b"{}",
+                "queued": True,
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now - timedelta(seconds=1),
+            }
+            for hook in made
+            for n in range(1, 5_001)
+        ]
+        async with store.engine.begin() as conn:
+            await conn.execute(insert(hook_deliveries), backlog)
+        async with store.engine.connect() as conn:
+            # The statistics autovacuum gathers after such a burst, at once.
+            await conn.exec_driver_sql(f'ANALYZE "{postgres_schema}".hook_deliveries')
+        due = await store.hooks.due_deliveries()
+        assert {d.id for d in due} == {p.id for p in pings} | {
+            f"backlog-{hook.id}-1" for hook in made
+        }
+
+        plan = await _plan_of_due(store)
+        reads = [n for n in _nodes(plan["Plan"]) if n.get("Relation Name") == "hook_deliveries"]
+        assert reads, plan
+        for read in reads:
+            assert read["Node Type"] in {"Index Scan", "Index Only Scan"}, read
+            assert read["Index Name"] == "ix_hook_deliveries_queue", read
+            # One loop a hook, each reading its head or its one ping: not the backlog.
+            assert read["Actual Rows"] <= 1, read
+            assert read["Actual Loops"] <= len(made), read
+        for sort in (n for n in _nodes(plan["Plan"]) if n["Node Type"] == "Sort"):
+            assert sort["Actual Rows"] <= len(due), sort
+    finally:
+        await store.aclose()

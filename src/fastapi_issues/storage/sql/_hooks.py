@@ -62,7 +62,7 @@ from fastapi_issues.storage.query import DeliveryPage, EventQuery, HookPage
 from fastapi_issues.storage.rules import as_utc
 from fastapi_issues.storage.sql._database import SQLDatabase
 from fastapi_issues.storage.sql._events import EventLog
-from fastapi_issues.storage.sql._hook_due import DUE, DUE_WALK
+from fastapi_issues.storage.sql._hook_due import DUE, DUE_LATERAL
 from fastapi_issues.storage.sql._hook_lease import RowLease
 from fastapi_issues.storage.sql._schema import hook_deliveries, hooks
 
@@ -450,7 +450,7 @@ class SQLHooks:
             return []
         params = {"now": as_utc(self._clock()), "limit": limit}
         async with self._db.reading() as conn:
-            due = DUE if self._db.dialect == "sqlite" else DUE_WALK
+            due = DUE if self._db.dialect == "sqlite" else DUE_LATERAL
             rows = (await conn.execute(due, params)).all()
         return [
             DueDelivery(
