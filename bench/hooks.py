@@ -6,7 +6,7 @@
   how far behind the deliveries were when the load stopped (backlog), how long they took to
   catch up (drain) and how fast they went meanwhile.
 - `deliveries`: deliveries per second end to end, after the store's example app stopped:
-  5 hooks registered, then 1,000 issues created directly in the store (so their events
+  5 hooks registered, then 1,000 issues (fewer in a smoke run) created directly in the store (so their events
   wait in the log), then a fresh example-app process started on it; from its first delivery
   to its last, nothing else running.
 
@@ -44,6 +44,17 @@ HOOK_CASES = ("post+5_hooks", "deliveries")
 HOOKS = 5
 WAITING_EVENTS = 1000
 DRAIN_LIMIT = 60.0
+
+
+def _drain_limit(bench: Bench) -> float:
+    # A smoke run (--quick, 2 s cases) waits seconds, not minutes, for the deliveries.
+    return min(DRAIN_LIMIT, 6 * bench.settings.seconds)
+
+
+def _waiting_events(bench: Bench) -> int:
+    return int(min(WAITING_EVENTS, 100 * bench.settings.seconds))
+
+
 T = TypeVar("T")
 Label = Callable[[str], tuple[str, int, bool, str]]
 
@@ -192,7 +203,7 @@ def run_post_with_hooks(
         mark()
         start, end = marks
         expected = HOOKS * (last_event_id(store_url) - first_event)
-        final = receiver.wait_for(expected, DRAIN_LIMIT)
+        final = receiver.wait_for(expected, _drain_limit(bench))
         drained = time.monotonic()
         deactivate_hooks(store_url, ids)
     backlog = expected - end.distinct
@@ -204,7 +215,7 @@ def run_post_with_hooks(
         {
             "deliveries_per_s_under_load": round((end.distinct - start.distinct) / load.seconds),
             "backlog_at_end": backlog,
-            # Past DRAIN_LIMIT, what is left at the rate the drain went.
+            # Past the drain limit, what is left at the rate the drain went.
             "drain_s": round(
                 final["last_at"] - end.at
                 if not left
@@ -230,13 +241,13 @@ def run_deliveries(bench: Bench, env: dict[str, str], store: str, size: int, url
     secret = secrets.token_hex(16)
     with Receiver(secret, bench.logs / f"receiver-{store}-deliveries.log") as receiver:
         ids, first_event = add_hooks(url, receiver.url, secret)
-        expected = HOOKS * (add_issues(url, WAITING_EVENTS) - first_event)
+        expected = HOOKS * (add_issues(url, _waiting_events(bench)) - first_event)
         name = f"{store}-{size}-deliveries"
         with bench._server("examples.app:app", env, "/health", name) as server:
             cpu_before, started = receiver.cpu_seconds(), time.monotonic()
             profiler = bench._profile(server, (store, size, False, "deliveries"))
             with Watch(server) as watch:
-                final = receiver.wait_for(expected, DRAIN_LIMIT)
+                final = receiver.wait_for(expected, _drain_limit(bench))
             if profiler is not None:
                 profiler.wait()
             receiver_cpu = (receiver.cpu_seconds() - cpu_before) / (time.monotonic() - started)
