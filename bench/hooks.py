@@ -6,9 +6,9 @@
   how far behind the deliveries were when the load stopped (backlog), how long they took to
   catch up (drain) and how fast they went meanwhile.
 - `deliveries`: deliveries per second end to end, after the store's example app stopped:
-  5 hooks registered, then 1,000 issues (fewer in a smoke run) created directly in the store (so their events
-  wait in the log), then a fresh example-app process started on it; from its first delivery
-  to its last, nothing else running.
+  5 hooks registered, then 1,000 issues (fewer in a smoke run) created directly in the
+  store (so their events wait in the log), then a fresh example-app process started on it;
+  from its first delivery to its last, nothing else running.
 
 The receiver (`bench/receiver.py`) is a process of its own on the load generator's core,
 answering 200 at once, counting distinct delivery ids and checking signatures; its CPU share
