@@ -23,6 +23,7 @@ from hypothesis.stateful import initialize, precondition, rule
 from fastapi_issues.schemas import HookCreate, HookUpdate
 from fastapi_issues.storage.deliveries import AttemptResult, DueDelivery
 from fastapi_issues.testing._clock import ManualClock
+from fastapi_issues.testing._compare import same
 from fastapi_issues.testing._draws import UNKNOWN_ID, clock_steps
 from fastapi_issues.testing._model_hooks import ModelDelivery
 from fastapi_issues.testing.model import TrackerModel
@@ -226,15 +227,15 @@ class HookChecks:
         hooks = self.model.hooks
         page = self.run(self.store.hooks.list_hooks(limit=_PAGE))
         expected, total = hooks.page(0, _PAGE)
-        _same((list(page.items), page.total), (expected, total), "list_hooks")
+        same((list(page.items), page.total), (expected, total), "list_hooks")
         offset, limit = data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))
         page = self.run(self.store.hooks.list_hooks(offset=offset, limit=limit))
         what = f"list_hooks(offset={offset}, limit={limit})"
-        _same((list(page.items), page.total), hooks.page(offset, limit), what)
+        same((list(page.items), page.total), hooks.page(offset, limit), what)
         for hook_id in hooks.hooks:
             listed = self.run(self.store.hooks.list_deliveries(hook_id, limit=_PAGE))
             want = hooks.list_deliveries(hook_id, 0, _PAGE)
-            _same((list(listed.items), listed.total), want, f"list_deliveries({hook_id!r})")
+            same((list(listed.items), listed.total), want, f"list_deliveries({hook_id!r})")
         hook_id = self.draw_hook_id(data)
         outcome = self.attempt(
             self.store.hooks.list_deliveries(hook_id, offset=offset, limit=limit)
@@ -315,18 +316,3 @@ def _fell_due(stored: ModelDelivery) -> datetime:
     moment = stored.delivery.next_attempt_at
     assert moment is not None, "a due delivery has a time"
     return moment
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    return value
-
-
-def _same(actual: Any, expected: Any, what: str) -> None:
-    assert _plain(actual) == _plain(expected), (
-        f"{what}: the store returned\n  {_plain(actual)!r}\nthe model expected\n  "
-        f"{_plain(expected)!r}"
-    )

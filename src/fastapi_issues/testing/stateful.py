@@ -69,6 +69,7 @@ from fastapi_issues.storage.query import (
     SortDirection,
 )
 from fastapi_issues.testing._clock import ManualClock
+from fastapi_issues.testing._compare import same
 from fastapi_issues.testing._draws import (
     LABEL_NAMES,
     MICROSECOND,
@@ -161,7 +162,7 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
         reporter = self.acting_user(reporter)
         created = self.run(self.store.create(new, reporter=reporter))
         self.known_ids.append(created.id)
-        _same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
+        same(created, self.model.create(created.id, new, reporter, self.clock()), "create")
         return str(created.id)
 
     @rule(data=st.data(), changes=issue_changes(), actor=maybe_users)
@@ -393,7 +394,7 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
             f"the model {expected.ids} total {expected.total}"
         )
         for issue in page.items:
-            _same(issue, self.model.get(issue.id), "an issue in list")
+            same(issue, self.model.get(issue.id), "an issue in list")
 
     def check_labels(self, data: st.DataObject) -> None:
         offset, limit = data.draw(st.integers(0, 5)), data.draw(st.integers(1, 10))
@@ -402,7 +403,7 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
             self.model.learn_label_id(label.name, label.id)
         expected, total = self.model.list_labels(offset, limit)
         assert page.total == total, f"list_labels total {page.total}, the model {total}"
-        _same(list(page.items), expected, f"list_labels(offset={offset}, limit={limit})")
+        same(list(page.items), expected, f"list_labels(offset={offset}, limit={limit})")
 
     def check_comments(self, data: st.DataObject, issue_id: str) -> None:
         offset, limit = data.draw(st.integers(0, 3)), data.draw(st.integers(1, 5))
@@ -418,7 +419,7 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
         if isinstance(outcome, BaseException) or isinstance(expected, BaseException):
             _same_error(outcome, expected, "list_comments")
             return
-        _same(
+        same(
             (list(outcome.items), outcome.total),
             expected,
             f"list_comments({issue_id!r}, offset={offset}, limit={limit}, since={since})",
@@ -530,7 +531,7 @@ class TrackerStateMachine(EventChecks, HookChecks, RuleBasedStateMachine):
         if isinstance(outcome, BaseException) or isinstance(expected, BaseException):
             _same_error(outcome, expected, what)
             return
-        _same(outcome, expected, what)
+        same(outcome, expected, what)
 
 
 def _id(outcome: Any) -> str:
@@ -547,21 +548,6 @@ def _outcome(call: Callable[[], T]) -> T | StorageError:
 def _same_error(outcome: object, expected: object, what: str) -> None:
     assert type(outcome) is type(expected), (
         f"{what}: the store gave {outcome!r}, the model {expected!r}"
-    )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    return value
-
-
-def _same(actual: Any, expected: Any, what: str) -> None:
-    assert _plain(actual) == _plain(expected), (
-        f"{what}: the store returned\n  {_plain(actual)!r}\nthe model expected\n  "
-        f"{_plain(expected)!r}"
     )
 
 
