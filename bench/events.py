@@ -8,6 +8,9 @@
   server's memory per subscriber.
 - `post+100_sse`: `post` while 100 subscribers read every event.
 
+Each case with subscribers is held against the same case without them, measured just before
+and just after it (see `_against`).
+
 The subscribers are plain sockets read by one thread, so that the harness, not the server,
 is what they cost on the load generator's core.
 """
@@ -198,34 +201,47 @@ def run_event_cases(
             latency = measure_latency(server.url, HOST, second.port)
         bench.results.append(_latency_result(label("event_latency"), latency))
     if bench.wanted("get_one+1000_idle_sse"):
-        before = label("get_one, before idle_sse")
-        alone, _ = bench.measure(server, before, "get_one", options=options["get_one"])
+        get_one = options["get_one"]
+        before, _ = bench.measure(server, label("get_one, before idle_sse"), "get_one",
+                                  options=get_one)  # fmt: skip
         rss_before = server.rss_bytes()
         with Subscribers(HOST, server.port, IDLE_SUBSCRIBERS):
             time.sleep(1)
             per_subscriber = (server.rss_bytes() - rss_before) / IDLE_SUBSCRIBERS
             held, _ = bench.measure(
-                server, label("get_one+1000_idle_sse"), "get_one", options=options["get_one"]
+                server, label("get_one+1000_idle_sse"), "get_one", options=get_one
             )
+        after, _ = bench.measure(server, label("get_one, after idle_sse"), "get_one",
+                                 options=get_one)  # fmt: skip
         held.extra["rss_kb_per_subscriber"] = round(per_subscriber / 1024, 1)
-        held.extra.update(_against(held, alone))
+        held.extra.update(_against(held, before, after))
     if bench.wanted("post+100_sse"):
-        alone, _ = bench.measure(server, label("post, before sse"), "post", options=options["post"])
+        before, _ = bench.measure(server, label("post, before sse"), "post",
+                                  options=options["post"])  # fmt: skip
         with Subscribers(HOST, server.port, READING_SUBSCRIBERS):
             held, _ = bench.measure(server, label("post+100_sse"), "post", options=options["post"])
-        held.extra.update(_against(held, alone))
+        after, _ = bench.measure(server, label("post, after sse"), "post",
+                                 options=options["post"])  # fmt: skip
+        held.extra.update(_against(held, before, after))
 
 
-def _against(held: CaseResult, alone: CaseResult) -> dict[str, float | None]:
-    """A case with subscribers over the same case without: by rate, and by rate per
-    CPU-second of the server (the steadier one when other processes took CPU)."""
+def _against(held: CaseResult, before: CaseResult, after: CaseResult) -> dict[str, float | None]:
+    """A case with subscribers (or hooks) over the same case without, measured just before
+    and just after it: against their mean, so that a drift of the server's rate over the run
+    (a store that grows with every POST gets slower) is not taken for the subscribers' cost.
+    By rate, and by rate per CPU-second of the server (the steadier one when other processes
+    took CPU)."""
 
     def per_cpu(result: CaseResult) -> float:
         return result.rate / result.server_cpu if result.server_cpu else 0.0
 
+    rate = (before.rate + after.rate) / 2
+    cpu_rate = (per_cpu(before) + per_cpu(after)) / 2
     return {
-        "x_without": round(held.rate / alone.rate, 3) if alone.rate else None,
-        "x_without_per_cpu": round(per_cpu(held) / per_cpu(alone), 3) if per_cpu(alone) else None,
+        "x_without": round(held.rate / rate, 3) if rate else None,
+        "x_without_per_cpu": round(per_cpu(held) / cpu_rate, 3) if cpu_rate else None,
+        "without_before": round(before.rate, 1),
+        "without_after": round(after.rate, 1),
     }
 
 

@@ -379,7 +379,12 @@ def test_live_limits_refuse_nonsense(limits: dict[str, Any]) -> None:
 
 def test_live_limits_defaults_are_the_documented_ones() -> None:
     assert LiveLimits() == LiveLimits(
-        max_subscribers=1000, buffer=256, heartbeat=15.0, retry_after=5, coalesce=0.02
+        max_subscribers=1000,
+        buffer=256,
+        heartbeat=15.0,
+        retry_after=5,
+        coalesce=0.02,
+        coalesce_per_subscriber=0.001,
     )
 
 

@@ -4,6 +4,7 @@ slowing anyone else, the replay-then-live switch, and no task left behind."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -174,3 +175,56 @@ async def test_a_burst_is_read_in_one_batch_and_the_first_event_after_quiet_at_o
 def test_coalesce_is_a_short_interval(coalesce: float) -> None:
     with pytest.raises(ValueError, match="coalesce"):
         LiveLimits(coalesce=coalesce)
+
+
+@pytest.mark.parametrize("each", [-0.001, 0.02, float("nan")])
+def test_coalesce_per_subscriber_is_a_short_interval(each: float) -> None:
+    with pytest.raises(ValueError, match="coalesce_per_subscriber"):
+        LiveLimits(coalesce_per_subscriber=each)
+
+
+def test_the_interval_grows_with_the_subscribers_up_to_a_second() -> None:
+    limits = LiveLimits(coalesce=0.02, coalesce_per_subscriber=0.001)
+    assert [limits.interval(n) for n in (0, 1, 20, 100, 1000, 5000)] == pytest.approx(
+        [0.02, 0.02, 0.02, 0.1, 1.0, 1.0]
+    )
+    assert LiveLimits(coalesce=0.3, coalesce_per_subscriber=0).interval(1000) == 0.3
+
+
+async def test_a_hub_with_more_subscribers_gathers_a_burst_for_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = InMemoryIssueStore()
+    reads: list[int] = []
+    list_events = store.list_events
+
+    async def counted(query: EventQuery) -> Sequence[EventOut]:
+        found = await list_events(query)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(store, "list_events", counted)
+    # No fixed interval: with ten subscribers, the reads are 0.1 s apart.
+    hub = live.hub_for(store, LiveLimits(coalesce=0, coalesce_per_subscriber=0.01))
+    watched, *others = (hub.subscribe(buffer=100) for _ in range(10))
+    events = live.live_events(
+        store, hub, watched, None, types=None, visible=everything, heartbeat=WAIT
+    )
+    async with asyncio.timeout(WAIT):
+        await hub.ready()
+        await create(store, 1)
+        first = await anext(events)
+        for _ in range(9):
+            await create(store, 1)
+            await asyncio.sleep(0.002)
+        second = await anext(events)
+    await events.aclose()
+    for subscriber in (watched, *others):
+        hub.unsubscribe(subscriber)
+
+    assert [event.id for event in first or ()] == [1]
+    assert [event.id for event in second or ()] == list(range(2, 11))
+    # The first event at once, the nine of the burst in one read (reads finding nothing
+    # aside): a read per write would be nine.
+    assert [found for found in reads if found] == [1, 9]
+    assert not live._HUBS

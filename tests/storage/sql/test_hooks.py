@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Table, event, func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -342,22 +342,33 @@ async def test_the_due_query_reads_indexes_not_the_table(tmp_path: Path) -> None
 
 
 async def _plan_of_due(store: SQLIssueStore) -> dict[str, Any]:
-    """EXPLAIN ANALYZE (as JSON) of the due read `store.hooks.due_deliveries` sends."""
-    sent: list[tuple[str, Any]] = []
+    """EXPLAIN ANALYZE (as JSON) of the due read `store.hooks.due_deliveries` sends (on the
+    database's direct path: its SQL and arguments as compiled there)."""
+    statements = store._db._direct._statements  # type: ignore[union-attr]
+    # A read asks for its compiled statement twice: for its SQL, then for its rows.
+    sent: dict[str, tuple[Any, ...]] = {}
+    get = statements.get
 
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if "hook_deliveries" in statement and statement.lstrip().upper().startswith("SELECT"):
-            sent.append((statement, parameters))
+    def capture(statement: Any, params: Any) -> Any:
+        compiled = get(statement, params)
+        sql, arguments = compiled.arguments(params)
+        if "hook_deliveries" in sql and sql.lstrip().upper().startswith("SELECT"):
+            sent[sql] = arguments
+        return compiled
 
-    event.listen(store.engine.sync_engine, "before_cursor_execute", capture)
+    statements.get = capture
     try:
         await store.hooks.due_deliveries()
     finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = sent
-    async with store.engine.connect() as conn:
-        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
-        [plan] = (await conn.exec_driver_sql(explain, parameters)).scalar_one()
+        del statements.get
+    [(sql, arguments)] = sent.items()
+    raw = await store.engine.raw_connection()
+    try:
+        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"
+        # SQLAlchemy's connections decode json themselves.
+        [plan] = await raw.driver_connection.fetchval(explain, *arguments)
+    finally:
+        raw.close()
     return dict(plan)
 
 

@@ -27,6 +27,9 @@ LEASE_SECONDS = 30.0
 """How long the delivery lease lasts unless renewed: `HookStore`'s "lost within 30 s"."""
 
 
+_RELEASE = delete(hook_lease).where(hook_lease.c.owner == bindparam("owner"))
+
+
 class RowLease:
     """The delivery lease as the one row of `hook_lease`: taken, kept or taken over by one
     upsert, whose WHERE lets it through only for the owner or once the lease has expired;
@@ -58,11 +61,11 @@ class RowLease:
             self._take = self._statement()
         now = as_utc(self._clock())
         params = {"owner": owner, "now": now, "until": now + timedelta(seconds=LEASE_SECONDS)}
-        async with self._db.transaction() as conn:
+        async with self._db.writing() as conn:
             return (await conn.execute(self._take, params)).first() is not None
 
     async def release(self, owner: str) -> None:
         if self._db.unstorable(owner):
             return
-        async with self._db.transaction() as conn:
-            await conn.execute(delete(hook_lease).where(hook_lease.c.owner == owner))
+        async with self._db.writing() as conn:
+            await conn.execute(_RELEASE, {"owner": owner})

@@ -405,8 +405,7 @@ class SQLHooks:
         """See `HookStore.enqueue_deliveries`."""
         if limit <= 0:
             return 0
-        async with self._db.reading() as conn:
-            active = (await conn.execute(_ACTIVE_HOOKS)).all()
+        active = await self._db.fetch(_ACTIVE_HOOKS, {})
         by_cursor: dict[int, list[tuple[str, Sequence[str]]]] = defaultdict(list)
         for hook_id, events, cursor in active:
             by_cursor[int(cursor)].append((hook_id, list(events)))
@@ -434,7 +433,7 @@ class SQLHooks:
         """Move each hook's cursor and insert its deliveries, in one transaction; a hook
         whose cursor is no longer where it was read gets nothing."""
         made = 0
-        async with self._db.transaction() as conn:
+        async with self._db.writing() as conn:
             for hook_id, read, moved, rows in moves:
                 params = {"hook_id": hook_id, "read": read, "moved": moved}
                 if (await conn.execute(_MOVE_CURSOR, params)).first() is None:
@@ -449,9 +448,8 @@ class SQLHooks:
         if limit <= 0:
             return []
         params = {"now": as_utc(self._clock()), "limit": limit}
-        async with self._db.reading() as conn:
-            due = DUE if self._db.dialect == "sqlite" else DUE_LATERAL
-            rows = (await conn.execute(due, params)).all()
+        due = DUE if self._db.dialect == "sqlite" else DUE_LATERAL
+        rows = await self._db.fetch(due, params)
         return [
             DueDelivery(
                 id=row[0],
@@ -491,8 +489,8 @@ class SQLHooks:
             "at": at,
             "next_at": next_at,
         }
-        async with self._db.transaction() as conn:
-            hook_id = (await conn.execute(_RECORD, params)).scalar_one_or_none()
+        async with self._db.writing() as conn:
+            hook_id = (await conn.execute(_RECORD, params)).scalar()
             if hook_id is None:
                 raise DeliveryNotFound(delivery_id)
             mark = _SUCCEEDED if result.ok else _FAILED
