@@ -369,10 +369,13 @@ class HookStore(Protocol):
         ...
 
     async def enqueue_deliveries(self, *, limit: int = 1000) -> int:
-        """For each active hook, turn the events after its cursor (at most `limit`) whose
-        type it wants into pending deliveries due at once (body: `deliveries.event_body`),
-        and move its cursor past every event read, in one atomic write per hook. Return how
-        many deliveries were made."""
+        """For each active hook, turn the events after its cursor whose type it wants into
+        pending deliveries due at once (body: `deliveries.event_body`), and move its cursor
+        past every event read, in one atomic write per hook. A hook's queue is topped up to
+        `limit`: with `q` pending queued deliveries, at most `limit - q` events are read
+        (none when `q >= limit`), so the deliveries made never run further ahead of the
+        receivers than that while the rest wait in the log. Return how many deliveries
+        were made."""
         ...
 
     async def due_deliveries(self, *, limit: int = 100) -> Sequence[DueDelivery]:

@@ -144,13 +144,20 @@ class ModelHooks:
         return stored.delivery
 
     def enqueue(self, limit: int, now: datetime, ids: Mapping[tuple[str, int], str]) -> int:
-        """Turn new events into deliveries; `ids` are the store's, by (hook id, event id)
-        (one it did not make gets an id no store gives, so the lists disagree)."""
+        """Turn new events into deliveries, each hook's queue topped up to `limit` pending
+        ones; `ids` are the store's, by (hook id, event id) (one it did not make gets an id
+        no store gives, so the lists disagree)."""
         made = 0
         for hook_id, stored in self.hooks.items():
-            if not stored.hook.active:
+            waiting = sum(
+                1
+                for d in self.deliveries.values()
+                if d.queued and d.delivery.hook_id == hook_id
+                and d.delivery.state is DeliveryState.pending
+            )  # fmt: skip
+            if not stored.hook.active or waiting >= limit:
                 continue
-            events = self.log.after(stored.cursor, limit)
+            events = self.log.after(stored.cursor, limit - waiting)
             for event in events:
                 kind = event.type.value
                 if _EVERY not in stored.hook.events and kind not in stored.hook.events:

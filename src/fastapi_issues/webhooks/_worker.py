@@ -61,8 +61,8 @@ class DeliveryWorker:
     verified against. `clock` stamps attempts and measures `deactivate_after` (a hook whose
     deliveries all failed that long is made inactive). At most `concurrency` hooks are
     called at once. A pass begins at least `pass_interval` seconds after the one before;
-    `enqueue_interval` and `enqueue_batch` pace how far ahead of the receivers events are
-    turned into deliveries (see `_due`).
+    `enqueue_interval` and `enqueue_batch` (the most deliveries a hook has queued) pace how
+    far ahead of the receivers events are turned into deliveries (see `_due`).
 
     Requests come first: while the event loop lags by `busy_lag` seconds or more (an
     iteration's time besides the worker's, sampled every 20 ms; `loop_lag` replaces that
@@ -236,12 +236,14 @@ class DeliveryWorker:
     async def _due(self, *, force: bool = False) -> Sequence[DueDelivery]:
         """What is due, after turning new events into deliveries when the queues ran dry
         (at once: a quiet hook's event goes without delay), or at most every
-        `enqueue_interval` while they hold deliveries, `enqueue_batch` events a hook.
+        `enqueue_interval` while they hold deliveries, each hook's queue topped up to
+        `enqueue_batch`.
 
         Enqueuing writes a delivery per event and hook; done for every new event, under a
         burst of writes it costs about what the writes do, on the requests' core, and runs
-        far ahead of what the receivers take (the events wait as well in the log, behind
-        each hook's cursor)."""
+        far ahead of what the receivers take. The events wait as well in the log, behind
+        each hook's cursor; a queue kept short also keeps every write of the store's
+        deliveries small (the JSON store rewrites its whole file)."""
         now = time.monotonic()
         if force or self._queues_empty or now - self._enqueued >= self._enqueue_every:
             await self._hooks.enqueue_deliveries(limit=self._enqueue_batch)

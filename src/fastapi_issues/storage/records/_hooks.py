@@ -181,10 +181,12 @@ class HookBook:
 
     def enqueue(self, read: EventReader, limit: int, now: datetime) -> int:
         made = 0
+        waiting = self.queued_per_hook()
         for stored in self.hooks.values():
-            if not stored.shown.active:
+            room = limit - waiting.get(stored.shown.id, 0)
+            if not stored.shown.active or room <= 0:
                 continue
-            events = read(stored.cursor, limit)
+            events = read(stored.cursor, room)
             for event in events:
                 if stored.wants(event):
                     body = event_body(event)
@@ -193,6 +195,15 @@ class HookBook:
             if events:
                 stored.cursor = events[-1].id
         return made
+
+    def queued_per_hook(self) -> dict[str, int]:
+        """How many pending deliveries wait in each hook's queue (hooks with none left out)."""
+        waiting: dict[str, int] = {}
+        for stored in self.deliveries.values():
+            if stored.queued and stored.shown.state is DeliveryState.pending:
+                hook_id = stored.shown.hook_id
+                waiting[hook_id] = waiting.get(hook_id, 0) + 1
+        return waiting
 
     def due(self, now: datetime, limit: int) -> list[DueDelivery]:
         found: list[StoredDelivery] = []

@@ -294,9 +294,14 @@ class JSONFileHooks:
         # process moved meanwhile: events at or before a cursor are never read again, and
         # those after it wait for the next call.
         log, now = await self._events(), self._clock()
-        # The worker asks often; when no hook is behind the log, take no lock, write nothing.
-        hooks = (await self._book()).hooks.values()
-        if all(not h.shown.active or h.cursor >= log.last_id for h in hooks):
+        # The worker asks often; when no hook is behind the log with room in its queue, take
+        # no lock, write nothing.
+        book = await self._book()
+        waiting = book.queued_per_hook()
+        if all(
+            not h.shown.active or h.cursor >= log.last_id or waiting.get(h.shown.id, 0) >= limit
+            for h in book.hooks.values()
+        ):
             return 0
 
         def read(after: int, count: int) -> Sequence[EventOut]:

@@ -104,8 +104,20 @@ _HOOK_PAGE = (
 )
 _HOOK_COUNT = select(func.count()).select_from(hooks)
 _DELETE_HOOK = delete(hooks).where(hooks.c.id == bindparam("hook_id")).returning(hooks.c.id)
+# With each hook's pending queued deliveries, counted in its range of the queue index (at
+# most the enqueue limit, so a few rows a hook).
+_QUEUED = (
+    select(func.count())
+    .where(
+        hook_deliveries.c.hook_id == hooks.c.id,
+        hook_deliveries.c.queued == true(),
+        hook_deliveries.c.state == _PENDING,
+    )
+    .correlate(hooks)
+    .scalar_subquery()
+)
 _ACTIVE_HOOKS = (
-    select(hooks.c.id, hooks.c.events, hooks.c.cursor)
+    select(hooks.c.id, hooks.c.events, hooks.c.cursor, _QUEUED)
     .where(hooks.c.active == true())
     .order_by(hooks.c.seq)
 )
@@ -406,25 +418,28 @@ class SQLHooks:
         if limit <= 0:
             return 0
         active = await self._db.fetch(_ACTIVE_HOOKS, {})
-        by_cursor: dict[int, list[tuple[str, Sequence[str]]]] = defaultdict(list)
-        for hook_id, events, cursor in active:
-            by_cursor[int(cursor)].append((hook_id, list(events)))
+        by_cursor: dict[int, list[tuple[str, Sequence[str], int]]] = defaultdict(list)
+        for hook_id, events, cursor, queued in active:
+            if queued < limit:
+                by_cursor[int(cursor)].append((hook_id, list(events), limit - queued))
         now = as_utc(self._clock())
         bodies: dict[int, bytes] = {}
         moves: list[tuple[str, int, int, list[dict[str, Any]]]] = []
         for cursor, group in by_cursor.items():
-            events = await self._events.list_events(EventQuery(after=cursor, limit=limit))
-            if not events:
-                continue
-            for hook_id, wanted in group:
+            most = max(room for _, _, room in group)
+            events = await self._events.list_events(EventQuery(after=cursor, limit=most))
+            for hook_id, wanted, room in group:
+                taken = events[:room]
+                if not taken:
+                    continue
                 rows = [
                     _new_delivery(
                         hook_id, event.id, event.type.value, _body(bodies, event), now, queued=True
                     )
-                    for event in events
+                    for event in taken
                     if _wants(wanted, event)
                 ]
-                moves.append((hook_id, cursor, events[-1].id, rows))
+                moves.append((hook_id, cursor, taken[-1].id, rows))
         if not moves:
             return 0
         return await self._apply(moves)

@@ -266,12 +266,30 @@ class HookStoreContract(HookDueContract):
         assert await store.hooks.enqueue_deliveries() == 0
         assert (await store.hooks.list_deliveries(hook.id)).total == 1
 
-    async def test_enqueue_reads_at_most_limit_events_per_hook(self, store: Any) -> None:
+    async def test_enqueue_tops_each_hooks_queue_up_to_limit(
+        self, store: Any, clock: ManualClock
+    ) -> None:
         hook = await store.hooks.create_hook(new_hook())
+        picky = await store.hooks.create_hook(new_hook(events=["issue.closed"]))
         events = [await self.issue_event(store) for _ in range(5)]
-        assert [await store.hooks.enqueue_deliveries(limit=2) for _ in range(4)] == [2, 2, 1, 0]
+        assert await store.hooks.enqueue_deliveries(limit=2) == 2
+        # Full: two pending in the queue. The picky hook read its two and wanted neither.
+        assert await store.hooks.enqueue_deliveries(limit=2) == 0
+        [head] = await store.hooks.due_deliveries()
+        await store.hooks.record_attempt(head.id, attempt(clock, ok=True))
+        assert await store.hooks.enqueue_deliveries(limit=2) == 1
+        assert await store.hooks.enqueue_deliveries(limit=3) == 1
+        assert await store.hooks.enqueue_deliveries(limit=3) == 0
         page = await store.hooks.list_deliveries(hook.id)
-        assert [d.event_id for d in reversed(page.items)] == [e.id for e in events]
+        assert [d.event_id for d in reversed(page.items)] == [e.id for e in events[:4]]
+        assert (await store.hooks.list_deliveries(picky.id)).total == 0
+        # The picky hook's cursor went on past every event, its queue being empty; the
+        # full one's stays.
+        closed = await self.close_event(store)
+        assert await store.hooks.enqueue_deliveries(limit=3) == 1
+        assert [d.event_id for d in (await store.hooks.list_deliveries(picky.id)).items] == [
+            closed.id
+        ]
 
     async def test_inactive_hooks_get_nothing_and_skip_what_happened_meanwhile(
         self, store: Any
