@@ -17,6 +17,24 @@ __all__ = ["DUE", "DUE_LATERAL"]
 _PENDING = DeliveryState.pending.value
 
 
+def _due_columns(row: Any) -> tuple[Any, ...]:
+    """The columns of a due row, from `row` (the deliveries' columns, or a subquery's) and
+    its hook: `DueDelivery`'s fields, then what the union is ordered by."""
+    return (
+        row.id,
+        row.hook_id,
+        hooks.c.url,
+        hooks.c.secret,
+        row.event,
+        row.event_id,
+        row.body,
+        row.attempts,
+        row.created_at,
+        row.next_attempt_at,
+        row.seq,
+    )
+
+
 def _due_statement() -> Any:
     """Every delivery to attempt now, in one read: per hook, the oldest pending queued one
     (if due), and the pending pings and redeliveries; of active hooks only, but for pings.
@@ -36,19 +54,7 @@ def _due_statement() -> Any:
         .correlate(hooks)
         .scalar_subquery()
     )
-    columns = (
-        deliveries.id,
-        deliveries.hook_id,
-        hooks.c.url,
-        hooks.c.secret,
-        deliveries.event,
-        deliveries.event_id,
-        deliveries.body,
-        deliveries.attempts,
-        deliveries.created_at,
-        deliveries.next_attempt_at,
-        deliveries.seq,
-    )
+    columns = _due_columns(deliveries)
     heads = (
         select(*columns)
         .select_from(
@@ -95,17 +101,8 @@ def _due_lateral_statement() -> Any:
     of them by when they are due, as no more can be in the answer.
     """
     deliveries = hook_deliveries.c
-    wanted = (
-        deliveries.id,
-        deliveries.hook_id,
-        deliveries.event,
-        deliveries.event_id,
-        deliveries.body,
-        deliveries.attempts,
-        deliveries.created_at,
-        deliveries.next_attempt_at,
-        deliveries.seq,
-    )
+    # The deliveries' own columns of a due row (the hook's are read outside the subqueries).
+    wanted = [column for column in _due_columns(deliveries) if column.table is hook_deliveries]
     # The first entry of the queue index from where the hook's pending queued range would
     # start, in the index's own order: no other index or the table can give that order
     # without sorting all that follows, so the planner cannot prefer a walk of the primary
@@ -134,24 +131,9 @@ def _due_lateral_statement() -> Any:
         .lateral("at_once")
     )
 
-    def read(row: Any) -> Any:
-        return select(
-            row.c.id,
-            row.c.hook_id,
-            hooks.c.url,
-            hooks.c.secret,
-            row.c.event,
-            row.c.event_id,
-            row.c.body,
-            row.c.attempts,
-            row.c.created_at,
-            row.c.next_attempt_at,
-            row.c.seq,
-        )
-
     # The head's due time is checked after the limit: a head not due yet holds its queue.
     heads = (
-        read(queue_head)
+        select(*_due_columns(queue_head.c))
         .select_from(hooks.join(queue_head, true()))
         .where(
             hooks.c.active == true(),
@@ -161,7 +143,7 @@ def _due_lateral_statement() -> Any:
             queue_head.c.next_attempt_at <= bindparam("now"),
         )
     )
-    unqueued = read(at_once).select_from(hooks.join(at_once, true()))
+    unqueued = select(*_due_columns(at_once.c)).select_from(hooks.join(at_once, true()))
     due = heads.union_all(unqueued).subquery("due")
     return (
         select(*list(due.c)[:9])
