@@ -180,7 +180,6 @@ class Hub:
 
     def __init__(self, store: EventStore, limits: LiveLimits) -> None:
         self._store = store
-        self._max = limits.max_subscribers
         self._limits = limits
         self._last_read = -math.inf
         self._subscribers: set[Subscriber] = set()
@@ -192,7 +191,7 @@ class Hub:
     @property
     def max_subscribers(self) -> int:
         """How many subscribers the hub serves at most."""
-        return self._max
+        return self._limits.max_subscribers
 
     @property
     def subscribers(self) -> int:
@@ -201,7 +200,7 @@ class Hub:
 
     def subscribe(self, buffer: int, issue_id: str | None = None) -> Subscriber:
         """A new subscriber; raise `HubFull` beyond `max_subscribers`."""
-        if len(self._subscribers) >= self._max:
+        if len(self._subscribers) >= self._limits.max_subscribers:
             raise HubFull
         subscriber = Subscriber(buffer, issue_id)
         if self._ready.is_set():
