@@ -1,9 +1,10 @@
 """The webhook cases of `python -m bench` (issue 18): deliveries to a local receiver.
 
 - `post+5_hooks`: `post` with 5 active hooks (every event) on a receiver, held against
-  `post` without hooks measured just before, and again once the deliveries drained (see
-  `bench.events._against`): the deliveries are made by the worker in the background, never
-  on the request path, so the rate should hardly move. Besides the ratio, how far behind
+  `post` without hooks measured just before and just after (see `bench.events._against`),
+  each of the three on an app of its own on a store freshly filled to the same size: the
+  deliveries are made by the worker in the background, never on the request path, so the
+  rate should hardly move. Besides the ratio, how far behind
   the deliveries were when the load stopped (backlog), how long they took to catch up
   (drain) and how fast they went meanwhile.
 - `deliveries`: deliveries per second end to end, after the store's example app stopped:
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.events import _against
 from bench.report import CaseResult
-from bench.servers import HOST, Server, Watch, free_port
+from bench.servers import HOST, Watch, free_port
 from fastapi_issues.schemas import HookCreate, HookUpdate, IssueCreate, IssuePriority
 from fastapi_issues.storage.urls import close_store, open_issue_store, prepare_store
 
@@ -57,7 +58,6 @@ def _waiting_events(bench: Bench) -> int:
 
 
 T = TypeVar("T")
-Label = Callable[[str], tuple[str, int, bool, str]]
 
 
 class Receiver:
@@ -184,15 +184,20 @@ class _Mark:
     cpu: float
 
 
-def run_post_with_hooks(
-    bench: Bench, server: Server, label: Label, store_url: str, options: dict[str, str]
-) -> None:
-    """`post` alone, then `post+5_hooks`, then (its deliveries drained, the hooks made
-    inactive) `post` alone again, on the running example app `server`."""
-    before, _ = bench.measure(server, label("post, before hooks"), "post", options=options)
+def run_post_with_hooks(bench: Bench, store: str, size: int, options: dict[str, str]) -> None:
+    """`post` alone, then `post+5_hooks` (and the drain of its deliveries), then `post`
+    alone again: each on an example app of its own, on a store freshly filled with `size`
+    issues, so that the three start from the same data."""
+
+    def label(case: str) -> tuple[str, int, bool, str]:
+        return (store, size, False, case)
+
+    with bench.fresh_app(store, size, "post-before-hooks") as (server, _):
+        before, _ = bench.measure(server, label("post, before hooks"), "post", options=options)
     secret = secrets.token_hex(16)
-    with Receiver(secret, bench.logs / f"receiver-{label('')[0]}-post.log") as receiver:
-        ids, first_event = add_hooks(store_url, receiver.url, secret)
+    receiver = Receiver(secret, bench.logs / f"receiver-{store}-post.log")
+    with receiver, bench.fresh_app(store, size, "post-hooks") as (server, store_url):
+        _, first_event = add_hooks(store_url, receiver.url, secret)
         marks: list[_Mark] = []
 
         def mark() -> None:
@@ -207,8 +212,8 @@ def run_post_with_hooks(
         expected = HOOKS * (last_event_id(store_url) - first_event)
         final = receiver.wait_for(expected, _drain_limit(bench))
         drained = time.monotonic()
-        deactivate_hooks(store_url, ids)
-    after, _ = bench.measure(server, label("post, after hooks"), "post", options=options)
+    with bench.fresh_app(store, size, "post-after-hooks") as (server, _):
+        after, _ = bench.measure(server, label("post, after hooks"), "post", options=options)
     backlog = expected - end.distinct
     waited = drained - end.at
     drain_rate = (final["distinct"] - end.distinct) / waited if waited > 0 else 0.0

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -173,19 +173,7 @@ class Bench:
     def example_app(self, store: str, size: int, auth: bool) -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"{store}-{size}-", dir=self.work))
         url, ids = self._fill(store, size, folder)
-        # The login throttle answers 429 to many logins of one user in flight at once, which
-        # would hide what the logins cost; the benchmark measures that cost.
-        env = {
-            **os.environ,
-            "ISSUES_STORAGE_URL": url,
-            "FASTAPI_ISSUES_DEMO": "1",
-            "FASTAPI_ISSUES_THROTTLE": "off",
-            # The webhook cases deliver to a receiver on 127.0.0.1.
-            "FASTAPI_ISSUES_WEBHOOKS_ALLOW_PRIVATE": "1",
-        }
-        env.pop("FASTAPI_ISSUES_AUTH", None)
-        if not auth:
-            env["FASTAPI_ISSUES_AUTH"] = "off"
+        env = _app_env(url, auth)
         name = f"{store}-{size}-{'auth' if auth else 'open'}"
         with self._server("examples.app:app", env, "/health", name) as server:
             token = ""
@@ -233,11 +221,23 @@ class Bench:
             if size == min(self.settings.sizes) and not auth:
                 post_options = {**base}
                 run_event_cases(self, server, env, label, {"get_one": by_id, "post": post_options})
-                if self.wanted("post+5_hooks"):
-                    run_post_with_hooks(self, server, label, url, post_options)
+        if size == min(self.settings.sizes) and not auth and self.wanted("post+5_hooks"):
+            run_post_with_hooks(self, store, size, {"prefix": PREFIX, "token": ""})
         if size == min(self.settings.sizes) and not auth and self.wanted("deliveries"):
             # With the app stopped, so that the events wait in the log for a fresh process.
             run_deliveries(self, env, store, size, url)
+
+    @contextlib.contextmanager
+    def fresh_app(self, store: str, size: int, name: str) -> Iterator[tuple[Server, str]]:
+        """The example app (auth off) on a store just filled with `size` issues, for the
+        length of a `with`: the server and the store's URL. Cases that compare two runs of
+        a writing load start each from the same data this way, as a store that grows with
+        every POST gets slower (the JSON store's every commit rewrites its file)."""
+        folder = Path(tempfile.mkdtemp(prefix=f"{store}-{size}-{name}-", dir=self.work))
+        url, _ = self._fill(store, size, folder)
+        with self._server("examples.app:app", _app_env(url, False), "/health",
+                          f"{store}-{size}-{name}") as server:  # fmt: skip
+            yield server, url
 
     def second_server(self, env: dict[str, str], label: tuple[str, int, bool, str]) -> Server:
         """Another process of the example app on the same store, as a second worker."""
@@ -317,6 +317,24 @@ class Bench:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _app_env(url: str, auth: bool) -> dict[str, str]:
+    """The example app's environment on the store at `url`."""
+    # The login throttle answers 429 to many logins of one user in flight at once, which
+    # would hide what the logins cost; the benchmark measures that cost.
+    env = {
+        **os.environ,
+        "ISSUES_STORAGE_URL": url,
+        "FASTAPI_ISSUES_DEMO": "1",
+        "FASTAPI_ISSUES_THROTTLE": "off",
+        # The webhook cases deliver to a receiver on 127.0.0.1.
+        "FASTAPI_ISSUES_WEBHOOKS_ALLOW_PRIVATE": "1",
+    }
+    env.pop("FASTAPI_ISSUES_AUTH", None)
+    if not auth:
+        env["FASTAPI_ISSUES_AUTH"] = "off"
+    return env
 
 
 def _say(message: str) -> None:
