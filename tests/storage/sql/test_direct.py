@@ -440,6 +440,40 @@ async def test_postgres_keeps_a_few_idle_connections_and_aclose_gives_them_back(
 
 
 @pytest.mark.postgres
+async def test_a_postgres_statement_waiting_for_a_connection_is_served_in_turn(
+    postgres_url: str,
+) -> None:
+    # Eight callers on two connections, each asking again as soon as it is served: one that
+    # found both busy must not wait for all the others to finish (kept connections handed to
+    # whoever asked last starved it until then).
+    engine = create_async_engine(postgres_url, pool_size=2, max_overflow=0, pool_timeout=30)
+    runner = _runner(engine)
+    served = 0
+    busy = asyncio.Event()
+
+    async def keep_asking() -> None:
+        nonlocal served
+        for _ in range(100):
+            await runner.fetch(_BACKEND, {})
+            served += 1
+            if served == 50:
+                busy.set()
+
+    try:
+        callers = [asyncio.create_task(keep_asking()) for _ in range(8)]
+        await busy.wait()
+        asked_at = served
+        await runner.fetch(_BACKEND, {})
+        waited_for = served - asked_at
+        await asyncio.gather(*callers)
+        assert served == 800
+        assert waited_for < 50, f"served after {waited_for} statements of callers behind it"
+    finally:
+        await runner.aclose()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
 async def test_a_postgres_write_returns_the_rows_it_touched(
     postgres_engine: AsyncEngine, postgres_schema: str
 ) -> None:

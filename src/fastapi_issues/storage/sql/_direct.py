@@ -37,6 +37,7 @@ from typing import Any, NoReturn, Protocol
 from sqlalchemy import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import Executable
 
 from fastapi_issues.storage.errors import StorageError
@@ -431,12 +432,18 @@ class _AsyncpgDirect:
         self._statements = statements
         self._idle: list[Any] = []
         self._idle_loop: asyncio.AbstractEventLoop | None = None
+        self._capacity = _capacity(engine)
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._broken = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
         self._errors = (asyncpg.PostgresError, *self._broken)
         self._integrity: type[BaseException] = asyncpg.IntegrityConstraintViolationError
 
     async def _run(self, statement: Executable, params: Mapping[str, Any], method: str) -> Any:
         sql, arguments = self._statements.get(statement, params).arguments(params)
+        async with self._turn():
+            return await self._run_in_turn(sql, arguments, method)
+
+    async def _run_in_turn(self, sql: str, arguments: Sequence[Any], method: str) -> Any:
         pooled = await self._open_connection()
         try:
             result = await getattr(pooled.driver_connection, method)(sql, *arguments)
@@ -482,12 +489,35 @@ class _AsyncpgDirect:
         else:
             pooled.close()
 
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Wait for a connection's turn, first come first served.
+
+        Without it, a connection given back goes to whoever asks next (a kept one at once,
+        a pooled one to a newcomer before the woken waiter runs): under a flood of requests
+        a caller that once found every connection busy (the webhook worker among them)
+        waited as long as the flood lasted. At most the pool's capacity hold a turn, so the
+        pool itself never makes them wait; asyncio's semaphore queues the rest fairly."""
+        if self._capacity is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Semaphore(self._capacity))
+        async with self._turns[1]:
+            yield
+
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> list[Row]:
         raw_rows = await self._run(statement, params, "fetch")
         return self._statements.get(statement, params).rows(raw_rows)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DirectConnection]:
+        async with self._turn(), self._transaction_in_turn() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _transaction_in_turn(self) -> AsyncIterator[DirectConnection]:
         pooled = await self._open_connection()
         connection = pooled.driver_connection
         try:
@@ -529,6 +559,15 @@ class _AsyncpgDirect:
         idle, self._idle = self._idle, []
         for pooled in idle:
             pooled.close()
+
+
+def _capacity(engine: AsyncEngine) -> int | None:
+    """How many connections `engine`'s pool lends at once; None when unbounded or unknown."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    overflow: int = getattr(pool, "_max_overflow", 0)
+    return None if overflow < 0 else pool.size() + overflow
 
 
 def direct_sql(
