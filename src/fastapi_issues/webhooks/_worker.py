@@ -7,8 +7,8 @@ deliveries (at once when the queues ran dry, else about every second), attempt w
 it waits for an attempt ending, a new event (while the queues are dry), the next retry or
 about a second (pings and redeliveries queued by other processes), whichever comes first,
 and at least 20 ms: it shares the app's process, and a burst of writes must not become a
-pass per write. While the loop lags (requests), the worker keeps to a share of it (10%):
-each second its passes and attempts take pushes its next turn 9 s away, and it calls at
+pass per write. While the loop lags (requests), the worker keeps to a share of it (5%):
+each second its passes and attempts take pushes its next turn 19 s away, and it calls at
 most two hooks at once; when the loop is idle again the backlog drains at full speed (see
 `_pace`). Delivery is at least once: an attempt is recorded only after it ended, so a process
 killed mid-attempt leaves the delivery pending, and whoever holds the lease next sends it
@@ -91,7 +91,7 @@ class DeliveryWorker:
         renew_interval: float = 5.0,
         owner: str | None = None,
         rand: Callable[[], float] = random.random,
-        loop_share: float = 0.1,
+        loop_share: float = 0.05,
         busy_lag: float = 0.001,
         busy_concurrency: int = 2,
         loop_lag: Callable[[], float] | None = None,
