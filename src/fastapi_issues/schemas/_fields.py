@@ -150,6 +150,10 @@ class NamesAKnownField(BaseModel):
         ]
         return schema
 
+    def changes(self) -> dict[str, object]:
+        """The fields the client sent, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
     @model_validator(mode="before")
     @classmethod
     def _names_a_known_field(cls, data: Any) -> Any:

@@ -121,10 +121,6 @@ class HookUpdate(NamesAKnownField):
     events: HookEventList = Field(default=None)  # type: ignore[arg-type]
     active: bool = Field(default=None, strict=True)  # type: ignore[assignment]
 
-    def changes(self) -> dict[str, object]:
-        """The fields the client sent, by name."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
 
 class HookOut(BaseModel):
     """A hook as returned: never its secret."""

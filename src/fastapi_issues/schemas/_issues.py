@@ -108,10 +108,6 @@ class IssueUpdate(NamesAKnownField):
     # Here None sent is a value ("no due date"): sent or not is told by model_fields_set.
     due_date: DueDate = None
 
-    def changes(self) -> dict[str, object]:
-        """The fields the client sent, by name."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
 
 class IssueOut(BaseModel):
     """An issue as stored and as returned by the API."""

@@ -44,10 +44,6 @@ class LabelUpdate(NamesAKnownField):
     color: Color = Field(default=None)  # type: ignore[assignment]
     description: LabelDescription = Field(default=None)  # type: ignore[assignment]
 
-    def changes(self) -> dict[str, object]:
-        """The fields the client sent, by name."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
 
 class LabelOut(BaseModel):
     """A label as stored and returned."""
